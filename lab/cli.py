@@ -1,0 +1,127 @@
+"""The ``lab`` command line: thin subcommands over the library.
+
+Exit codes (all subcommands): 0 success, 2 a LabError (the message says what to do),
+130 interrupted with Ctrl-C. ``lab sim`` runs until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from lab.client import LoadProgress, ScopeClient
+from lab.errors import LabError
+from lab.overview import server_overview
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lab`` parser with all subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="lab",
+        description="scope-lab: measure and explore Daydream Scope servers (or the built-in simulator).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (repeatable)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from lab.sim import cli as sim_cli
+
+    sim = commands.add_parser("sim", help="run the Scope-compatible simulator on loopback",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sim_cli.add_arguments(sim)
+    sim.set_defaults(handler=lambda args: sim_cli.run(args))
+
+    info = commands.add_parser(
+        "info",
+        help="show a server's version, GPU and pipelines; optionally load one and time it",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    info.add_argument("target", help="URL, RunPod pod id, or 'sim'")
+    info.add_argument("--load", metavar="PIPELINE", help="load this pipeline and report its load time")
+    info.add_argument("--download", action="store_true", help="download missing models before loading")
+    info.add_argument("--timeout", type=float, default=900.0, help="load timeout in seconds")
+    info.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    info.set_defaults(handler=lambda args: asyncio.run(_info(args)))
+    return parser
+
+
+async def _info(args: argparse.Namespace) -> int:
+    async with ScopeClient(args.target) as client:
+        overview = await server_overview(client)
+        table = overview.pipelines_table()
+        report: dict[str, object] = {
+            "url": overview.url,
+            "source": overview.source_label,
+            "version": overview.health.version,
+            "vram_gb": overview.hardware.vram_gb,
+            "pipelines": table.to_dict(orient="records"),
+        }
+        if not args.json:
+            vram = overview.hardware.vram_gb
+            print(f"Server   {overview.url}  [{overview.source_label}]")
+            print(f"Version  Scope {overview.health.version} (commit {overview.health.git_commit})")
+            print(f"GPU      {f'{vram:.1f} GB VRAM' if vram is not None else 'none reported (no CUDA)'}")
+            print()
+            print(table.to_string(index=False))
+        if args.load:
+            result = await client.load_pipeline(
+                args.load, timeout_s=args.timeout, download_missing=args.download,
+                on_progress=None if args.json else LoadProgressPrinter(),
+            )
+            report["load"] = {
+                "pipeline_id": result.pipeline_id,
+                "load_s": round(result.load_s, 3),
+                "resolution_s": result.poll_interval_s,
+                "download_s": round(result.download.download_s, 3) if result.download else None,
+                "stages": [{"stage": s.stage, "first_seen_s": round(s.first_seen_s, 3)} for s in result.stages],
+            }
+            if not args.json:
+                download = f"; models downloaded first in {result.download.download_s:.1f} s" if result.download and result.download.download_s else ""
+                print(f"\n{result.pipeline_id} loaded in {result.load_s:.2f} s "
+                      f"(±{result.poll_interval_s:g} s poll resolution{download}) [{overview.source_label}]")
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    return EXIT_OK
+
+
+class LoadProgressPrinter:
+    """Prints one line per change of load status or stage."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, str | None] | None = None
+
+    def __call__(self, event: LoadProgress) -> None:
+        key = (event.status, event.stage)
+        if key != self._last:
+            self._last = key
+            stage = f" - {event.stage}" if event.stage else ""
+            print(f"  {event.elapsed_s:7.2f} s  {event.pipeline_id}: {event.status}{stage}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``lab`` console script."""
+    args = build_parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args))
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

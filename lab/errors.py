@@ -1,0 +1,285 @@
+"""Every error the workbench raises on purpose, in one module.
+
+Each message says what was tried, what happened, and what to do about it. Errors carry
+their context (URL, status, pipeline id) as attributes so that callers such as
+``lab doctor`` can turn them into table rows without parsing text.
+
+Hierarchy::
+
+    LabError
+    ├── TargetError                 the target string is not a URL, pod id or "sim"
+    └── ScopeError                  talking to a Scope server failed
+        ├── TransportError          no usable answer came back
+        │   ├── UnreachableError    DNS, refused, TLS, connect timeout, dropped connection
+        │   └── ResponseTimeout     connected, but the answer took too long
+        ├── PodNotReadyError        a proxy (RunPod) answered for a pod that is not serving
+        ├── NotScopeError           something answered, but not Scope's API (HTML, odd JSON)
+        ├── ServerError             Scope answered with an error status and its own detail
+        ├── UnknownPipelineError    the pipeline id is not one the server lists
+        ├── InvalidParametersError  load parameters the pipeline's schema does not accept
+        ├── ModelsNotDownloadedError the pipeline's models are not on the server yet
+        ├── DownloadError           a model download failed or stalled
+        ├── PipelineLoadError       a load ended in ``error`` (or never finished)
+        └── StreamError             a WebRTC session failed
+            ├── ConnectionFailedError   ICE/DTLS did not connect within the timeout
+            ├── StreamStoppedError      the server sent ``stream_stopped``
+            └── StreamStalledError      no output frame arrived for too long
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "LabError",
+    "TargetError",
+    "ScopeError",
+    "TransportError",
+    "UnreachableError",
+    "ResponseTimeout",
+    "PodNotReadyError",
+    "NotScopeError",
+    "ServerError",
+    "UnknownPipelineError",
+    "InvalidParametersError",
+    "ModelsNotDownloadedError",
+    "DownloadError",
+    "PipelineLoadError",
+    "StreamError",
+    "ConnectionFailedError",
+    "StreamStoppedError",
+    "StreamStalledError",
+]
+
+
+class LabError(Exception):
+    """Base of every error the workbench raises deliberately."""
+
+
+class TargetError(LabError, ValueError):
+    """The target could not be understood as a URL, a RunPod pod id or ``sim``."""
+
+    def __init__(self, message: str, *, target: str) -> None:
+        super().__init__(message)
+        self.target = target
+
+
+class ScopeError(LabError):
+    """A request to a Scope server did not give a usable answer.
+
+    Parameters
+    ----------
+    message:
+        The full sentence shown to the user.
+    url:
+        The URL that was requested (or the server's base URL).
+    """
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class TransportError(ScopeError):
+    """No HTTP answer came back at all."""
+
+
+class UnreachableError(TransportError):
+    """The server could not be reached (``reason``: dns, refused, tls, timeout, dropped)."""
+
+    def __init__(self, message: str, *, url: str, reason: str) -> None:
+        super().__init__(message, url=url)
+        self.reason = reason
+
+
+class ResponseTimeout(TransportError):
+    """The server accepted the request but did not answer within the timeout."""
+
+    def __init__(self, message: str, *, url: str, timeout_s: float | None) -> None:
+        super().__init__(message, url=url)
+        self.timeout_s = timeout_s
+
+
+class PodNotReadyError(ScopeError):
+    """A proxy answered instead of Scope: the pod is starting, stopped, or the port is wrong."""
+
+    def __init__(self, message: str, *, url: str, status_code: int) -> None:
+        super().__init__(message, url=url)
+        self.status_code = status_code
+
+
+class NotScopeError(ScopeError):
+    """Something answered, but not the way Scope's API does."""
+
+    def __init__(self, message: str, *, url: str, status_code: int) -> None:
+        super().__init__(message, url=url)
+        self.status_code = status_code
+
+
+class ServerError(ScopeError):
+    """Scope answered with an error status; ``detail`` is the server's own explanation."""
+
+    def __init__(self, message: str, *, url: str, status_code: int, detail: object) -> None:
+        super().__init__(message, url=url)
+        self.status_code = status_code
+        self.detail = detail
+
+
+class UnknownPipelineError(ScopeError):
+    """The requested pipeline id is not in the server's ``/api/v1/pipelines/schemas``."""
+
+    def __init__(self, pipeline_id: str, *, url: str, known: Sequence[str]) -> None:
+        listed = ", ".join(known) if known else "(none)"
+        super().__init__(
+            f"Pipeline {pipeline_id!r} is not offered by the server at {url}. "
+            f"It lists: {listed}. Pick one of those ids; generative pipelines appear only "
+            "on a server with a CUDA GPU, and plugin pipelines only once installed.",
+            url=url,
+        )
+        self.pipeline_id = pipeline_id
+        self.known = list(known)
+
+
+class InvalidParametersError(ScopeError):
+    """Load parameters that the pipeline's schema rejects; ``problems`` lists each one."""
+
+    def __init__(self, pipeline_id: str, problems: Sequence[str], *, url: str) -> None:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"Load parameters for {pipeline_id!r} were not sent because the server's "
+            f"schema for it does not accept them:\n{lines}\n"
+            "Fix these values (the schema is in /api/v1/pipelines/schemas) and load again.",
+            url=url,
+        )
+        self.pipeline_id = pipeline_id
+        self.problems = list(problems)
+
+
+class ModelsNotDownloadedError(ScopeError):
+    """The pipeline needs model files that the server has not downloaded yet."""
+
+    def __init__(self, pipeline_id: str, *, url: str) -> None:
+        super().__init__(
+            f"The models for {pipeline_id!r} are not downloaded on the server at {url}. "
+            "Download them first: `await client.download_models(pipeline_id)` in Python, "
+            f"`download_models --pipeline {pipeline_id}` on the pod, or pass "
+            "download_missing=True to load_pipeline. Large pipelines take minutes.",
+            url=url,
+        )
+        self.pipeline_id = pipeline_id
+
+
+class DownloadError(ScopeError):
+    """A model download reported an error or did not finish in time."""
+
+    def __init__(self, message: str, *, url: str, pipeline_id: str) -> None:
+        super().__init__(message, url=url)
+        self.pipeline_id = pipeline_id
+
+
+class PipelineLoadError(ScopeError):
+    """A pipeline load failed; ``stage`` is the last loading stage seen, if any.
+
+    Scope reports a failed load only once and without text (the reason goes to its log),
+    so ``server_error`` is usually ``None`` and ``likely_causes`` holds what the client
+    could infer from VRAM and model status.
+    """
+
+    def __init__(
+        self,
+        pipeline_id: str,
+        *,
+        url: str,
+        stage: str | None,
+        server_error: str | None,
+        likely_causes: Sequence[str] = (),
+        elapsed_s: float | None = None,
+        timed_out: bool = False,
+    ) -> None:
+        where = f"at stage {stage!r}" if stage else "before any loading stage was reported"
+        if timed_out:
+            head = f"Loading {pipeline_id!r} on {url} did not finish within {elapsed_s:.0f} s ({where})."
+        else:
+            head = f"Loading {pipeline_id!r} on {url} failed {where}."
+        said = (
+            f" The server said: {server_error}."
+            if server_error
+            else " The server gave no reason (Scope writes load errors only to its log: "
+            "GET /api/v1/logs/tail shows it)."
+        )
+        causes = "".join(f"\n  - {c}" for c in likely_causes)
+        tail = f"\nLikely causes:{causes}" if likely_causes else ""
+        super().__init__(head + said + tail, url=url)
+        self.pipeline_id = pipeline_id
+        self.stage = stage
+        self.server_error = server_error
+        self.likely_causes = list(likely_causes)
+        self.elapsed_s = elapsed_s
+        self.timed_out = timed_out
+
+
+class StreamError(ScopeError):
+    """A WebRTC session with the server failed; ``session_id`` is the server's id if known."""
+
+    def __init__(self, message: str, *, url: str, session_id: str | None) -> None:
+        super().__init__(message, url=url)
+        self.session_id = session_id
+
+
+class ConnectionFailedError(StreamError):
+    """ICE or DTLS did not reach ``connected``; ``state`` is the last connection state."""
+
+    def __init__(self, *, url: str, session_id: str | None, state: str, timeout_s: float,
+                 has_turn: bool, loopback: bool) -> None:
+        if loopback:
+            cause = ("Both peers are on this machine, so this should not happen: check that "
+                     "nothing blocks UDP on 127.0.0.1 and that the server is not overloaded.")
+        elif not has_turn:
+            cause = ("The server offers no TURN relay (its /api/v1/webrtc/ice-servers has none), "
+                     "and a pod behind RunPod's proxy usually cannot be reached without one. Set "
+                     "HF_TOKEN (a HuggingFace token with read permission) in the pod's environment "
+                     "and restart it, so Scope fetches Cloudflare TURN credentials.")
+        else:
+            cause = ("The server offers a TURN relay, yet no path worked. Its TURN credentials are "
+                     "fetched once at server start and expire after 10 minutes in Scope 0.2.4: "
+                     "restart Scope, check that HF_TOKEN has read permission, and that outbound "
+                     "UDP/TCP to the TURN server is allowed here.")
+        super().__init__(
+            f"The WebRTC connection to {url} did not connect within {timeout_s:g} s "
+            f"(last state: {state}). {cause}",
+            url=url,
+            session_id=session_id,
+        )
+        self.state = state
+        self.timeout_s = timeout_s
+
+
+class StreamStoppedError(StreamError):
+    """The server said the stream stopped (``stream_stopped``), with its text if any."""
+
+    def __init__(self, *, url: str, session_id: str | None, server_message: str | None) -> None:
+        said = f"The server said: {server_message}." if server_message else (
+            "It gave no reason (Scope 0.2.4 never fills error_message; its log has the cause).")
+        super().__init__(
+            f"The server stopped session {session_id} on {url}. {said} Frames received so "
+            "far are kept; open a new session to continue.",
+            url=url,
+            session_id=session_id,
+        )
+        self.server_message = server_message
+
+
+class StreamStalledError(StreamError):
+    """No output frame arrived for ``stalled_s`` seconds while the connection stayed up."""
+
+    def __init__(self, *, url: str, session_id: str | None, stalled_s: float, frames: int) -> None:
+        super().__init__(
+            f"No output frame arrived from {url} for {stalled_s:.1f} s (session {session_id}, "
+            f"{frames} frames before that) although the connection is up. The output track is "
+            "dead or the pipeline is stuck: on Scope 0.2.4, pausing and unpausing leaves the "
+            "video output dead for the rest of the session. Open a new session.",
+            url=url,
+            session_id=session_id,
+        )
+        self.stalled_s = stalled_s
+        self.frames = frames

@@ -1,0 +1,135 @@
+"""Turn what a user types as a target into a base URL.
+
+A target is one of:
+
+- ``sim``: the embedded simulator (started in the background on loopback when needed);
+- a URL: ``http://127.0.0.1:8000``, ``https://<pod>-8000.proxy.runpod.net``; a bare
+  ``host:port`` means ``http://host:port``;
+- a RunPod pod id such as ``gbc63llq1zdxki``, or ``runpod:<id>[:<port>]``: RunPod serves
+  a pod's HTTP port through its proxy at ``https://<id>-<port>.proxy.runpod.net``, and
+  Scope listens on port 8000.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from lab.errors import TargetError
+
+__all__ = ["Target", "SCOPE_PORT", "RUNPOD_PROXY_SUFFIX", "runpod_url"]
+
+SCOPE_PORT = 8000
+RUNPOD_PROXY_SUFFIX = ".proxy.runpod.net"
+SIM = "sim"
+
+# RunPod pod ids are short random lower-case alphanumerics with digits ("gbc63llq1zdxki");
+# requiring a digit and a letter keeps host names such as "localhost" out.
+_POD_ID = re.compile(r"^(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{8,24}$")
+_RUNPOD_FORM = re.compile(r"^runpod:(?P<id>[a-z0-9]{8,24})(?::(?P<port>\d{1,5}))?$")
+_RUNPOD_PROXY_HOST = re.compile(r"^(?P<id>[a-z0-9]+)-(?P<port>\d{1,5})\.proxy\.runpod\.net$")
+
+TargetKind = Literal["sim", "url", "runpod"]
+
+
+def runpod_url(pod_id: str, port: int = SCOPE_PORT) -> str:
+    """Return the RunPod proxy URL of ``port`` on pod ``pod_id``."""
+    return f"https://{pod_id}-{port}{RUNPOD_PROXY_SUFFIX}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed target: its kind, what the user typed, and the base URL (None for sim).
+
+    Examples
+    --------
+    >>> Target.parse("gbc63llq1zdxki").url
+    'https://gbc63llq1zdxki-8000.proxy.runpod.net'
+    >>> Target.parse("localhost:8000").url
+    'http://localhost:8000'
+    """
+
+    kind: TargetKind
+    raw: str
+    url: str | None
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        """Parse a target string; raise :class:`TargetError` saying which forms work."""
+        raw = text.strip()
+        if raw.lower() == SIM:
+            return cls("sim", raw, None)
+        runpod = _RUNPOD_FORM.match(raw)
+        if runpod:
+            port = int(runpod["port"] or SCOPE_PORT)
+            return cls("runpod", raw, runpod_url(runpod["id"], port))
+        if _POD_ID.match(raw):
+            return cls("runpod", raw, runpod_url(raw))
+        if "://" not in raw:
+            if ":" not in raw and "." not in raw and raw != "localhost":
+                raise _unknown_form(raw)
+            raw_url = f"http://{raw}"
+        else:
+            raw_url = raw
+        return cls._from_url(raw, raw_url)
+
+    @classmethod
+    def _from_url(cls, raw: str, url: str) -> Target:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _unknown_form(raw)
+        host = parts.hostname
+        if host.endswith(".runpod.io") and parts.port:
+            pod_id = host.split(".", 1)[0]
+            raise TargetError(
+                f"{raw!r} looks like a RunPod address with a port, which RunPod does not "
+                f"serve. RunPod exposes HTTP ports through its proxy: use "
+                f"{runpod_url(pod_id, parts.port)} (or just the pod id {pod_id!r}).",
+                target=raw,
+            )
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise TargetError(f"{raw!r} has an invalid port: {exc}.", target=raw) from exc
+        netloc = f"[{host}]" if ":" in host else host
+        if port is not None:
+            netloc += f":{port}"
+        path = parts.path.rstrip("/")
+        kind: TargetKind = "runpod" if host.endswith(RUNPOD_PROXY_SUFFIX) else "url"
+        return cls(kind, raw, f"{parts.scheme}://{netloc}{path}")
+
+    @property
+    def host(self) -> str | None:
+        """The host name or address of the URL (None for ``sim`` before it starts)."""
+        return urlsplit(self.url).hostname if self.url else None
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when traffic stays on this machine (the simulator, localhost, 127.x, ::1)."""
+        if self.kind == "sim":
+            return True
+        host = self.host or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def runpod_port(self) -> int | None:
+        """The pod port a RunPod proxy URL points at (Scope's is 8000), else None."""
+        match = _RUNPOD_PROXY_HOST.match(self.host or "")
+        return int(match["port"]) if match else None
+
+
+def _unknown_form(raw: str) -> TargetError:
+    return TargetError(
+        f"Cannot tell what server {raw!r} means. Give a URL (http://127.0.0.1:8000, "
+        "https://<pod-id>-8000.proxy.runpod.net), a RunPod pod id (e.g. gbc63llq1zdxki, "
+        "or runpod:<id>:<port>), or 'sim' for the built-in simulator.",
+        target=raw,
+    )
