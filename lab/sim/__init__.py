@@ -1,0 +1,43 @@
+"""A local simulator of the Daydream Scope server (HTTP API), for running and testing the lab.
+
+It answers Scope 0.2.4's routes with the same shapes, emulates pipeline loads, model
+downloads and assets from a profile file, injects faults on demand, and says that it is a
+simulator (``/health`` has ``"simulator": true`` and ``git_commit`` ``"simulator"``).
+
+Modules::
+
+    config        SimConfig: how a simulator starts
+    profiles      pipeline profiles (YAML) and Scope's schema metadata
+    config_schema pipeline config JSON Schemas
+    faults        Fault, parse_fault_spec, the book of active faults
+    middleware    HTTP faults as ASGI middleware
+    loader        pipeline load state machine
+    downloads     model files and emulated downloads
+    assets        the asset directory
+    host          fixed host answers (hardware integrations, API keys)
+    state         SimState: all mutable state, resettable
+    routes        Scope's routes;  control: the /sim/ control API;  deps: FastAPI dependency
+    app           create_app
+    inprocess     httpx client over ASGI for fast tests
+    launch        start_simulator / shared_simulator (child process)
+    cli           ``lab sim`` / ``python -m lab.sim``
+"""
+
+from __future__ import annotations
+
+from lab.sim.app import create_app
+from lab.sim.config import SimConfig
+from lab.sim.faults import Fault, parse_fault_spec
+from lab.sim.inprocess import in_process_client
+from lab.sim.launch import RunningSimulator, shared_simulator, start_simulator
+
+__all__ = [
+    "Fault",
+    "RunningSimulator",
+    "SimConfig",
+    "create_app",
+    "in_process_client",
+    "parse_fault_spec",
+    "shared_simulator",
+    "start_simulator",
+]

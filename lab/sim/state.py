@@ -1,0 +1,102 @@
+"""The simulator's mutable state, independent of HTTP: one :class:`SimState` per app.
+
+It ties together the registered pipelines, the emulated GPU, model files, the pipeline
+loader, assets, ICE servers and faults, and can return all of them to the startup config.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from typing import Any
+
+from lab.sim.assets import AssetStore
+from lab.sim.config import SimConfig
+from lab.sim.downloads import ModelStore
+from lab.sim.faults import FaultBook
+from lab.sim.loader import PipelineLoader
+from lab.sim.profiles import PipelineProfile, load_profiles
+
+__all__ = ["SimState"]
+
+logger = logging.getLogger(__name__)
+
+
+class SimState:
+    """Everything a running simulator knows and can change.
+
+    Parameters
+    ----------
+    config
+        The startup configuration; :meth:`reset` returns to it.
+
+    Raises
+    ------
+    ValueError
+        If the profile file cannot be loaded.
+    """
+
+    # Set by _start_fresh, at startup and on every reset.
+    vram_gb: float | None
+    ice_servers: list[dict[str, Any]]
+    models: ModelStore
+    loader: PipelineLoader
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.server_start_time = time.time()
+        self.profiles: dict[str, PipelineProfile] = {
+            profile.id: profile
+            for profile in load_profiles(config.profile_path).pipelines
+            if not (config.cpu_only and profile.emulation.cuda_only)
+        }
+        self.schemas = {
+            "pipelines": {pid: profile.schema_meta() for pid, profile in self.profiles.items()}
+        }
+        self.faults = FaultBook(config.faults)
+        self.assets = AssetStore(config.assets_dir)
+        self._start_fresh()
+
+    def _start_fresh(self) -> None:
+        self.vram_gb = self.config.vram_gb
+        self.ice_servers = copy.deepcopy(self.config.ice_servers)
+        self.models = ModelStore(
+            self.profiles,
+            present=self.config.models == "present",
+            mb_per_s=self.config.download_mb_per_s,
+            speed=self.config.speed,
+        )
+        self.loader = PipelineLoader(
+            self.profiles, self.models, self.faults, lambda: self.vram_gb, self.config.speed
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """A read-only view for ``/sim/state`` (it does not consume a pending ``error``)."""
+        return {
+            "simulator": True,
+            "config": self.config.model_dump(mode="json"),
+            "faults": self.faults.active(),
+            "hardware": {"vram_gb": self.vram_gb},
+            "pipeline": self.loader.status(consume_error=False),
+            "models": self.models.statuses(),
+            "ice_servers": self.ice_servers,
+            "assets_dir": str(self.assets.root),
+        }
+
+    async def reset(self) -> None:
+        """Return to the startup config: faults, pipelines, models, assets, GPU, ICE servers."""
+        await self.loader.aclose()
+        await self.models.aclose()
+        self.faults.clear()
+        for fault in self.config.faults:
+            self.faults.add(fault)
+        self.assets.reset()
+        self._start_fresh()
+        logger.info("Simulator reset to its startup config")
+
+    async def aclose(self) -> None:
+        """Stop background work and remove the temporary asset directory."""
+        await self.loader.aclose()
+        await self.models.aclose()
+        self.assets.close()
