@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from lab.client import LoadProgress, ScopeClient
+from lab.client import DownloadProgressEvent, LoadProgress, ScopeClient
 from lab.errors import LabError
 from lab.overview import server_overview
 
@@ -72,26 +72,50 @@ async def _info(args: argparse.Namespace) -> int:
             print(f"Version  Scope {overview.health.version} (commit {overview.health.git_commit})")
             print(f"GPU      {f'{vram:.1f} GB VRAM' if vram is not None else 'none reported (no CUDA)'}")
             print()
-            print(table.to_string(index=False))
+            print(table.to_string(index=False, na_rep="-"))
         if args.load:
-            result = await client.load_pipeline(
-                args.load, timeout_s=args.timeout, download_missing=args.download,
-                on_progress=None if args.json else LoadProgressPrinter(),
-            )
-            report["load"] = {
-                "pipeline_id": result.pipeline_id,
-                "load_s": round(result.load_s, 3),
-                "resolution_s": result.poll_interval_s,
-                "download_s": round(result.download.download_s, 3) if result.download else None,
-                "stages": [{"stage": s.stage, "first_seen_s": round(s.first_seen_s, 3)} for s in result.stages],
-            }
-            if not args.json:
-                download = f"; models downloaded first in {result.download.download_s:.1f} s" if result.download and result.download.download_s else ""
-                print(f"\n{result.pipeline_id} loaded in {result.load_s:.2f} s "
-                      f"(±{result.poll_interval_s:g} s poll resolution{download}) [{overview.source_label}]")
+            report["load"] = await _load_and_report(client, args, overview.source_label)
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     return EXIT_OK
+
+
+async def _load_and_report(client: ScopeClient, args: argparse.Namespace, label: str) -> dict[str, object]:
+    """Download (when asked) and load ``args.load``, printing progress unless --json."""
+    quiet = args.json
+    download_s = None
+    if args.download:
+        download = await client.download_models(args.load, on_progress=None if quiet else DownloadProgressPrinter())
+        download_s = download.download_s
+        if not quiet and download.download_s:
+            print(f"  models for {args.load} downloaded in {download.download_s:.1f} s [{label}]")
+    result = await client.load_pipeline(args.load, timeout_s=args.timeout,
+                                        on_progress=None if quiet else LoadProgressPrinter())
+    if not quiet:
+        print(f"\n{result.pipeline_id} loaded in {result.load_s:.2f} s "
+              f"(±{result.poll_interval_s:g} s poll resolution) [{label}]")
+    return {
+        "pipeline_id": result.pipeline_id,
+        "load_s": round(result.load_s, 3),
+        "resolution_s": result.poll_interval_s,
+        "download_s": None if download_s is None else round(download_s, 3),
+        "stages": [{"stage": s.stage, "first_seen_s": round(s.first_seen_s, 3)} for s in result.stages],
+        "source": label,
+    }
+
+
+class DownloadProgressPrinter:
+    """Prints a line when a new artifact starts downloading, and every 25 %."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str | None, int] | None = None
+
+    def __call__(self, event: DownloadProgressEvent) -> None:
+        key = (event.artifact, int((event.percentage or 0) // 25))
+        if key != self._last:
+            self._last = key
+            percent = f"{event.percentage:5.1f} %" if event.percentage is not None else "  ... "
+            print(f"  {event.elapsed_s:7.2f} s  downloading {event.artifact or event.pipeline_id}: {percent}", flush=True)
 
 
 class LoadProgressPrinter:
