@@ -1,0 +1,77 @@
+"""Write a thin notebook from a list of cells (markdown strings and code strings).
+
+Notebooks are generated from these scripts so that their source stays reviewable in
+diffs; run ``python tools/make_notebook.py`` after changing a definition.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
+    """``cells`` are ``(kind, source)`` with kind "md", "code" or "parameters"."""
+    notebook = new_notebook(metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
+    for kind, source in cells:
+        if kind == "md":
+            notebook.cells.append(new_markdown_cell(source.strip()))
+        else:
+            cell = new_code_cell(source.strip())
+            if kind == "parameters":
+                cell.metadata["tags"] = ["parameters"]
+            notebook.cells.append(cell)
+    return notebook
+
+
+QUICKSTART = [
+    ("md", """
+# 00 · Quick start
+
+What a Scope server offers, read from the server itself, and how long a pipeline takes
+to load. The default target is the built-in simulator (results are **SIMULATED**); set
+`target` to a pod id or URL for a real server.
+"""),
+    ("parameters", """
+target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
+pipeline: str = "passthrough"  # pipeline to load and time
+download_missing: bool = True  # download the pipeline's models first if the server lacks them
+"""),
+    ("code", """
+from lab import ScopeClient
+from lab.overview import server_overview
+
+client = ScopeClient(target)
+overview = await server_overview(client)
+print(f"{overview.url}: Scope {overview.health.version}, "
+      f"{overview.hardware.vram_gb or 'no'} GB VRAM [{overview.source_label}]")
+overview.pipelines_table()
+"""),
+    ("code", """
+result = await client.load_pipeline(pipeline, download_missing=download_missing)
+print(f"{result.pipeline_id} loaded in {result.load_s:.2f} s "
+      f"(±{result.poll_interval_s:g} s) [{overview.source_label}]")
+[(s.stage, round(s.first_seen_s, 2)) for s in result.stages]
+"""),
+    ("code", """
+await client.aclose()
+"""),
+]
+
+NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART}
+
+
+def main() -> int:
+    for name, cells in NOTEBOOKS.items():
+        nbformat.write(build(cells), ROOT / "notebooks" / name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
