@@ -1,0 +1,166 @@
+"""Detect when the output picture changes after a stimulus, robustly to generative noise.
+
+Generated video is never still: consecutive frames differ even when nothing was changed.
+So a change is judged against the stream's own noise, measured just before the stimulus.
+
+Method (per stimulus at time ``s``):
+
+1. Every output frame is reduced to a small thumbnail (``THUMB`` x ``THUMB`` RGB, area
+   averaged by the scaler), which removes pixel noise and keeps the scene's layout and
+   colour.
+2. A frame's **distance** is the mean absolute difference of its thumbnail from the mean
+   thumbnail of the frames that arrived in the ``window_s`` before it: a change is a
+   jump against the recent past, so slow drift of a generative model (its picture
+   wandering) does not accumulate into a false detection.
+3. The **threshold** comes from the distances of the frames in the ``baseline_s`` before
+   ``s``: the largest of ``median + k * 1.4826 * MAD`` (``k`` = 6), ``JUMP_MARGIN`` (2) times their
+   maximum (so the small jumps at chunk boundaries of chunked generation stay below it),
+   and ``MIN_THRESHOLD`` (so a static stream's codec noise is not amplified).
+4. The change is detected at the first frame after ``s`` whose distance exceeds the
+   threshold **and** stays above it for the next ``persist`` frames (the recent past of
+   those frames still holds the old picture); its arrival time minus ``s`` is the
+   latency. No such frame within ``max_wait_s``: not detected, with the reason.
+
+False positives: a spurious detection needs ``persist + 1`` consecutive frames beyond
+both the noise spread and the largest jump seen in the baseline. Realistic sources are a
+pipeline that jumps more than it did during the baseline (e.g. a prompt transition
+nobody asked for). :func:`false_positive_rate` measures it on a stream by running the
+detector at times where nothing changed; the tests and the measurement notebooks report it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import av
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["THUMB", "thumbnail", "ChangeDetection", "detect_change", "detect_freeze", "false_positive_rate"]
+
+THUMB = 16
+DEFAULT_K = 6.0
+DEFAULT_PERSIST = 2
+DEFAULT_BASELINE_S = 3.0
+DEFAULT_WINDOW_S = 0.5
+DEFAULT_MAX_WAIT_S = 5.0
+MIN_THRESHOLD = 4.0  # in 0..255 levels of the thumbnail's mean absolute difference
+FREEZE_THRESHOLD = 0.5
+JUMP_MARGIN = 2.0  # x the largest jump in the baseline (chunk boundaries of generated video)
+_MAD_TO_SIGMA = 1.4826
+
+
+def thumbnail(frame: av.VideoFrame | NDArray[np.uint8]) -> NDArray[np.float32]:
+    """A ``THUMB`` x ``THUMB`` x 3 float thumbnail (area-averaged) of a frame or RGB array."""
+    if not isinstance(frame, av.VideoFrame):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    small = frame.reformat(width=THUMB, height=THUMB, format="rgb24", interpolation="AREA")
+    return small.to_ndarray().astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ChangeDetection:
+    """Result of one detection: where the change was seen, and the noise it was judged against."""
+
+    stimulus_ns: int
+    detected: bool
+    index: int | None
+    arrival_ns: int | None
+    threshold: float
+    noise_median: float
+    baseline_frames: int
+    reason: str | None = None
+
+    @property
+    def latency_s(self) -> float | None:
+        """Arrival of the first changed frame minus the stimulus time."""
+        return None if self.arrival_ns is None else (self.arrival_ns - self.stimulus_ns) / 1e9
+
+
+def _jump_distances(times: NDArray[np.int64], thumbs: NDArray[np.float32], indices: NDArray[np.intp],
+                    window_ns: int) -> NDArray[np.float64]:
+    """Distance of each frame in ``indices`` from the mean thumbnail of its preceding window."""
+    sums = np.concatenate([np.zeros((1, *thumbs.shape[1:])), np.cumsum(thumbs, axis=0, dtype=np.float64)])
+    starts = np.searchsorted(times, times[indices] - window_ns, side="left")
+    counts = indices - starts
+    out = np.full(indices.size, np.nan)
+    valid = counts > 0
+    means = (sums[indices[valid]] - sums[starts[valid]]) / counts[valid, None, None, None]
+    out[valid] = np.abs(thumbs[indices[valid]] - means).mean(axis=(1, 2, 3))
+    return out
+
+
+def detect_change(
+    arrival_ns: ArrayLike,
+    thumbs: NDArray[np.float32],
+    stimulus_ns: int,
+    *,
+    baseline_s: float = DEFAULT_BASELINE_S,
+    window_s: float = DEFAULT_WINDOW_S,
+    k: float = DEFAULT_K,
+    persist: int = DEFAULT_PERSIST,
+    max_wait_s: float = DEFAULT_MAX_WAIT_S,
+) -> ChangeDetection:
+    """Find the first output frame that jumps away from its recent past (see module doc).
+
+    Parameters
+    ----------
+    arrival_ns:
+        Arrival time of each frame (sorted), same clock as ``stimulus_ns``.
+    thumbs:
+        ``(n, THUMB, THUMB, 3)`` thumbnails of the same frames (:func:`thumbnail`).
+    stimulus_ns:
+        When the input changed or the parameter update was sent.
+    """
+    times = np.asarray(arrival_ns, dtype=np.int64)
+    window_ns = int(window_s * 1e9)
+    before = np.flatnonzero((times < stimulus_ns) & (times >= stimulus_ns - int(baseline_s * 1e9)))
+    noise = _jump_distances(times, thumbs, before, window_ns)
+    noise = noise[np.isfinite(noise)]
+    if noise.size < 3:
+        return ChangeDetection(stimulus_ns, False, None, None, float("nan"), float("nan"), int(noise.size),
+                               reason=f"only {noise.size} frames in the {baseline_s:g} s before the stimulus")
+    median = float(np.median(noise))
+    mad = float(np.median(np.abs(noise - median)))
+    threshold = max(median + k * _MAD_TO_SIGMA * mad, JUMP_MARGIN * float(noise.max()), MIN_THRESHOLD)
+    after = np.flatnonzero((times >= stimulus_ns) & (times <= stimulus_ns + int(max_wait_s * 1e9)))
+    above = _jump_distances(times, thumbs, after, window_ns) > threshold
+    for position in range(above.size - persist):
+        if above[position:position + persist + 1].all():
+            index = int(after[position])
+            return ChangeDetection(stimulus_ns, True, index, int(times[index]), threshold, median, int(noise.size))
+    return ChangeDetection(stimulus_ns, False, None, None, threshold, median, int(noise.size),
+                           reason=f"no jump above {threshold:.1f} within {max_wait_s:g} s")
+
+
+def detect_freeze(arrival_ns: ArrayLike, thumbs: NDArray[np.float32], stimulus_ns: int, *,
+                  repeats: int = 3, max_wait_s: float = DEFAULT_MAX_WAIT_S) -> ChangeDetection:
+    """Find when the output froze after ``stimulus_ns`` (e.g. ``paused``): the last new frame.
+
+    A frozen stream re-sends one picture, so consecutive thumbnails stop differing (below
+    ``FREEZE_THRESHOLD``). The detection is the first frame followed by ``repeats``
+    identical frames; its arrival is when the output last changed.
+    """
+    times = np.asarray(arrival_ns, dtype=np.int64)
+    after = np.flatnonzero((times >= stimulus_ns) & (times <= stimulus_ns + int(max_wait_s * 1e9)))
+    if after.size < repeats + 1:
+        return ChangeDetection(stimulus_ns, False, None, None, FREEZE_THRESHOLD, float("nan"), 0,
+                               reason=f"only {after.size} frames after the stimulus")
+    steps = np.abs(np.diff(thumbs[after], axis=0)).mean(axis=(1, 2, 3))
+    still = steps < FREEZE_THRESHOLD
+    for position in range(still.size - repeats + 1):
+        if still[position:position + repeats].all():
+            index = int(after[position])
+            return ChangeDetection(stimulus_ns, True, index, int(times[index]), FREEZE_THRESHOLD, float(np.median(steps)), 0)
+    return ChangeDetection(stimulus_ns, False, None, None, FREEZE_THRESHOLD, float(np.median(steps)), 0,
+                           reason=f"the output kept changing for {max_wait_s:g} s")
+
+
+def false_positive_rate(arrival_ns: ArrayLike, thumbs: NDArray[np.float32], null_stimuli_ns: Sequence[int],
+                        **options: float) -> float:
+    """Share of ``null_stimuli_ns`` (times when nothing changed) at which a change is 'detected'."""
+    if not null_stimuli_ns:
+        raise ValueError("false_positive_rate needs at least one null stimulus time.")
+    hits = sum(detect_change(arrival_ns, thumbs, int(s), **options).detected for s in null_stimuli_ns)  # type: ignore[arg-type]
+    return hits / len(null_stimuli_ns)
