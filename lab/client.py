@@ -240,6 +240,11 @@ class ScopeClient:
             )
         return document
 
+    async def docs_page(self) -> str:
+        """The interactive API docs page (``/docs``, FastAPI's Swagger UI) as HTML text."""
+        response = await (await self._open()).send("GET", "/docs", expect_json=False)
+        return response.text
+
     async def hardware_info(self) -> HardwareInfo:
         """``GET /api/v1/hardware/info``: total VRAM (GiB) of the server's GPU, if any."""
         return await self._get("/api/v1/hardware/info", HardwareInfo)

@@ -195,7 +195,7 @@ def classify_response(response: httpx.Response, *, expect_json: bool = True) -> 
     """Return the error an answer amounts to, or None when it is a usable answer."""
     url = str(response.request.url)
     status = response.status_code
-    if _looks_like_html(response):
+    if _looks_like_html(response) and (expect_json or status >= 400):
         return _html_error(response, url)
     body = _json_or_none(response)
     if status < 400:
