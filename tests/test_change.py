@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.measure.change import THUMB, detect_change, detect_freeze, false_positive_rate, thumbnail
+from lab.measure.change import THUMB, detect_change, detect_freeze, detect_sequence, false_positive_rate, thumbnail
 
 FPS = 20
 NS = 1_000_000_000
@@ -74,3 +74,21 @@ def test_chunk_boundary_jumps_are_not_changes_but_a_scene_step_is() -> None:
     assert false_positive_rate(times, thumbs, nulls, max_wait_s=0.8) == 0.0
     step = detect_change(times, thumbs, stimulus_ns=15 * NS)
     assert step.detected and step.latency_s == pytest.approx(0.2, abs=1 / FPS + 1e-9)
+
+
+def test_sequence_keeps_each_response_out_of_the_next_baseline() -> None:
+    rng = np.random.default_rng(5)
+    size = 64
+    n = 20 * FPS
+    times = (np.arange(n) * NS // FPS).astype(np.int64)
+    switch_s = [3.0, 5.0, 7.0, 9.0, 11.0]  # every 2 s, with a 0.4 s response delay
+    scenes = [np.full((size, size, 3), v, np.float64) for v in (60, 190)]
+    thumbs = []
+    for t in times:
+        which = sum(t >= (s + 0.4) * NS for s in switch_s) % 2
+        thumbs.append(thumbnail(np.clip(scenes[which] + rng.normal(0, 20, (size, size, 3)), 0, 255).astype(np.uint8)))
+    detections = detect_sequence(times, np.array(thumbs), [int(s * NS) for s in switch_s])
+    assert [d.detected for d in detections] == [True] * 5
+    assert all(d.latency_s == pytest.approx(0.4, abs=1 / FPS + 1e-9) for d in detections)
+    # without the quiet period, the previous response inflates the threshold
+    assert not detect_change(times, np.array(thumbs), int(5 * NS)).detected

@@ -8,8 +8,9 @@ Definitions (all on the arrival clock of :mod:`lab.rtc`, ``complete_ns``):
   into two groups whose centres differ by at least ``BURST_SEPARATION`` times marks the
   stream as bursty; ``burst_frames`` is the median number of frames per burst (1 when not
   bursty). Gaps between bursts are the stream's normal rhythm, not stalls.
-- **stall**: a gap longer than ``stall_factor`` (default 3) times the typical gap: the
-  median interval, or for a bursty stream the median gap between bursts.
+- **stall**: a gap longer than ``stall_factor`` (default 3) times the typical gap (the
+  median interval, or for a bursty stream the median gap between bursts), counted in
+  steady state only: the slow first chunks of warm-up are warm-up, not stalls.
 - **rolling fps**: ``k / (t[i] - t[i-k])`` over the last ``k`` frames, with ``k`` chosen
   so the window spans at least ``MIN_WINDOW_S`` and, for a bursty stream, a whole number
   of bursts (at least two), so chunked arrival does not look like fps swings. A fixed frame
@@ -99,10 +100,11 @@ def analyze_arrivals(
     intervals = np.diff(t)
     bursty, burst_frames, typical_gap, gap_threshold = _bursts(intervals)
     threshold = stall_factor * typical_gap if typical_gap > 0 else None
-    stall_gaps = intervals[intervals > threshold] if threshold else np.array([])
     k = _window_frames(t, bursty, burst_frames)
     rolling_t, rolling_fps = t[k:], k / np.maximum(t[k:] - t[:-k], 1e-9)
     warmup_index = _steady_start(t, k, rolling_fps, tolerance, hold_s)
+    steady_gaps = intervals[warmup_index or 0:]
+    stall_gaps = steady_gaps[steady_gaps > threshold] if threshold else np.array([])
     steady_intervals = np.diff(t[warmup_index or 0:])
     fps = _steady_fps(t, warmup_index or 0, np.flatnonzero(intervals > gap_threshold) + 1 if bursty else None)
     steady_n = t.size - (warmup_index or 0)

@@ -37,7 +37,7 @@ import av
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["THUMB", "thumbnail", "ChangeDetection", "detect_change", "detect_freeze", "false_positive_rate"]
+__all__ = ["THUMB", "thumbnail", "ChangeDetection", "detect_change", "detect_sequence", "detect_freeze", "false_positive_rate"]
 
 THUMB = 16
 DEFAULT_K = 6.0
@@ -101,6 +101,7 @@ def detect_change(
     k: float = DEFAULT_K,
     persist: int = DEFAULT_PERSIST,
     max_wait_s: float = DEFAULT_MAX_WAIT_S,
+    not_before_ns: int | None = None,
 ) -> ChangeDetection:
     """Find the first output frame that jumps away from its recent past (see module doc).
 
@@ -112,10 +113,14 @@ def detect_change(
         ``(n, THUMB, THUMB, 3)`` thumbnails of the same frames (:func:`thumbnail`).
     stimulus_ns:
         When the input changed or the parameter update was sent.
+    not_before_ns:
+        Start of the quiet period: the baseline takes no frame before it (use the end of
+        the previous stimulus's response, so that response is not mistaken for noise).
     """
     times = np.asarray(arrival_ns, dtype=np.int64)
     window_ns = int(window_s * 1e9)
-    before = np.flatnonzero((times < stimulus_ns) & (times >= stimulus_ns - int(baseline_s * 1e9)))
+    baseline_start = max(stimulus_ns - int(baseline_s * 1e9), not_before_ns or 0)
+    before = np.flatnonzero((times < stimulus_ns) & (times >= baseline_start))
     noise = _jump_distances(times, thumbs, before, window_ns)
     noise = noise[np.isfinite(noise)]
     if noise.size < 3:
@@ -155,6 +160,24 @@ def detect_freeze(arrival_ns: ArrayLike, thumbs: NDArray[np.float32], stimulus_n
             return ChangeDetection(stimulus_ns, True, index, int(times[index]), FREEZE_THRESHOLD, float(np.median(steps)), 0)
     return ChangeDetection(stimulus_ns, False, None, None, FREEZE_THRESHOLD, float(np.median(steps)), 0,
                            reason=f"the output kept changing for {max_wait_s:g} s")
+
+
+def detect_sequence(arrival_ns: ArrayLike, thumbs: NDArray[np.float32], stimuli_ns: Sequence[int],
+                    **options: float) -> list[ChangeDetection]:
+    """Detect the response to each of several stimuli in time order.
+
+    Each baseline starts after the previous response has left the jump window (its
+    detected frame plus two windows), or after the previous stimulus when that one showed
+    no change.
+    """
+    detections: list[ChangeDetection] = []
+    quiet_from: int | None = None
+    window_ns = int(options.get("window_s", DEFAULT_WINDOW_S) * 1e9)
+    for stimulus in sorted(int(s) for s in stimuli_ns):
+        detection = detect_change(arrival_ns, thumbs, stimulus, not_before_ns=quiet_from, **options)  # type: ignore[arg-type]
+        detections.append(detection)
+        quiet_from = (detection.arrival_ns + 2 * window_ns) if detection.arrival_ns is not None else stimulus
+    return detections
 
 
 def false_positive_rate(arrival_ns: ArrayLike, thumbs: NDArray[np.float32], null_stimuli_ns: Sequence[int],
