@@ -21,6 +21,7 @@ Modules::
     inprocess     httpx client over ASGI for fast tests
     launch        start_simulator / shared_simulator (child process)
     cli           ``lab sim`` / ``python -m lab.sim``
+    media/        the WebRTC side: signalling, emulated pipelines, pacing, ground truth
 """
 
 from __future__ import annotations

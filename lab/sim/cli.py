@@ -196,8 +196,19 @@ def _is_loopback(host: str) -> bool:
 
 
 def _listen(host: str, port: int) -> socket.socket:
+    # proto=IPPROTO_TCP matters: asyncio turns on TCP_NODELAY only for sockets whose proto
+    # says TCP (socket.create_server leaves it 0), and without it every answer after the
+    # first on a kept-alive connection waits ~40 ms for a delayed ACK (Nagle).
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _uvicorn_log_config() -> dict[str, object]:

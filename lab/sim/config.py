@@ -27,7 +27,9 @@ class SimConfig(BaseModel):
     profile_path
         Pipeline profile YAML; defaults to the packaged Scope 0.2.4 profiles.
     speed
-        Time-scale factor: emulated durations (loads, downloads) are divided by it.
+        Time-scale factor: emulated durations (loads, downloads) are divided by it. The
+        WebRTC media path (chunk compute, pipeline delays, pacing, media faults) always runs
+        in real time, so that latency and frame rates stay meaningful.
     vram_gb
         VRAM of the emulated GPU in GiB, as ``/api/v1/hardware/info`` reports it; ``None``
         means no CUDA device. Defaults to 32.0, or ``None`` with ``cpu_only``.

@@ -1,7 +1,8 @@
 """The simulator's own control API under ``/sim/`` (not part of Scope; never faulted).
 
 Tests and notebooks use it to look inside the simulator and to change its world: inject
-faults, swap the GPU, add or remove model files, set ICE servers, and reset to startup.
+faults, swap the GPU, add or remove model files, set ICE servers, read the ground truth of
+WebRTC sessions, delay every output frame, and reset to startup.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from lab.sim.deps import StateDep
 from lab.sim.faults import Fault
+from lab.sim.media import UnknownSessionError
 
 __all__ = ["router"]
 
@@ -23,6 +25,12 @@ class HardwareUpdate(BaseModel):
     """Body of ``PUT /sim/hardware``; ``vram_gb`` null means no CUDA device."""
 
     vram_gb: float | None = Field(ge=0)
+
+
+class MediaUpdate(BaseModel):
+    """Body of ``PUT /sim/media``: runtime media knobs (``/sim/reset`` sets them back)."""
+
+    extra_delay_s: float = Field(ge=0, le=60)
 
 
 @router.get("/state")
@@ -71,8 +79,31 @@ async def set_ice_servers(servers: list[dict[str, Any]], state: StateDep) -> dic
     return {"iceServers": state.ice_servers}
 
 
+@router.get("/sessions")
+async def list_sessions(state: StateDep) -> list[dict[str, Any]]:
+    """Every WebRTC session since the last reset: id, pipelines, mode, state, frame counts."""
+    return state.media.summaries()
+
+
+@router.get("/sessions/{session_id}/truth")
+async def session_truth(session_id: str, state: StateDep) -> dict[str, Any]:
+    """A session's ground truth: frames, chunks and messages, each as columns of lists."""
+    try:
+        session = state.media.get(session_id)
+    except UnknownSessionError:
+        raise HTTPException(404, f"No session {session_id}") from None
+    return {**session.summary(), **session.truth.to_json()}
+
+
+@router.put("/media")
+async def set_media(update: MediaUpdate, state: StateDep) -> dict[str, Any]:
+    """Delay every output frame of every session by ``extra_delay_s`` from now on."""
+    state.media.extra_delay_s = update.extra_delay_s
+    return state.media.snapshot()
+
+
 @router.post("/reset")
 async def reset(state: StateDep) -> dict[str, Any]:
-    """Return to the startup config; returns the new state."""
+    """Return to the startup config (closing every session); returns the new state."""
     await state.reset()
     return state.snapshot()

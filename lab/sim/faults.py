@@ -3,7 +3,9 @@
 A :class:`Fault` is one kind of failure, the paths it applies to and how many times it fires.
 HTTP faults (``http_error``, ``html``, ``slow``, ``drop``) act on requests (see
 :mod:`lab.sim.middleware`); load faults (``load_error``, ``oom``) make pipeline loads fail
-(see :mod:`lab.sim.loader`). The CLI takes faults as ``kind:key=value,key=value`` specs.
+(see :mod:`lab.sim.loader`); media faults (``stream_stopped``, ``stall``,
+``dead_after_unpause``, ``ice_fail``) act on the WebRTC sessions opened while they are
+active (see :mod:`lab.sim.media`). The CLI takes faults as ``kind:key=value,key=value`` specs.
 """
 
 from __future__ import annotations
@@ -20,14 +22,21 @@ __all__ = [
     "FaultKind",
     "HTTP_FAULT_KINDS",
     "LOAD_FAULT_KINDS",
+    "MEDIA_FAULT_KINDS",
     "DIFFUSION_STAGE",
     "SIM_PATH_PREFIX",
     "parse_fault_spec",
 ]
 
-FaultKind = Literal["http_error", "html", "slow", "drop", "load_error", "oom"]
+FaultKind = Literal[
+    "http_error", "html", "slow", "drop", "load_error", "oom",
+    "stream_stopped", "stall", "dead_after_unpause", "ice_fail",
+]
 HTTP_FAULT_KINDS: frozenset[str] = frozenset({"http_error", "html", "slow", "drop"})
 LOAD_FAULT_KINDS: frozenset[str] = frozenset({"load_error", "oom"})
+MEDIA_FAULT_KINDS: frozenset[str] = frozenset(
+    {"stream_stopped", "stall", "dead_after_unpause", "ice_fail"}
+)
 DIFFUSION_STAGE = "Loading diffusion model..."
 SIM_PATH_PREFIX = "/sim/"
 _DEFAULT_STATUS = {"http_error": 500, "html": 502}
@@ -46,12 +55,27 @@ class Fault(BaseModel):
         ``load_error``: the next loads fail at loading stage ``stage``.
         ``oom``: the next loads fail at ``"Loading diffusion model..."`` (out of memory).
         A load fault hits every load request, even one for what is already loaded.
+        Media faults act on the next WebRTC sessions (each new session uses up one count of
+        every active media fault; times are real seconds, not scaled by speed):
+        ``stream_stopped``: ``after_s`` seconds after the session's first output frame, the
+        server sends ``{"type": "stream_stopped", "error_message": message}`` on the data
+        channel (without ``error_message`` when there is no message, like Scope) and ends
+        the output track.
+        ``stall``: ``after_s`` seconds after the first output frame, no frame at all is sent
+        for ``duration_s`` seconds; frames that became ready meanwhile are dropped, then
+        output goes on (one stall per session, for exact stall counting).
+        ``dead_after_unpause``: Scope 0.2.4's bug: after ``{"paused": true}`` then
+        ``{"paused": false}``, the video output stays dead for the rest of the session
+        while the connection stays up.
+        ``ice_fail``: the answer's ICE candidates (and the offer's, as the server reads
+        them) point at a loopback port where nothing answers, so the client's ICE never
+        connects. Everything stays on 127.0.0.1.
     paths
         Path prefixes the HTTP fault applies to; ``None`` means every Scope path. ``/sim/``
         paths are never affected.
     count
-        How many matching requests (or loads) it affects before it expires; ``None`` means
-        until the faults are cleared.
+        How many matching requests (or loads, or sessions) it affects before it expires;
+        ``None`` means until the faults are cleared.
     status
         HTTP status of ``http_error`` (default 500) and ``html`` (default 502).
     delay_s
@@ -62,6 +86,10 @@ class Fault(BaseModel):
     stage
         The loading stage at which ``load_error`` fails. A pipeline without loading stages
         (the CPU ones) fails right away whatever the stage.
+    after_s
+        Seconds of streaming before ``stream_stopped`` or ``stall`` strikes.
+    duration_s
+        How long a ``stall`` lasts.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -73,6 +101,8 @@ class Fault(BaseModel):
     delay_s: float = Field(default=2.0, ge=0)
     message: str | None = None
     stage: str = DIFFUSION_STAGE
+    after_s: float = Field(default=1.0, ge=0)
+    duration_s: float = Field(default=2.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -121,6 +151,16 @@ class FaultBook:
     def take_load(self) -> Fault | None:
         """Use up the first load fault, if any."""
         return self._take(lambda f: f.kind in LOAD_FAULT_KINDS)
+
+    def take_media(self) -> dict[str, Fault]:
+        """Use up the first active fault of each media kind, for a new session, by kind."""
+        taken: dict[str, Fault] = {}
+        for kind in sorted(MEDIA_FAULT_KINDS):
+            # _take calls the predicate before the loop moves on, so binding kind is safe.
+            fault = self._take(lambda f: f.kind == kind)  # noqa: B023
+            if fault is not None:
+                taken[kind] = fault
+        return taken
 
     def _take(self, matches: Callable[[Fault], bool]) -> Fault | None:
         for index, fault in enumerate(self._faults):
@@ -175,6 +215,8 @@ def parse_fault_spec(spec: str) -> Fault:
     except ValueError as exc:  # includes pydantic's ValidationError and bad JSON
         raise ValueError(
             f"Invalid fault spec {spec!r}: {exc}. Use kind[:key=value,...] with kind one of "
-            "http_error, html, slow, drop, load_error, oom and keys paths (a|b), count, "
-            "status, delay_s, message, stage; e.g. 'html:status=502,count=3'."
+            "http_error, html, slow, drop, load_error, oom, stream_stopped, stall, "
+            "dead_after_unpause, ice_fail and keys paths (a|b), count, status, delay_s, "
+            "message, stage, after_s, duration_s; e.g. 'html:status=502,count=3' or "
+            "'stall:after_s=1,duration_s=2'."
         ) from exc

@@ -3,7 +3,8 @@
 A profile file (``profiles/scope-<version>.yaml`` next to this module) lists the pipelines in
 Scope's registry order. Each profile holds the metadata Scope reports for the pipeline in
 ``GET /api/v1/pipelines/schemas`` and an ``emulation`` block with what the simulator needs to
-act like it (load time, loading stages, model downloads). Unknown keys are kept rather than
+act like it (load time, loading stages, model downloads, and how its video behaves: chunking,
+compute time, warm-up, VACE overhead; see :mod:`lab.sim.media`). Unknown keys are kept rather than
 rejected, so a newer profile file still loads.
 """
 
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_PROFILE_PATH",
     "ConfigSpec",
     "Emulation",
+    "MediaKind",
     "PipelineProfile",
     "ProfileFile",
     "load_profiles",
@@ -45,8 +47,15 @@ class ConfigSpec(BaseModel):
     extras: list[str] = Field(default_factory=list)
 
 
+MediaKind = Literal["passthrough", "gray", "generative"]
+
+
 class Emulation(BaseModel):
-    """Simulator-only data about a pipeline; none of it is part of Scope's API."""
+    """Simulator-only data about a pipeline; none of it is part of Scope's API.
+
+    The media fields drive :mod:`lab.sim.media` (the profile file's header explains each).
+    Media times are real seconds: :attr:`lab.sim.config.SimConfig.speed` never scales them.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -56,6 +65,29 @@ class Emulation(BaseModel):
     artifacts: list[str] = Field(default_factory=list)
     chunk_frames: int = Field(ge=1)
     cuda_only: bool = False
+    media: MediaKind = "passthrough"
+    output_frames_per_chunk: int | None = Field(default=None, ge=1)
+    chunk_compute_s: float = Field(default=0.0, ge=0)
+    chunk_compute_cv: float = Field(default=0.0, ge=0, lt=1)
+    denoise_share: float = Field(default=0.0, ge=0, le=1)
+    warmup_chunks: int = Field(default=0, ge=0)
+    warmup_factor: float = Field(default=1.0, ge=1)
+    vace_overhead_s: float = Field(default=0.0, ge=0)
+    vace_ref_overhead_s: float = Field(default=0.0, ge=0)
+    pipeline_delay_s: float = Field(default=0.0, ge=0)
+    loader_height: int | None = Field(default=None, ge=1)
+    loader_width: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _check_media(self) -> Emulation:
+        if self.media == "generative" and self.chunk_compute_s <= 0:
+            raise ValueError("a generative pipeline needs a positive chunk_compute_s")
+        return self
+
+    @property
+    def frames_per_chunk(self) -> int:
+        """Output frames per chunk (``output_frames_per_chunk``, else ``chunk_frames``)."""
+        return self.output_frames_per_chunk or self.chunk_frames
 
 
 class PipelineProfile(BaseModel):

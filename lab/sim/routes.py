@@ -7,24 +7,39 @@ without its web UI.
 Where Scope's behaviour is not known, the simulator chooses: an unknown pipeline id in
 ``/models/status`` or ``/models/download`` gets 404 ``{"detail": "Pipeline <id> not found"}``,
 and 409 means a download of the *same* pipeline is running (others may run in parallel).
+
+The WebRTC and session routes hand over to :mod:`lab.sim.media`. A session's ICE is kept
+on 127.0.0.1 when its offer arrives on (or from) a loopback address: always when the
+simulator binds loopback, its default.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from lab.sim.assets import AssetKind, InvalidAssetNameError
 from lab.sim.deps import StateDep
 from lab.sim.downloads import DownloadInProgressError
 from lab.sim.host import api_keys, hardware_info
 from lab.sim.loader import LoadEntry
+from lab.sim.media import (
+    InvalidCandidateError,
+    Parameters,
+    PipelineNotLoadedError,
+    UnknownSessionError,
+)
+from lab.sim.media.signalling import is_loopback_address
 
 __all__ = ["frontend_not_built", "router"]
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
@@ -54,6 +69,23 @@ class DownloadModelsRequest(BaseModel):
     """Body of ``POST /api/v1/models/download``."""
 
     pipeline_id: str
+
+
+class OfferRequest(BaseModel):
+    """Body of ``POST /api/v1/webrtc/offer``."""
+
+    sdp: str
+    type: str
+    initial_parameters: Parameters | None = Field(default=None, alias="initialParameters")
+    user_id: str | None = None
+    connection_id: str | None = None
+    connection_info: dict[str, Any] | None = None
+
+
+class CandidatesRequest(BaseModel):
+    """Body of ``PATCH /api/v1/webrtc/offer/{session_id}``: trickled ICE candidates."""
+
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
 
 
 @router.get("/health")
@@ -176,10 +208,72 @@ async def list_keys(state: StateDep) -> dict[str, Any]:
     return api_keys(state.config.huggingface_token_set)
 
 
+@router.post("/api/v1/webrtc/offer")
+async def webrtc_offer(body: OfferRequest, request: Request, state: StateDep) -> dict[str, Any]:
+    """Answer an SDP offer and create a session; 400 while no pipeline is loaded."""
+    try:
+        session, answer = await state.media.open(
+            body.sdp,
+            body.initial_parameters or Parameters(),
+            loopback=_arrived_on_loopback(request),
+        )
+    except PipelineNotLoadedError as exc:
+        raise HTTPException(400, str(exc)) from None
+    except Exception as exc:  # e.g. an SDP aiortc cannot use: a 500 with its text, like Scope
+        logger.warning("Could not answer an offer: %s", exc, exc_info=True)
+        raise HTTPException(500, str(exc)) from None
+    return {"sdp": answer, "type": "answer", "sessionId": session.id}
+
+
+@router.patch("/api/v1/webrtc/offer/{session_id}", status_code=204)
+async def webrtc_candidates(session_id: str, body: CandidatesRequest, state: StateDep) -> Response:
+    """Add trickled ICE candidates; 404 for an unknown or ended session or a bad candidate."""
+    try:
+        await state.media.add_candidates(session_id, body.candidates)
+    except UnknownSessionError:
+        raise HTTPException(404, f"Session {session_id} not found") from None
+    except InvalidCandidateError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Response(status_code=204)
+
+
+@router.delete("/api/v1/webrtc/offer/{session_id}", status_code=204)
+async def webrtc_close(session_id: str, state: StateDep) -> Response:
+    """Close a session; 204 even for an unknown id, as in Scope."""
+    await state.media.close(session_id)
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/session/parameters")
+async def update_session_parameters(body: Parameters, state: StateDep) -> dict[str, Any]:
+    """Apply an update to every session and push ``parameters_updated`` to each client.
+
+    As in Scope, the defaults of ``vace_context_scale`` and ``prompt_interpolation_method``
+    are part of every applied update.
+    """
+    applied = body.applied()
+    state.media.broadcast(applied, time.perf_counter_ns())
+    return {"status": "ok", "applied_parameters": applied}
+
+
+@router.get("/api/v1/session/parameters")
+async def session_parameters(state: StateDep) -> dict[str, Any]:
+    """The current parameters of the first open session, or ``{}``."""
+    sessions = state.media.active()
+    return {"parameters": sessions[0].params.current if sessions else {}}
+
+
 @router.get("/api/v1/session/metrics")
-async def session_metrics() -> dict[str, Any]:
-    """Session frame statistics; no sessions exist yet, and the GPU block is empty as in Scope."""
-    return {"sessions": {}, "gpu": {}}
+async def session_metrics(state: StateDep) -> dict[str, Any]:
+    """Frame statistics of the first open session; the GPU block is empty as in Scope."""
+    return state.media.metrics()
+
+
+def _arrived_on_loopback(request: Request) -> bool:
+    """Whether the request came in on a loopback address, or from one (in-process clients)."""
+    server = request.scope.get("server") or ("", 0)
+    client = request.client.host if request.client else ""
+    return is_loopback_address(server[0]) or is_loopback_address(client)
 
 
 async def frontend_not_built(path: str) -> None:

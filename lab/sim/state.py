@@ -1,7 +1,8 @@
 """The simulator's mutable state, independent of HTTP: one :class:`SimState` per app.
 
 It ties together the registered pipelines, the emulated GPU, model files, the pipeline
-loader, assets, ICE servers and faults, and can return all of them to the startup config.
+loader, assets, ICE servers, faults and WebRTC sessions, and can return all of them to the
+startup config.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from lab.sim.config import SimConfig
 from lab.sim.downloads import ModelStore
 from lab.sim.faults import FaultBook
 from lab.sim.loader import PipelineLoader
+from lab.sim.media import SessionBook
 from lab.sim.profiles import PipelineProfile, load_profiles
 
 __all__ = ["SimState"]
@@ -57,6 +59,9 @@ class SimState:
         self.faults = FaultBook(config.faults)
         self.assets = AssetStore(config.assets_dir)
         self._start_fresh()
+        self.media = SessionBook(
+            self.profiles, lambda: self.loader.status(consume_error=False), self.faults
+        )
 
     def _start_fresh(self) -> None:
         self.vram_gb = self.config.vram_gb
@@ -82,10 +87,15 @@ class SimState:
             "models": self.models.statuses(),
             "ice_servers": self.ice_servers,
             "assets_dir": str(self.assets.root),
+            "media": self.media.snapshot(),
         }
 
     async def reset(self) -> None:
-        """Return to the startup config: faults, pipelines, models, assets, GPU, ICE servers."""
+        """Return to the startup config, closing and forgetting every WebRTC session.
+
+        Faults, pipelines, models, assets, GPU, ICE servers and media knobs all go back.
+        """
+        await self.media.reset()
         await self.loader.aclose()
         await self.models.aclose()
         self.faults.clear()
@@ -96,7 +106,8 @@ class SimState:
         logger.info("Simulator reset to its startup config")
 
     async def aclose(self) -> None:
-        """Stop background work and remove the temporary asset directory."""
+        """Close every session, stop background work and remove the temporary asset directory."""
+        await self.media.aclose()
         await self.loader.aclose()
         await self.models.aclose()
         self.assets.close()

@@ -1,0 +1,233 @@
+"""The frame processor: turns input frames into output frames, chunk by chunk, like Scope.
+
+Each step applies at most one pending parameter update, then:
+
+* video mode: waits until the input queue holds a chunk (``chunk_frames``) and takes one,
+  sampled uniformly from what is queued;
+* text mode: generative pipelines generate without input; video-only pipelines (passthrough,
+  gray) make nothing and wait for a parameter update;
+
+and then processes the chunk. Passthrough and gray return their input frames (gray turned
+gray) with the input timestamps; their frames are ready ``pipeline_delay_s`` after the chunk
+is complete. Generative pipelines paint ``output_frames_per_chunk`` frames from the prompts
+in force (and the input, in video mode) and take the chunk's emulated compute time, in real
+time. Every chunk is recorded in the session's ground truth.
+
+Paused, it starts no new chunk. A cache reset or an ``input_mode`` change restarts warm-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import numpy as np
+
+from lab.sim.media.chain import Chain, grayscale
+from lab.sim.media.pacing import Pacer
+from lab.sim.media.parameters import ChunkParameters, SessionParameters, prompt_weights
+from lab.sim.media.queues import InputFrame, InputQueue, OutputBuffer, OutputFrame
+from lab.sim.media.render import Painter
+from lab.sim.media.timing import ChunkTimer
+from lab.sim.media.truth import SessionTruth
+
+__all__ = ["FrameProcessor"]
+
+PromptMix = list[tuple[str, float]]
+
+
+@dataclass
+class _Transition:
+    """A prompt transition in progress (``transition`` parameter)."""
+
+    start: PromptMix
+    target: PromptMix
+    target_prompts: list[Any]
+    steps: int
+    done: int = 0
+
+
+class FrameProcessor:
+    """Processes a session's chunks until cancelled.
+
+    Parameters
+    ----------
+    chain
+        What the session runs.
+    params
+        The session's parameters and pending updates.
+    inputs, outputs
+        Where input frames come from and output frames go.
+    pacer
+        Told about every output batch (it measures throughput).
+    truth
+        Where chunks are recorded.
+    seed
+        Seed of the timing and pixel noise.
+    """
+
+    def __init__(
+        self,
+        chain: Chain,
+        params: SessionParameters,
+        inputs: InputQueue,
+        outputs: OutputBuffer,
+        pacer: Pacer,
+        truth: SessionTruth,
+        *,
+        seed: int,
+    ) -> None:
+        self._chain = chain
+        self._params = params
+        self._inputs = inputs
+        self._outputs = outputs
+        self._pacer = pacer
+        self._truth = truth
+        rng = np.random.default_rng(seed)
+        self._timer = ChunkTimer(
+            chain.main.emulation,
+            pixel_ratio=chain.pixel_ratio,
+            default_steps=chain.default_steps,
+            vace_enabled=chain.vace_enabled,
+            rng=rng,
+        )
+        self._painter = Painter(chain.width, chain.height, seed)
+        self._running = asyncio.Event()
+        self._running.set()
+        self._reset_requested = False
+        self._mode: object = None
+        self._mix: PromptMix = []
+        self._transition: _Transition | None = None
+        self._chunk_index = 0
+
+    def pause(self) -> None:
+        """Start no new chunk until :meth:`resume`."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        """Start chunks again."""
+        self._running.set()
+
+    def request_reset(self) -> None:
+        """Re-initialise the cache at the next chunk (warm-up starts again)."""
+        self._reset_requested = True
+
+    async def run(self) -> None:
+        """Process chunks until cancelled."""
+        chain = self._chain
+        while True:
+            await self._running.wait()
+            chunk = self._params.next_chunk()
+            if chunk.video_mode and chain.video_capable:
+                inputs = await self._inputs.take(chain.chunk_frames)
+            elif not chunk.video_mode and chain.text_capable:
+                inputs = []
+            else:
+                await self._params.wait_for_update()  # nothing to make in this mode
+                continue
+            await self._run_chunk(chunk, inputs)
+
+    async def _run_chunk(self, chunk: ChunkParameters, inputs: list[InputFrame]) -> None:
+        started_ns = time.perf_counter_ns()
+        mode = chunk.values.get("input_mode")
+        if self._reset_requested or mode != self._mode:
+            self._timer.restart_warmup()
+            self._reset_requested = False
+            self._mode = mode
+        mix = self._prompt_mix(chunk)
+        warmup = self._chain.generative and self._timer.warming_up
+        if self._chain.generative:
+            frames, compute_s = await self._generate(chunk, mix, inputs, started_ns)
+        else:
+            frames, compute_s = [(self._filter(source.frame), source) for source in inputs], 0.0
+        done_ns = time.perf_counter_ns()
+        self._outputs.extend(
+            OutputFrame(
+                frame=frame,
+                ready_ns=done_ns + self._chain.delay_ns,
+                chunk_index=self._chunk_index,
+                # Passthrough and gray forward the input timestamps; generative ones do not.
+                pts=None if self._chain.generative or source is None else source.frame.pts,
+                source=source,
+            )
+            for frame, source in frames
+        )
+        self._pacer.add_batch(done_ns, len(frames))
+        self._truth.chunks.append(
+            chunk_index=self._chunk_index,
+            started_ns=started_ns,
+            done_ns=done_ns,
+            frames=len(frames),
+            compute_s=compute_s,
+            warmup=warmup,
+            prompt=_label(mix),
+            update_received_ns=chunk.update_received_ns,
+        )
+        self._chunk_index += 1
+
+    async def _generate(
+        self, chunk: ChunkParameters, mix: PromptMix, inputs: list[InputFrame], started_ns: int
+    ) -> tuple[list[tuple[av.VideoFrame, InputFrame | None]], float]:
+        """Paint a chunk's frames, then wait out its emulated compute time (real time)."""
+        compute_s = self._timer.next_s(
+            steps=_count(chunk.values.get("denoising_step_list")) or None,
+            ref_images=_count(chunk.values.get("vace_ref_images")),
+        )
+        count = self._chain.main.emulation.frames_per_chunk
+        frames: list[tuple[av.VideoFrame, InputFrame | None]] = []
+        for index in range(count):
+            source = inputs[index * len(inputs) // count] if inputs else None
+            picture = None if source is None else self._filter(source.frame)
+            frames.append((self._painter.paint(mix, picture), source))
+            await asyncio.sleep(0)  # let the output track send between paintings
+        await asyncio.sleep(max(0.0, started_ns / 1e9 + compute_s - time.perf_counter()))
+        return frames, compute_s
+
+    def _filter(self, frame: av.VideoFrame) -> av.VideoFrame:
+        return grayscale(frame) if self._chain.grays_input else frame
+
+    def _prompt_mix(self, chunk: ChunkParameters) -> PromptMix:
+        """The prompts in force for this chunk, moving a transition one step on."""
+        update = chunk.update or {}
+        transition = update.get("transition")
+        if isinstance(transition, dict):
+            target_prompts = transition.get("target_prompts")
+            num_steps = transition.get("num_steps", 4)
+            self._transition = _Transition(
+                start=self._mix or prompt_weights(chunk.values.get("prompts")),
+                target=prompt_weights(target_prompts),
+                target_prompts=target_prompts if isinstance(target_prompts, list) else [],
+                steps=max(num_steps, 0) if isinstance(num_steps, int) else 4,
+            )
+        elif "prompts" in update:
+            self._transition = None
+        if self._transition is None:
+            self._mix = prompt_weights(chunk.values.get("prompts"))
+            return self._mix
+        step = self._transition
+        step.done += 1
+        alpha = min(step.done / step.steps, 1.0) if step.steps else 1.0
+        self._mix = [(text, (1 - alpha) * weight) for text, weight in step.start] + [
+            (text, alpha * weight) for text, weight in step.target
+        ]
+        if alpha >= 1.0:
+            self._params.settle_transition(step.target_prompts)
+            self._transition = None
+            self._mix = step.target
+        return self._mix
+
+
+def _count(value: object) -> int:
+    """How many items a list parameter holds (data-channel values are not validated)."""
+    return len(value) if isinstance(value, list) else 0
+
+
+def _label(mix: PromptMix) -> str:
+    """The prompts in force as text: ``"a"``, or ``"a (0.25) + b (0.75)"`` for a mix."""
+    shown = [(text, weight) for text, weight in mix if weight > 0]
+    if len(shown) == 1:
+        return shown[0][0]
+    return " + ".join(f"{text} ({weight:.2f})" for text, weight in shown)

@@ -1,0 +1,87 @@
+"""Ground truth of a session: every frame sent, every chunk computed, every message received.
+
+All times are ``time.perf_counter_ns`` values. On Linux that is CLOCK_MONOTONIC, shared by
+every process of the machine, so a client's own frame times can be compared with these.
+
+Frames (one row per frame handed to aiortc):
+``out_seq``, ``sent_ns`` (when the output track's ``recv()`` returned it), ``pts``, ``kind``
+(``"frame"``, or ``"repeat"`` while paused), ``chunk_index``, and for frames made from an
+input frame ``input_seq`` (its index in the simulator's receive order),
+``input_received_ns`` (when the input track's ``recv()`` returned it),
+``internal_delay_ns`` (``sent_ns - input_received_ns``) and ``input_stamp_id`` (the frame
+id stamped in its pixels, when :func:`lab.measure.stamp.decode_stamp` reads one).
+
+Chunks: ``chunk_index``, ``started_ns``, ``done_ns``, ``frames`` (output frames),
+``compute_s`` (emulated compute time; 0 for passthrough and gray), ``warmup`` (a warm-up
+chunk), ``prompt`` (the prompts in force) and ``update_received_ns`` (receive time of the
+parameter update first applied in this chunk, if any).
+
+Messages: ``received_ns``, ``source`` (``"channel"`` for the data channel, ``"rest"`` for
+``POST /api/v1/session/parameters``) and ``keys``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.sim.media.queues import InputFrame
+
+__all__ = ["Columns", "SessionTruth"]
+
+
+class Columns:
+    """A table kept as one list per column, appended row by row."""
+
+    def __init__(self, *names: str) -> None:
+        self._columns: dict[str, list[Any]] = {name: [] for name in names}
+
+    def __len__(self) -> int:
+        return len(next(iter(self._columns.values())))
+
+    def append(self, **row: Any) -> None:
+        """Add a row; every column must be given."""
+        for name, column in self._columns.items():
+            column.append(row[name])
+
+    def to_json(self) -> dict[str, list[Any]]:
+        """The columns as lists (copies)."""
+        return {name: list(column) for name, column in self._columns.items()}
+
+
+class SessionTruth:
+    """What one session really did (see the module docstring for the columns)."""
+
+    def __init__(self) -> None:
+        self.frames = Columns(
+            "out_seq", "sent_ns", "pts", "kind", "chunk_index", "input_seq",
+            "input_received_ns", "internal_delay_ns", "input_stamp_id",
+        )
+        self.chunks = Columns(
+            "chunk_index", "started_ns", "done_ns", "frames", "compute_s", "warmup", "prompt",
+            "update_received_ns",
+        )
+        self.messages = Columns("received_ns", "source", "keys")
+
+    def add_frame(
+        self, *, sent_ns: int, pts: int, kind: str, chunk_index: int, source: InputFrame | None
+    ) -> None:
+        """Record a frame handed to aiortc."""
+        self.frames.append(
+            out_seq=len(self.frames),
+            sent_ns=sent_ns,
+            pts=pts,
+            kind=kind,
+            chunk_index=chunk_index,
+            input_seq=None if source is None else source.seq,
+            input_received_ns=None if source is None else source.received_ns,
+            internal_delay_ns=None if source is None else sent_ns - source.received_ns,
+            input_stamp_id=None if source is None else source.stamp_id,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Frames, chunks and messages, each as columns of lists."""
+        return {
+            "frames": self.frames.to_json(),
+            "chunks": self.chunks.to_json(),
+            "messages": self.messages.to_json(),
+        }
