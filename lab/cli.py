@@ -52,7 +52,43 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--timeout", type=float, default=900.0, help="load timeout in seconds")
     info.add_argument("--json", action="store_true", help="print JSON instead of tables")
     info.set_defaults(handler=lambda args: asyncio.run(_info(args)))
+
+    measure = commands.add_parser(
+        "measure",
+        help="run one trial (load, stream, measure) and print its figures",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    measure.add_argument("target", help="URL, RunPod pod id, or 'sim'")
+    measure.add_argument("--pipeline", required=True, help="pipeline id, e.g. passthrough or longlive")
+    measure.add_argument("--mode", choices=["v2v", "t2v"], default="v2v", help="video-to-video or text-to-video")
+    measure.add_argument("--duration", type=float, default=10.0, help="seconds of streaming after the first frame")
+    measure.add_argument("--fps", type=float, default=15.0, help="input frame rate (v2v)")
+    measure.add_argument("--prompt", help="initial prompt (generative pipelines)")
+    measure.add_argument("--download", action="store_true", help="download missing models before loading")
+    measure.add_argument("--json", action="store_true", help="print JSON: each figure with value, unit and n")
+    measure.set_defaults(handler=lambda args: asyncio.run(_measure(args)))
     return parser
+
+
+async def _measure(args: argparse.Namespace) -> int:
+    from lab.measure.trial import TrialSpec, run_trial
+
+    parameters = {"prompts": [{"text": args.prompt, "weight": 1.0}]} if args.prompt else {}
+    spec = TrialSpec(args.pipeline, mode="video" if args.mode == "v2v" else "text", fps=args.fps,
+                     duration_s=args.duration, parameters=parameters, download_missing=args.download)
+    async with ScopeClient(args.target) as client:
+        result = await run_trial(client, spec, on_event=None if args.json else (lambda text: print(f"  {text}", flush=True)))
+    label = "SIMULATED" if result.simulated else f"Scope {result.server_version}"
+    if args.json:
+        print(json.dumps({"url": result.url, "source": label, "pipeline": args.pipeline, "mode": args.mode,
+                          "error": result.error, "figures": [f.as_dict() for f in result.figures]}, indent=2))
+    else:
+        table = result.summary()[["name", "value", "unit", "n", "ci_low", "ci_high", "note", "warnings"]]
+        print(f"\n{args.pipeline} ({args.mode}) on {result.url} [{label}]")
+        print(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
+        if result.error:
+            print(f"\nerror in {result.error['phase']}: {result.error['message']}", file=sys.stderr)
+    return EXIT_ERROR if result.error else EXIT_OK
 
 
 async def _info(args: argparse.Namespace) -> int:

@@ -64,7 +64,53 @@ await client.aclose()
 """),
 ]
 
-NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART}
+WARMUP_LATENCY = [
+    ("md", """
+# 04 · Warm-up and latency
+
+Runs `repeats` trials of one pipeline and shows what the research log's *Performance
+Observations* need: load time, time to first frame (split into signalling, connection and
+first frame), warm-up, steady output fps, frame intervals, and latency: exact per frame
+for frame-preserving pipelines (stamped input), a step test for generative
+video-to-video. Definitions: README, "Measurement definitions". Simulator results are
+labelled **SIMULATED**.
+"""),
+    ("parameters", """
+target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
+pipeline: str = "passthrough"  # pipeline id to measure
+mode: str = "video"  # "video" (v2v, with an input source) or "text" (t2v)
+duration_s: float = 6.0  # seconds of streaming per trial, after the first frame
+repeats: int = 2  # trials; figures across trials are the honest unit
+fps: float = 15.0  # input frame rate (v2v)
+"""),
+    ("code", """
+from lab import ScopeClient
+from lab.measure.repeats import repeats_table
+from lab.measure.trial import TrialSpec, run_trial
+from lab.report.trial_plots import trial_dashboard
+
+client = ScopeClient(target)
+spec = TrialSpec(pipeline, mode=mode, duration_s=duration_s, fps=fps, download_missing=True)
+results = [await run_trial(client, spec) for _ in range(repeats)]
+[r.error for r in results]
+"""),
+    ("md", "## Figures across trials"),
+    ("code", """
+repeats_table(results)
+"""),
+    ("md", "## First trial in detail"),
+    ("code", """
+results[0].summary()[["name", "value", "unit", "n", "ci_low", "ci_high", "note", "warnings"]]
+"""),
+    ("code", """
+trial_dashboard(results);
+"""),
+    ("code", """
+await client.aclose()
+"""),
+]
+
+NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART, "04-warmup-latency.ipynb": WARMUP_LATENCY}
 
 
 def main() -> int:

@@ -1,0 +1,1 @@
+"""Reports: plots of trials (and, later, research-log tables, run comparison, HTML)."""
