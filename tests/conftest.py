@@ -50,6 +50,12 @@ class SimControl:
         response.raise_for_status()
         return response.json()
 
+    def truth(self, session_id: str | None) -> dict[str, Any]:
+        """The simulator's ground truth of one session (frames, chunks, messages as columns)."""
+        response = self._http.get(f"/sim/sessions/{session_id}/truth")
+        response.raise_for_status()
+        return response.json()
+
     def put(self, path: str, body: Any) -> None:
         self._http.put(path, json=body).raise_for_status()
 
