@@ -45,7 +45,9 @@ async def test_arrival_is_the_last_packet_and_the_jitter_buffer_bias_is_one_fram
     async with open_session(client, ["passthrough"], source=source) as session:
         await session.wait_frames(60)
         frames = session.log.to_dataframe()
+        stats = await session.inbound_stats()
     source.stop()
+    assert stats["packets_received"] > 60 and stats["frames_received"] >= 60 and "jitter" in stats
     steady = frames.iloc[10:]
     assert (steady["first_packet_ns"] <= steady["complete_ns"]).all()
     assert (steady["complete_ns"] <= steady["decoded_ns"]).all()
@@ -77,7 +79,7 @@ async def test_close_is_idempotent_and_reaches_the_server(client: ScopeClient, s
     source.stop()
     async with httpx.AsyncClient(base_url=sim.url) as http:
         sessions = (await http.get("/sim/sessions")).json()
-    listed = sessions["sessions"] if isinstance(sessions, dict) else sessions
+    listed = sessions
     state = next(s["state"] for s in listed if s["session_id"] == session_id)
     assert state != "open"
     with pytest.raises(RuntimeError, match="closed"):
@@ -95,3 +97,27 @@ async def test_ice_failure_explains_turn_for_remote_pods(client: ScopeClient, si
     remote = ConnectionFailedError(url="https://x-8000.proxy.runpod.net", session_id="s", state="failed",
                                    timeout_s=20, has_turn=False, loopback=False)
     assert "HF_TOKEN" in str(remote) and "no TURN relay" in str(remote)
+
+
+async def test_cancelling_a_streaming_task_closes_the_session(client: ScopeClient, sim: SimControl) -> None:
+    await client.load_pipeline("passthrough")
+    source = StampedSource(512, 512, FPS)
+    opened: list[str | None] = []
+
+    async def stream_forever() -> None:
+        async with open_session(client, ["passthrough"], source=source) as session:
+            opened.append(session.session_id)
+            async for _ in session.frames():
+                pass
+
+    task = asyncio.create_task(stream_forever())
+    while not opened:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)
+    task.cancel()  # what Ctrl-C / "interrupt kernel" does to a running cell
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    source.stop()
+    async with httpx.AsyncClient(base_url=sim.url) as http:
+        listed = (await http.get("/sim/sessions")).json()
+    assert next(s["state"] for s in listed if s["session_id"] == opened[0]) != "open"

@@ -42,6 +42,7 @@ to load. The default target is the built-in simulator (results are **SIMULATED**
 target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
 pipeline: str = "passthrough"  # pipeline to load and time
 download_missing: bool = True  # download the pipeline's models first if the server lacks them
+stream_s: float = 3.0  # seconds to stream through the pipeline
 """),
     ("code", """
 from lab import ScopeClient
@@ -58,6 +59,27 @@ result = await client.load_pipeline(pipeline, download_missing=download_missing)
 print(f"{result.pipeline_id} loaded in {result.load_s:.2f} s "
       f"(±{result.poll_interval_s:g} s) [{overview.source_label}]")
 [(s.stage, round(s.first_seen_s, 2)) for s in result.stages]
+"""),
+    ("md", """
+## Stream for a few seconds
+
+A WebRTC session through the loaded pipeline (`passthrough` returns the input, so the
+stamped ids in the input come back and give exact per-frame latency).
+"""),
+    ("code", """
+import asyncio
+from lab.rtc import open_session
+from lab.sources import StampedSource
+
+source = StampedSource(512, 512, fps=15)
+async with open_session(client, [pipeline], source=source) as session:
+    await asyncio.sleep(stream_s)
+    frames = session.log.to_dataframe()
+    timeline = session.timeline
+source.stop()
+span_s = (frames["complete_ns"].iloc[-1] - frames["complete_ns"].iloc[0]) / 1e9
+print(f"{len(frames)} frames, {(len(frames) - 1) / span_s:.1f} fps, first frame {timeline.ttff_s * 1e3:.0f} ms "
+      f"after the offer (connected in {timeline.connect_s * 1e3:.0f} ms) [{overview.source_label}]")
 """),
     ("code", """
 await client.aclose()
