@@ -15,9 +15,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-# The main job against the embedded simulator (10x faster than real time).
+# The main job against the embedded simulator (loads 10x faster than real time; streaming is real time).
 demo: $(STAMP)
-	LAB_SIM_SPEED=10 $(VENV)/bin/lab info sim --load longlive --download
+	-LAB_SIM_SPEED=10 $(VENV)/bin/lab doctor sim
+	LAB_SIM_SPEED=10 $(VENV)/bin/lab measure sim --pipeline passthrough --duration 5
+	LAB_SIM_SPEED=10 $(VENV)/bin/lab measure sim --pipeline longlive --duration 12
+	@echo
+	@echo "All numbers above are SIMULATED. Next: .venv/bin/jupyter lab notebooks/ (add --allow-root as root):"
+	@echo "  01-deploy-check, 04-warmup-latency (plots of these trials); README explains every figure."
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -67,7 +67,39 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--download", action="store_true", help="download missing models before loading")
     measure.add_argument("--json", action="store_true", help="print JSON: each figure with value, unit and n")
     measure.set_defaults(handler=lambda args: asyncio.run(_measure(args)))
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="deploy check: is this server healthy and ready? (exit 0 pass, 1 warn, 2 fail)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    doctor.add_argument("target", help="URL, RunPod pod id, or 'sim'")
+    doctor.add_argument("--deep", action="store_true", help="also load a generative pipeline and time it")
+    doctor.add_argument("--no-stream", action="store_true",
+                        help="skip the WebRTC round trip (it loads passthrough, replacing what is loaded)")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.set_defaults(handler=lambda args: asyncio.run(_doctor(args)))
     return parser
+
+
+async def _doctor(args: argparse.Namespace) -> int:
+    from lab.doctor import run_doctor
+
+    report = await run_doctor(args.target, stream=not args.no_stream, deep=args.deep)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return report.exit_code
+    label = " [SIMULATED]" if report.simulated else ""
+    print(f"lab doctor {args.target} -> {report.url or '?'}{label}\n")
+    marks = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+    for check in report.checks:
+        timing = f"{check.elapsed_ms:7.0f} ms" if check.elapsed_ms is not None else " " * 10
+        print(f"  {marks[check.status]}  {check.name:<14} {timing}  {check.value}")
+        if check.remedy:
+            print(f"        -> {check.remedy}")
+    verdict = {0: "ready", 1: "usable, with warnings", 2: "not ready"}[report.exit_code]
+    print(f"\n{verdict} (exit {report.exit_code})")
+    return report.exit_code
 
 
 async def _measure(args: argparse.Namespace) -> int:

@@ -28,12 +28,42 @@ from lab.models import Health, PipelineSchemas
 from lab.overview import SIMULATED_LABEL
 from lab.target import SCOPE_PORT, Target
 
-__all__ = ["ApiShape", "Check", "DoctorReport", "run_doctor", "MIN_VRAM_GB", "Status"]
+__all__ = ["ApiShape", "Check", "DoctorReport", "REPORT_SCHEMA", "run_doctor", "MIN_VRAM_GB", "Status"]
 
 Status = Literal["pass", "warn", "fail", "skip"]
 MIN_VRAM_GB = 24.0  # the research log's minimum for the generative pipelines
+ROUND_TRIP_FPS = 15.0
+ROUND_TRIP_S = 3.0
+DEEP_STREAM_S = 4.0
 NETWORK_TIMEOUT_S = 5.0
 _RANK = {"skip": 0, "pass": 0, "warn": 1, "fail": 2}
+
+
+# The JSON report's schema (``lab doctor --json``): the same content as the table.
+REPORT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["target", "url", "simulated", "source", "exit_code", "checks"],
+    "additionalProperties": False,
+    "properties": {
+        "target": {"type": "string"},
+        "url": {"type": ["string", "null"]},
+        "simulated": {"type": "boolean"},
+        "source": {"type": "string"},
+        "exit_code": {"enum": [0, 1, 2]},
+        "checks": {"type": "array", "items": {
+            "type": "object",
+            "required": ["name", "status", "value", "remedy", "elapsed_ms"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string"},
+                "status": {"enum": ["pass", "warn", "fail", "skip"]},
+                "value": {"type": "string"},
+                "remedy": {"type": ["string", "null"]},
+                "elapsed_ms": {"type": ["number", "null"]},
+            },
+        }},
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +95,16 @@ class DoctorReport:
         """The checks as a table (status, value, remedy)."""
         return pd.DataFrame([asdict(c) for c in self.checks])
 
+    def styled(self) -> Any:
+        """The table coloured by status, for notebooks (a pandas Styler)."""
+        colours = {"pass": "#d9f2d9", "warn": "#fff2cc", "fail": "#f8d0d0", "skip": "#eeeeee"}
+        table = self.table().fillna({"remedy": ""})
+        caption = f"lab doctor {self.target} ({self.url}){' [SIMULATED]' if self.simulated else ''}: exit {self.exit_code}"
+        return (table.style.hide(axis="index").set_caption(caption)
+                .map(lambda status: f"background-color: {colours[status]}", subset=["status"])
+                .format({"elapsed_ms": lambda v: "" if pd.isna(v) else f"{v:.0f}"})
+                .set_properties(**{"text-align": "left", "white-space": "pre-wrap"}))
+
     def as_dict(self) -> dict[str, Any]:
         """The report for ``--json``: the same content as the table."""
         return {"target": self.target, "url": self.url, "simulated": self.simulated,
@@ -75,9 +115,11 @@ class DoctorReport:
 class _Run:
     """State shared by the checks of one doctor run."""
 
-    def __init__(self, report: DoctorReport, judge_as_remote: bool) -> None:
+    def __init__(self, report: DoctorReport, judge_as_remote: bool, deep: bool, stream: bool) -> None:
         self.report = report
         self.judge_as_remote = judge_as_remote
+        self.deep = deep
+        self.stream = stream
         self.target: Target | None = None
         self.client: ScopeClient | None = None
         self.health: Health | None = None
@@ -96,9 +138,13 @@ class _Run:
 CheckFn = Callable[[_Run], Awaitable[Check | None]]
 
 
-async def run_doctor(target: str, *, judge_as_remote: bool = False) -> DoctorReport:
+async def run_doctor(target: str, *, stream: bool = True, deep: bool = False,
+                     judge_as_remote: bool = False) -> DoctorReport:
     """Run every check against ``target`` and return the report (never raises LabError).
 
+    The WebRTC check loads ``passthrough`` (replacing what is loaded; ``stream=False``
+    leaves the server's state alone and skips it); ``deep`` also loads
+    the smallest generative pipeline that fits and has its models, and times it.
     ``judge_as_remote`` judges a loopback server as a remote pod would be judged (TURN is
     then required), e.g. to check a local Scope's configuration before deploying it.
 
@@ -109,7 +155,7 @@ async def run_doctor(target: str, *, judge_as_remote: bool = False) -> DoctorRep
     0
     """
     report = DoctorReport(target)
-    run = _Run(report, judge_as_remote)
+    run = _Run(report, judge_as_remote, deep, stream)
     try:
         for name, check, blocking in _CHECKS:
             if run.blocked_by is not None:
@@ -329,6 +375,56 @@ async def _check_ice(run: _Run) -> Check:
                  "and restart it: Scope then fetches Cloudflare TURN credentials.")
 
 
+async def _check_webrtc(run: _Run) -> Check | None:
+    """A real round trip: passthrough, stamped 512x512 input at 15 fps for a few seconds."""
+    assert run.client is not None and run.schemas is not None
+    if not run.stream:
+        return None
+    if "passthrough" not in run.schemas.pipelines:
+        return Check("webrtc", "warn", "no passthrough pipeline to test with",
+                     "This server lists no passthrough pipeline; the WebRTC check needs it.")
+    from lab.measure.trial import TrialSpec, run_trial
+
+    result = await run_trial(run.client, TrialSpec("passthrough", source="stamped", fps=ROUND_TRIP_FPS,
+                                                   duration_s=ROUND_TRIP_S, resolution=(512, 512)))
+    if result.error:
+        return Check("webrtc", "fail", f"{result.error['class']} while {result.error['phase']}ing",
+                     result.error["message"])
+    fps = result.figure("fps_out").value or 0.0
+    latency = result.figure("latency_p50").value
+    value = (f"connected in {1e3 * (result.timeline.connect_s or 0):.0f} ms, first frame after "
+             f"{1e3 * (result.timeline.ttff_s or 0):.0f} ms, {fps:.1f} fps, "
+             f"latency p50 {latency:.0f} ms (passthrough, 15 fps in; loads passthrough)" if latency is not None else
+             f"{fps:.1f} fps, no stamp read back")
+    if latency is None or fps < 0.8 * ROUND_TRIP_FPS:
+        return Check("webrtc", "warn", value, "Frames came back slower than sent or without their stamps: the "
+                     "network path is lossy or slow (no TURN? a far pod?); measure on a better connection.")
+    return Check("webrtc", "pass", value)
+
+
+async def _check_deep_load(run: _Run) -> Check | None:
+    """--deep: load the smallest generative pipeline that fits and has its models; time it."""
+    if not run.deep:
+        return None
+    assert run.client is not None and run.schemas is not None
+    candidates = sorted((s for s in run.schemas.pipelines.values()
+                         if s.is_generative and s.fits_vram(run.vram_gb) is not False),
+                        key=lambda s: s.estimated_vram_gb or 0.0)
+    ready = [s for s in candidates if (await run.client.models_status(s.id)).downloaded]
+    if not ready:
+        return Check("deep load", "warn", "no generative pipeline with downloaded models fits this GPU",
+                     "Download one first (see the models row), then run --deep again.")
+    from lab.measure.trial import TrialSpec, run_trial
+
+    pipeline = ready[0].id
+    result = await run_trial(run.client, TrialSpec(pipeline, mode="text", duration_s=DEEP_STREAM_S,
+                                                   parameters={"prompts": [{"text": "a calm lake at dawn", "weight": 1.0}]}))
+    if result.error:
+        return Check("deep load", "fail", f"{pipeline}: {result.error['class']}", result.error["message"])
+    return Check("deep load", "pass", f"{pipeline}: loaded in {result.figure('load_s').value:.1f} s, first frame "
+                 f"{result.figure('ttff_s').value:.2f} s after the offer, {result.figure('fps_out').value or 0:.1f} fps (t2v)")
+
+
 # (name, check, does a failure block the rest)
 _CHECKS: list[tuple[str, CheckFn, bool]] = [
     ("target", _check_target, True),
@@ -342,4 +438,6 @@ _CHECKS: list[tuple[str, CheckFn, bool]] = [
     ("pipelines fit", _check_pipeline_fit, False),
     ("models", _check_models, False),
     ("ice servers", _check_ice, False),
+    ("webrtc", _check_webrtc, False),
+    ("deep load", _check_deep_load, False),
 ]

@@ -132,7 +132,30 @@ await client.aclose()
 """),
 ]
 
-NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART, "04-warmup-latency.ipynb": WARMUP_LATENCY}
+DEPLOY_CHECK = [
+    ("md", """
+# 01 · Deploy check
+
+Is the pod healthy and ready? Each row is one check with the measured value and, when it
+does not pass, what was seen, the likely cause and the fix (the research log's
+troubleshooting table and more). The WebRTC row loads `passthrough` on the server.
+"""),
+    ("parameters", """
+target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
+deep: bool = False  # also load the smallest generative pipeline that fits, and time it
+"""),
+    ("code", """
+from lab.doctor import run_doctor
+
+report = await run_doctor(target, deep=deep)
+report.styled()
+"""),
+    ("code", """
+{"exit_code": report.exit_code, "verdict": {0: "ready", 1: "usable, with warnings", 2: "not ready"}[report.exit_code]}
+"""),
+]
+
+NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART, "01-deploy-check.ipynb": DEPLOY_CHECK, "04-warmup-latency.ipynb": WARMUP_LATENCY}
 
 
 def main() -> int:

@@ -201,8 +201,10 @@ _shared_lock = threading.Lock()
 def shared_simulator() -> RunningSimulator:
     """Return the process-wide simulator, starting it on first use (or if it died).
 
-    Its speed comes from the ``LAB_SIM_SPEED`` environment variable (default 1). It is
-    stopped when the interpreter exits.
+    Its speed comes from the ``LAB_SIM_SPEED`` environment variable (default 1). It stands
+    for a pod that is ready to use, like the research log's (every model downloaded);
+    ``start_simulator`` or ``lab sim --models missing`` give one that still has to download.
+    It is stopped when the interpreter exits.
 
     Raises
     ------
@@ -216,7 +218,7 @@ def shared_simulator() -> RunningSimulator:
         if _shared is None or _shared.process.poll() is not None:
             if _shared is not None:
                 _shared.stop()  # it died: reap it and close its pipes
-            _shared = start_simulator(SimConfig(speed=_speed_from_env()))
+            _shared = start_simulator(SimConfig(speed=_speed_from_env(), models="present"))
         return _shared
 
 
