@@ -19,26 +19,15 @@ import pandas as pd
 
 from lab.client import ScopeClient
 from lab.measure.accuracy import latency_minus_internal_ms
-from lab.measure.latency import join_stamped
-from lab.measure.stamp import decode_stamp
-from lab.rtc import open_session
+from lab.measure.stamped import run_stamped
 from lab.sim import SimConfig, start_simulator
-from lab.sources import StampedSource
 
 
 async def one(client: ScopeClient, control: httpx.AsyncClient, fps: float, delay_s: float, seconds: float) -> dict[str, object]:
     await control.put("/sim/media", json={"extra_delay_s": delay_s})
-    source = StampedSource(512, 512, fps)
-    ids: dict[int, int | None] = {}
-    async with open_session(client, ["passthrough"], source=source) as session:
-        session.on_frame(lambda f: ids.__setitem__(f.seq, decode_stamp(f.frame).frame_id))
-        await asyncio.sleep(seconds)
-        frames = session.log.to_dataframe()
-        session_id = session.session_id
-    source.stop()
-    frames["stamp_id"] = pd.array([ids.get(s) for s in frames["seq"]], dtype="Int64")
-    joined = join_stamped(frames, source.records)
-    truth = pd.DataFrame((await control.get(f"/sim/sessions/{session_id}/truth")).json()["frames"])
+    run = await run_stamped(client, ["passthrough"], fps=fps, seconds=seconds)
+    joined = run.frames
+    truth = pd.DataFrame((await control.get(f"/sim/sessions/{run.session_id}/truth")).json()["frames"])
     transport = latency_minus_internal_ms(joined, truth).to_numpy()
     return {"fps": fps, "added_delay_ms": delay_s * 1e3,
             "measured_p50_ms": round(float(joined["latency_ms"].dropna().median()), 1),

@@ -27,36 +27,21 @@ import pandas as pd
 import psutil
 
 from lab.client import ScopeClient
-from lab.measure.latency import join_stamped, stamp_accounting
-from lab.measure.stamp import decode_stamp
-from lab.rtc import ReceivedFrame, open_session
+from lab.measure.latency import stamp_accounting
+from lab.measure.stamped import run_stamped
 from lab.sim import SimConfig, start_simulator
-from lab.sources import StampedSource
 
 RESOLUTIONS = [(512, 512), (576, 320)]
 
 
 async def one_run(client: ScopeClient, sim_process: psutil.Process, width: int, height: int,
                   fps: float, seconds: float) -> dict[str, object]:
-    source = StampedSource(width, height, fps)
-    ids: dict[int, int | None] = {}
-
-    def read_stamp(frame: ReceivedFrame) -> None:
-        reading = decode_stamp(frame.frame)
-        ids[frame.seq] = reading.frame_id
-
     cpu_client, cpu_sim = time.process_time(), sum(sim_process.cpu_times()[:2])
-    async with open_session(client, ["passthrough"], source=source) as session:
-        session.on_frame(read_stamp)
-        await asyncio.sleep(seconds)
-        frames = session.log.to_dataframe()
-        timeline = session.timeline
-    source.stop()
+    run = await run_stamped(client, ["passthrough"], width=width, height=height, fps=fps, seconds=seconds)
     cpu_client = time.process_time() - cpu_client
     cpu_sim = sum(sim_process.cpu_times()[:2]) - cpu_sim
-    frames["stamp_id"] = pd.array([ids.get(s) for s in frames["seq"]], dtype="Int64")
+    frames, timeline = run.frames, run.timeline
     accounting = stamp_accounting(frames["stamp_id"])
-    joined = join_stamped(frames, source.records)
     span = (frames["complete_ns"].iloc[-1] - frames["complete_ns"].iloc[0]) / 1e9 if len(frames) > 1 else 0
     received_fps = (len(frames) - 1) / span if span else 0.0
     sustained = accounting.lost == 0 and received_fps >= 0.97 * fps
@@ -68,8 +53,8 @@ async def one_run(client: ScopeClient, sim_process: psutil.Process, width: int, 
         "sim_cpu_ms_per_frame": round(1e3 * cpu_sim / max(len(frames), 1), 2),
         "connect_ms": round(1e3 * (timeline.connect_s or float("nan")), 1),
         "ttff_ms": round(1e3 * (timeline.ttff_s or float("nan")), 1),
-        "latency_p50_ms": round(float(joined["latency_ms"].dropna().median()), 1),
-        "receive_bias_p50_ms": round(float(joined["receive_bias_ms"].median()), 1),
+        "latency_p50_ms": round(float(frames["latency_ms"].dropna().median()), 1),
+        "receive_bias_p50_ms": round(float(frames["receive_bias_ms"].median()), 1),
     }
 
 

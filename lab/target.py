@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from lab.errors import TargetError
 
-__all__ = ["Target", "SCOPE_PORT", "RUNPOD_PROXY_SUFFIX", "runpod_url"]
+__all__ = ["Target", "SCOPE_PORT", "RUNPOD_PROXY_SUFFIX", "runpod_url", "is_loopback_host"]
 
 SCOPE_PORT = 8000
 RUNPOD_PROXY_SUFFIX = ".proxy.runpod.net"
@@ -109,21 +109,23 @@ class Target:
     @property
     def is_loopback(self) -> bool:
         """True when traffic stays on this machine (the simulator, localhost, 127.x, ::1)."""
-        if self.kind == "sim":
-            return True
-        host = self.host or ""
-        if host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            return False
+        return self.kind == "sim" or is_loopback_host(self.host or "")
 
     @property
     def runpod_port(self) -> int | None:
         """The pod port a RunPod proxy URL points at (Scope's is 8000), else None."""
         match = _RUNPOD_PROXY_HOST.match(self.host or "")
         return int(match["port"]) if match else None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _unknown_form(raw: str) -> TargetError:

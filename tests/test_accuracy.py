@@ -24,10 +24,8 @@ import pytest
 from lab.client import ScopeClient
 from lab.measure.arrivals import analyze_arrivals
 from lab.measure.accuracy import SKIP_START_FRAMES, latency_minus_internal_ms
-from lab.measure.latency import join_stamped
-from lab.measure.stamp import decode_stamp
+from lab.measure.stamped import run_stamped
 from lab.rtc import open_session
-from lab.sources import StampedSource
 from tests.conftest import SimControl
 
 FPS = 30.0
@@ -36,17 +34,8 @@ SECONDS = 6.0
 
 async def stamped_session(client: ScopeClient, sim: SimControl, seconds: float = SECONDS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stream stamped passthrough; return client frames (joined with sends) and the truth frames."""
-    source = StampedSource(512, 512, FPS)
-    ids: dict[int, int | None] = {}
-    async with open_session(client, ["passthrough"], source=source) as session:
-        session.on_frame(lambda f: ids.__setitem__(f.seq, decode_stamp(f.frame).frame_id))
-        await asyncio.sleep(seconds)
-        frames = session.log.to_dataframe()
-        session_id = session.session_id
-    source.stop()
-    frames["stamp_id"] = pd.array([ids.get(s) for s in frames["seq"]], dtype="Int64")
-    truth = pd.DataFrame(sim.truth(session_id)["frames"])
-    return join_stamped(frames, source.records), truth
+    run = await run_stamped(client, ["passthrough"], fps=FPS, seconds=seconds)
+    return run.frames, pd.DataFrame(sim.truth(run.session_id)["frames"])
 
 
 async def test_latency_moves_with_the_internal_delay(client: ScopeClient, sim: SimControl) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
-import ipaddress
 import json
 import logging
 import socket
@@ -23,6 +22,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
 from lab.sim.app import create_app
+from lab.target import is_loopback_host
 from lab.sim.config import SimConfig
 from lab.sim.faults import Fault, parse_fault_spec
 from lab.sim.middleware import DropLogFilter
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if not args.allow_remote and not _is_loopback(args.host):
+    if not args.allow_remote and not is_loopback_host(args.host):
         logger.error(
             "Refusing to listen on %s: the simulator is for local use (no authentication, "
             "it accepts uploads and fault injection), so it binds loopback only. Pass "
@@ -184,15 +184,6 @@ def _fault_argument(spec: str) -> Fault:
         return parse_fault_spec(spec)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _listen(host: str, port: int) -> socket.socket:
