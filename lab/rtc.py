@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import av
+import numpy as np
 import pandas as pd
 from aiortc import (
     MediaStreamTrack,
@@ -94,6 +95,10 @@ class FrameLog:
 
     def __len__(self) -> int:
         return len(self._columns["seq"])
+
+    def arrivals_ns(self) -> np.ndarray:
+        """Arrival times (``complete_ns``) so far, without building a DataFrame."""
+        return np.asarray(self._columns["complete_ns"], dtype=np.int64)
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per frame; ``receive_bias_ms`` is decoded minus complete time."""

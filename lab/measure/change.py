@@ -37,7 +37,7 @@ import av
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["THUMB", "thumbnail", "ChangeDetection", "detect_change", "detect_sequence", "detect_freeze", "false_positive_rate"]
+__all__ = ["THUMB", "thumbnail", "ChangeDetection", "detect_change", "detect_sequence", "detect_freeze", "false_positive_rate", "TRUNCATED"]
 
 THUMB = 16
 DEFAULT_K = 6.0
@@ -49,6 +49,7 @@ MIN_THRESHOLD = 4.0  # in 0..255 levels of the thumbnail's mean absolute differe
 FREEZE_THRESHOLD = 0.5
 JUMP_MARGIN = 2.0  # x the largest jump in the baseline (chunk boundaries of generated video)
 _MAD_TO_SIGMA = 1.4826
+TRUNCATED = "the recording ended before a change showed"
 
 
 def thumbnail(frame: av.VideoFrame | NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -135,6 +136,9 @@ def detect_change(
         if above[position:position + persist + 1].all():
             index = int(after[position])
             return ChangeDetection(stimulus_ns, True, index, int(times[index]), threshold, median, int(noise.size))
+    if times.size and times[-1] < stimulus_ns + int(max_wait_s * 1e9):
+        return ChangeDetection(stimulus_ns, False, None, None, threshold, median, int(noise.size),
+                               reason=TRUNCATED)
     return ChangeDetection(stimulus_ns, False, None, None, threshold, median, int(noise.size),
                            reason=f"no jump above {threshold:.1f} within {max_wait_s:g} s")
 

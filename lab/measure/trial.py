@@ -31,7 +31,7 @@ import pandas as pd
 from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
 from lab.measure.arrivals import analyze_arrivals
-from lab.measure.change import ChangeDetection, detect_change, detect_freeze, detect_sequence, thumbnail
+from lab.measure.change import DEFAULT_WINDOW_S, TRUNCATED, ChangeDetection, detect_change, detect_freeze, detect_sequence, thumbnail
 from lab.measure.latency import join_stamped, latency_figures, stamp_accounting
 from lab.measure.stamp import decode_stamp
 from lab.measure.stats import Figure, percentile_figure
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 SourceChoice = Literal["auto", "pattern", "stamped", "step", "file", "image"]
 FIRST_FRAME_TIMEOUT_S = 30.0
+STEP_POLL_S = 0.25
 SERVER_SAMPLE_S = 1.0
 
 
@@ -68,8 +69,10 @@ class TrialSpec:
 
     ``source="auto"`` picks a stamped source for frame-preserving pipelines (exact
     latency) and a step source for generative video-to-video (step latency). A step
-    source switches scene every ``step_every_s`` from ``step_start_s`` after the first
-    output frame (so warm-up is over and each response settles before the next switch).
+    source first switches scene ``step_start_s`` after the first output frame (warm-up is
+    then over); each later switch waits until the previous one's response was seen (or
+    ``step_timeout_s`` passed) and then ``step_every_s`` more, so responses never overlap
+    however long the pipeline's latency is.
     Unless ``load_params`` set them, height and width are the schema's defaults for
     ``mode``, sent explicitly as Scope's own frontend does.
     """
@@ -83,8 +86,9 @@ class TrialSpec:
     duration_s: float = 10.0
     load_params: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
-    step_every_s: float = 3.0
+    step_every_s: float = 2.0
     step_start_s: float = 3.0
+    step_timeout_s: float = 10.0
     controls: tuple[ControlChange, ...] = ()
     stall_timeout_s: float = 5.0
     download_missing: bool = False
@@ -164,7 +168,7 @@ async def run_trial(client: ScopeClient, spec: TrialSpec, *,
         session.on_frame(recorder)
         phase = "stream"
         say(f"streaming {spec.duration_s:g} s")
-        await _stream(session, client, spec, result, source)
+        await _stream(session, client, spec, result, source, recorder)
     except LabError as exc:
         result.error = {"class": type(exc).__name__, "phase": phase, "message": str(exc)}
         say(f"{phase} failed: {type(exc).__name__}")
@@ -210,7 +214,7 @@ def _is_stamped(spec: TrialSpec) -> bool:
 
 
 async def _stream(session: RtcSession, client: ScopeClient, spec: TrialSpec, result: TrialResult,
-                  source: VideoSource | None) -> None:
+                  source: VideoSource | None, recorder: _FrameRecorder) -> None:
     """Receive for ``duration_s`` after the first frame, firing controls and sampling the server."""
     frames = session.frames(stall_timeout_s=FIRST_FRAME_TIMEOUT_S)
     await anext(frames)
@@ -218,7 +222,7 @@ async def _stream(session: RtcSession, client: ScopeClient, spec: TrialSpec, res
     tasks = [asyncio.create_task(_fire_controls(session, spec.controls, first_ns)),
              asyncio.create_task(_sample_server(client, result, first_ns))]
     if isinstance(source, StepSource):
-        tasks.append(asyncio.create_task(_switch_scenes(source, spec, first_ns)))
+        tasks.append(asyncio.create_task(_switch_scenes(source, spec, first_ns, session, recorder)))
     try:
         deadline = first_ns + int(spec.duration_s * 1e9)
         stalled = session.frames(stall_timeout_s=spec.stall_timeout_s)
@@ -240,12 +244,30 @@ async def _fire_controls(session: RtcSession, controls: tuple[ControlChange, ...
         await session.send(control.parameters)
 
 
-async def _switch_scenes(source: StepSource, spec: TrialSpec, first_ns: int) -> None:
-    at_s = spec.step_start_s
+async def _sleep_until(ns: int) -> None:
+    await asyncio.sleep(max((ns - time.perf_counter_ns()) / 1e9, 0.0))
+
+
+async def _switch_scenes(source: StepSource, spec: TrialSpec, first_ns: int, session: RtcSession,
+                         recorder: _FrameRecorder) -> None:
+    """Switch, watch for the response (the same detector as the analysis), settle, repeat."""
+    await _sleep_until(first_ns + int(spec.step_start_s * 1e9))
+    quiet_from: int | None = None
     while True:
-        await asyncio.sleep(max(first_ns / 1e9 + at_s - time.perf_counter_ns() / 1e9, 0.0))
-        source.switch()
-        at_s += spec.step_every_s
+        switched = len(source.switches)
+        source.switch()  # takes effect on the next frame the source emits
+        while len(source.switches) == switched:
+            await asyncio.sleep(1 / source.fps / 4)
+        stimulus = source.switches[-1].sent_ns
+        seen: int | None = None
+        while seen is None and time.perf_counter_ns() < stimulus + int(spec.step_timeout_s * 1e9):
+            await asyncio.sleep(STEP_POLL_S)
+            times = session.log.arrivals_ns()
+            thumbs = np.array(recorder.thumbs[: times.size])
+            if thumbs.size:
+                seen = detect_change(times, thumbs, stimulus, not_before_ns=quiet_from).arrival_ns
+        quiet_from = (seen or stimulus) + int(2 * DEFAULT_WINDOW_S * 1e9)
+        await _sleep_until(quiet_from + int(spec.step_every_s * 1e9))
 
 
 async def _sample_server(client: ScopeClient, result: TrialResult, first_ns: int) -> None:
@@ -313,6 +335,8 @@ def _connection_figures(result: TrialResult) -> list[Figure]:
 
 
 def _detection_figures(name: str, detections: list[ChangeDetection]) -> list[Figure]:
+    """Latency percentiles of the detected responses; stimuli cut off by the trial's end are left out."""
+    detections = [d for d in detections if d.reason != TRUNCATED]
     latencies_ms = [d.latency_s * 1e3 for d in detections if d.latency_s is not None]
     missed = len(detections) - len(latencies_ms)
     figures = [percentile_figure(f"{name}_p50", latencies_ms, 50, "ms"),
