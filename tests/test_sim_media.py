@@ -377,8 +377,9 @@ async def test_pause_repeats_the_last_frame_and_resume_goes_on(
     rows = record["frames"]
     sent, kinds = np.array(rows["sent_ns"]), np.array(rows["kind"])
     during = kinds[(sent > paused_ns + 50 * MS) & (sent < resumed_ns)]
-    assert len(during) > 20 and set(during) == {"repeat"}  # still about 30 fps, all repeats
-    assert len(paused) > 20  # the client kept receiving them
+    # semantics, not rate (rates belong in benchmarks): only repeats while paused, and they arrive
+    assert len(during) > 5 and set(during) == {"repeat"}
+    assert len(paused) > 5
     assert set(kinds[sent > resumed_ns + 300 * MS]) == {"frame"}
     assert record["messages"]["keys"][-2:] == [["paused"], ["paused"]]
 
