@@ -112,3 +112,13 @@ async def test_step_latency_agrees_with_exact_latency_within_one_frame(client: S
     frame_interval_ms = result.figure("interval_p50").value
     assert step.n >= 3 and step.value is not None and exact.value is not None and frame_interval_ms is not None
     assert abs(step.value - exact.value) <= frame_interval_ms
+
+
+async def test_trial_keeps_the_server_view_beside_its_own_figures(client: ScopeClient) -> None:
+    result = await run_trial(client, TrialSpec("passthrough", duration_s=4))
+    assert result.server_state["pipeline_status"]["status"] == "loaded"
+    assert result.server_state["vram_gb"] == 32.0
+    server = result.figure("server_fps_out")
+    assert server.n >= 2 and server.value is not None
+    # the server's average includes its start; ours is steady state: close, not equal
+    assert server.value == pytest.approx(result.figure("fps_out").value, rel=0.25)

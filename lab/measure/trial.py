@@ -110,6 +110,7 @@ class TrialResult:
     step_detections: list[ChangeDetection] = field(default_factory=list)
     control_detections: list[ChangeDetection] = field(default_factory=list)
     server_samples: list[dict[str, Any]] = field(default_factory=list)
+    server_state: dict[str, Any] = field(default_factory=dict)
     error: dict[str, str] | None = None
 
     def figure(self, name: str) -> Figure:
@@ -157,6 +158,7 @@ async def run_trial(client: ScopeClient, spec: TrialSpec, *,
     say(f"loading {spec.pipeline_id}")
     result.load = await client.load_pipeline(spec.pipeline_id, _load_params(spec, schema),
                                              download_missing=spec.download_missing)
+    result.server_state = await _server_state(client)
     source = _make_source(spec, schema) if spec.mode == "video" else None
     recorder = _FrameRecorder(read_stamps=bool(source is not None and _is_stamped(spec)))
     session: RtcSession | None = None
@@ -248,6 +250,12 @@ async def _sleep_until(ns: int) -> None:
     await asyncio.sleep(max((ns - time.perf_counter_ns()) / 1e9, 0.0))
 
 
+async def _server_state(client: ScopeClient) -> dict[str, Any]:
+    """What the server says once loaded: its pipeline status and GPU memory (stored beside our figures)."""
+    status, hardware = await asyncio.gather(client.pipeline_status(), client.hardware_info())
+    return {"pipeline_status": status.model_dump(), "vram_gb": hardware.vram_gb}
+
+
 async def _switch_scenes(source: StepSource, spec: TrialSpec, first_ns: int, session: RtcSession,
                          recorder: _FrameRecorder) -> None:
     """Switch, watch for the response (the same detector as the analysis), settle, repeat."""
@@ -293,7 +301,7 @@ def _analyse(result: TrialResult, session: RtcSession, source: VideoSource | Non
     arrivals = analyze_arrivals(frames["complete_ns"].to_numpy())
     warmup_end = arrivals.warmup_end_index
     frames["phase"] = np.where(frames.index < (warmup_end if warmup_end is not None else len(frames)), "warmup", "steady")
-    figures = _connection_figures(result) + arrivals.figures()
+    figures = _connection_figures(result) + arrivals.figures() + _server_figures(result)
     if recorder.read_stamps and source is not None:
         frames["stamp_id"] = pd.array(recorder.stamp_ids[: len(frames)], dtype="Int64")
         joined = join_stamped(frames, source.records)
@@ -319,6 +327,13 @@ def _analyse(result: TrialResult, session: RtcSession, source: VideoSource | Non
         figures += _detection_figures("control_latency", result.control_detections)
     result.frames = frames
     result.figures = figures
+
+
+def _server_figures(result: TrialResult) -> list[Figure]:
+    """The server's own output rate (its /session/metrics average since the stream started)."""
+    rates = [s["fps_out"] for s in result.server_samples if isinstance(s.get("fps_out"), (int, float))]
+    return [Figure("server_fps_out", float(rates[-1]) if rates else None, "fps", len(rates),
+                   note="reported by the server (/api/v1/session/metrics), averaged since its stream began")]
 
 
 def _connection_figures(result: TrialResult) -> list[Figure]:
