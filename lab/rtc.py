@@ -373,8 +373,12 @@ class RtcSession:
             log.debug("session %s: output track ended", self.session_id)
         finally:
             self._track_ended.set()
-            for queue in self._subscribers:
-                _put_dropping_oldest(queue, None, self)
+            self._wake_subscribers()
+
+    def _wake_subscribers(self) -> None:
+        """Tell every frames() iterator to re-check the session (ended, stopped or closed)."""
+        for queue in self._subscribers:
+            _put_dropping_oldest(queue, None, self)
 
     def on_frame(self, callback: Callable[[ReceivedFrame], None]) -> None:
         """Call ``callback`` with every received frame, in the receive loop (keep it fast)."""
@@ -430,8 +434,7 @@ class RtcSession:
         if isinstance(message, dict) and message.get("type") == "stream_stopped":
             self._stopped = StreamStoppedError(url=self.client.url, session_id=self.session_id,
                                                server_message=message.get("error_message"))
-            for queue in self._subscribers:
-                _put_dropping_oldest(queue, None, self)
+            self._wake_subscribers()
 
     async def send(self, parameters: Mapping[str, Any], *, timeout_s: float = 5.0) -> int:
         """Send a parameter update over the data channel; return its send time (ns).
@@ -473,8 +476,7 @@ class RtcSession:
                 await self._receiver_task
         await self._pc.close()
         self._track_ended.set()
-        for queue in self._subscribers:
-            _put_dropping_oldest(queue, None, self)
+        self._wake_subscribers()
         if self.session_id is not None:
             try:
                 await asyncio.wait_for(self.client.webrtc_close(self.session_id), 5.0)

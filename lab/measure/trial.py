@@ -304,8 +304,7 @@ def _analyse(result: TrialResult, session: RtcSession, source: VideoSource | Non
     figures = _connection_figures(result) + arrivals.figures() + _server_figures(result)
     if recorder.read_stamps and source is not None:
         frames["stamp_id"] = pd.array(recorder.stamp_ids[: len(frames)], dtype="Int64")
-        joined = join_stamped(frames, source.records)
-        frames = joined
+        frames = join_stamped(frames, source.records)
         accounting = stamp_accounting(frames["stamp_id"])
         if accounting.readable:
             figures += latency_figures(frames[frames["phase"] == "steady"] if warmup_end is not None else frames)
