@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,7 +39,8 @@ from lab.models import PipelineSchema
 from lab.rtc import InputMode, ReceivedFrame, RtcSession, SessionTimeline
 from lab.sources import StepSource, VideoSource, make_source
 
-__all__ = ["ControlChange", "TrialSpec", "TrialResult", "run_trial"]
+__all__ = ["ControlChange", "Segment", "TrialSpec", "TrialResult", "run_trial", "run_session", "load_params",
+           "ONE_SHOT_KEYS"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,14 @@ SourceChoice = Literal["auto", "pattern", "stamped", "step", "file", "image"]
 FIRST_FRAME_TIMEOUT_S = 30.0
 STEP_POLL_S = 0.25
 SERVER_SAMPLE_S = 1.0
+# Scope applies these keys to one chunk per send (scope-api.md, VACE one-shot semantics).
+ONE_SHOT_KEYS = frozenset({"vace_ref_images", "first_frame_image", "last_frame_image", "images"})
+# A segment that sets one of them re-sends it this often, so that (about) every chunk is
+# conditioned on it: at 12-frame chunks and 20 fps a chunk takes 0.6 s. On faster
+# pipelines some chunks go without, so the cost measured is a lower bound.
+REFERENCE_RESEND_S = 0.5
+SETTLE_BASELINE_S = 1.0  # quiet output before a parameter update, for the change detector's noise baseline
+SAMPLE_POINTS = (0.1, 0.5, 0.95)  # where in a segment's measured span output frames are kept as samples
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,17 @@ class ControlChange:
     at_s: float
     parameters: dict[str, Any]
     expect: Literal["change", "freeze"] = "change"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One runtime setting measured inside a session: parameters sent over the data channel.
+
+    ``label`` names the condition in tables (e.g. ``"refs=2 scale=1.0"``).
+    """
+
+    parameters: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,7 @@ class TrialSpec:
     step_timeout_s: float = 10.0
     controls: tuple[ControlChange, ...] = ()
     stall_timeout_s: float = 5.0
+    settle_timeout_s: float = 10.0
     download_missing: bool = False
 
 
@@ -112,6 +133,8 @@ class TrialResult:
     server_samples: list[dict[str, Any]] = field(default_factory=list)
     server_state: dict[str, Any] = field(default_factory=dict)
     error: dict[str, str] | None = None
+    segment: Segment = field(default_factory=Segment)
+    samples: list[np.ndarray] = field(default_factory=list, repr=False)
 
     def figure(self, name: str) -> Figure:
         """The figure called ``name`` (KeyError if this trial did not produce it)."""
@@ -144,7 +167,7 @@ class _FrameRecorder:
 
 async def run_trial(client: ScopeClient, spec: TrialSpec, *,
                     on_event: Callable[[str], None] | None = None) -> TrialResult:
-    """Run one trial on an open client and return its result (errors are kept in it).
+    """Load the pipeline, run one session, and return its result (errors are kept in it).
 
     Examples
     --------
@@ -152,36 +175,112 @@ async def run_trial(client: ScopeClient, spec: TrialSpec, *,
     >>> result.figure("latency_p50")
     """
     say = on_event or (lambda text: log.info("%s", text))
-    health = await client.health()
-    result = TrialResult(spec, client.url, health.is_simulator, health.version, time.time())
     schema = await client.pipeline_schema(spec.pipeline_id)
     say(f"loading {spec.pipeline_id}")
-    result.load = await client.load_pipeline(spec.pipeline_id, _load_params(spec, schema),
-                                             download_missing=spec.download_missing)
-    result.server_state = await _server_state(client)
+    load = await client.load_pipeline(spec.pipeline_id, load_params(spec, schema),
+                                      download_missing=spec.download_missing)
+    (result,) = await run_session(client, spec, [Segment(spec.parameters)], load=load, on_event=on_event)
+    return result
+
+
+async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[Segment], *,
+                      load: LoadResult | None = None,
+                      on_event: Callable[[str], None] | None = None,
+                      on_result: Callable[[TrialResult], None] | None = None) -> list[TrialResult]:
+    """Measure several runtime settings in one session of an already loaded pipeline.
+
+    The first segment starts with the stream (its parameters go in the offer) and carries
+    the connection and warm-up figures. Each later segment sends its parameters over the
+    data channel, waits until the output visibly responds (``settle_s``, by the same
+    change detector as the latency figures; at most ``spec.settle_timeout_s``), then
+    measures for ``spec.duration_s``. One result per segment, in order, each also handed
+    to ``on_result`` as soon as its segment ends (so a caller can store it at once); a
+    failure ends the session, and the segments it prevented carry the error too (phase
+    ``not run``).
+    """
+    say = on_event or (lambda text: log.info("%s", text))
+    health = await client.health()
+    results = [TrialResult(spec, client.url, health.is_simulator, health.version, time.time(),
+                           segment=segment) for segment in segments]
+    results[0].load = load
+    schema = await client.pipeline_schema(spec.pipeline_id)
+    state = await _server_state(client)
+    for result in results:
+        result.server_state = state
     source = _make_source(spec, schema) if spec.mode == "video" else None
-    recorder = _FrameRecorder(read_stamps=bool(source is not None and _is_stamped(spec)))
-    session: RtcSession | None = None
+    run = _SessionRun(spec, results, source, _FrameRecorder(read_stamps=bool(source is not None and _is_stamped(spec))),
+                      on_result or (lambda result: None))
     phase = "connect"
     try:
-        session = await RtcSession.open(client, [spec.pipeline_id], source=source, mode=spec.mode,
-                                        parameters=spec.parameters)
-        result.timeline = session.timeline
-        session.on_frame(recorder)
+        run.session = await RtcSession.open(client, [spec.pipeline_id], source=source, mode=spec.mode,
+                                            parameters={**spec.parameters, **segments[0].parameters})
+        for result in results:
+            result.timeline = run.session.timeline
+        run.session.on_frame(run.recorder)
         phase = "stream"
-        say(f"streaming {spec.duration_s:g} s")
-        await _stream(session, client, spec, result, source, recorder)
+        await _stream_segments(run, client, say)
     except LabError as exc:
-        result.error = {"class": type(exc).__name__, "phase": phase, "message": str(exc)}
+        run.fail(exc, phase)
         say(f"{phase} failed: {type(exc).__name__}")
     finally:
-        if session is not None:
-            await session.close()
+        if run.session is not None:
+            await run.session.close()
         if source is not None:
             source.stop()
-    if session is not None:
-        _analyse(result, session, source, recorder)
-    return result
+    run.emit_remaining()
+    return results
+
+
+class _SessionRun:
+    """One session's segments: their windows, and each result handed out as soon as it is final."""
+
+    def __init__(self, spec: TrialSpec, results: list[TrialResult], source: VideoSource | None,
+                 recorder: _FrameRecorder, on_result: Callable[[TrialResult], None]) -> None:
+        self.spec = spec
+        self.results = results
+        self.source = source
+        self.recorder = recorder
+        self.on_result = on_result
+        self.session: RtcSession | None = None
+        self.windows: list[_Window] = []
+        self.emitted = 0
+
+    def emit(self, k: int) -> None:
+        """Analyse segment ``k`` from the frames so far and hand its result out."""
+        result = self.results[k]
+        if self.session is not None and k < len(self.windows):
+            frames, thumbs = _frame_table(self.session, self.recorder)
+            _analyse(result, self.windows[k], frames, thumbs, self.source, first=k == 0)
+            result.samples = self.windows[k].samples
+        elif k == 0:
+            result.figures = _connection_figures(result)
+        self.emitted = k + 1
+        self.on_result(result)
+
+    def fail(self, exc: LabError, phase: str) -> None:
+        """The segment in progress gets the error; later ones were not run because of it."""
+        error = {"class": type(exc).__name__, "phase": phase, "message": str(exc)}
+        for k in range(self.emitted, len(self.results)):
+            self.results[k].error = error if k == self.emitted else {
+                **error, "phase": "not run", "message": f"the session ended in an earlier segment: {exc}"}
+
+    def emit_remaining(self) -> None:
+        for k in range(self.emitted, len(self.results)):
+            self.emit(k)
+
+
+@dataclass
+class _Window:
+    """The part of a session that belongs to one segment: [start_ns, end_ns)."""
+
+    start_ns: int
+    end_ns: int | None = None
+    settle: ChangeDetection | None = None
+    sent_ns: int | None = None
+    controls: list[tuple[int, ControlChange]] = field(default_factory=list)
+    switches: list[int] = field(default_factory=list)
+    samples: list[np.ndarray] = field(default_factory=list)
+    quiet_ns: int | None = None  # when the last step response had passed
 
 
 def _resolution(spec: TrialSpec, schema: PipelineSchema) -> tuple[int, int]:
@@ -193,7 +292,7 @@ def _resolution(spec: TrialSpec, schema: PipelineSchema) -> tuple[int, int]:
     return schema.resolution(spec.mode) or (512, 512)
 
 
-def _load_params(spec: TrialSpec, schema: PipelineSchema) -> dict[str, Any]:
+def load_params(spec: TrialSpec, schema: PipelineSchema) -> dict[str, Any]:
     if "height" not in schema.properties:
         return dict(spec.load_params)
     height, width = _resolution(spec, schema)
@@ -215,35 +314,104 @@ def _is_stamped(spec: TrialSpec) -> bool:
     return spec.source in ("auto", "stamped", "step") or bool(spec.source_options.get("stamp"))
 
 
-async def _stream(session: RtcSession, client: ScopeClient, spec: TrialSpec, result: TrialResult,
-                  source: VideoSource | None, recorder: _FrameRecorder) -> None:
-    """Receive for ``duration_s`` after the first frame, firing controls and sampling the server."""
+async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[[str], None]) -> None:
+    """Receive each segment for ``duration_s`` (after its settle), firing its stimuli."""
+    session, spec = run.session, run.spec
+    assert session is not None
     frames = session.frames(stall_timeout_s=FIRST_FRAME_TIMEOUT_S)
     await anext(frames)
+    await frames.aclose()
     first_ns = session.timeline.first_frame_ns or time.perf_counter_ns()
-    tasks = [asyncio.create_task(_fire_controls(session, spec.controls, first_ns)),
-             asyncio.create_task(_sample_server(client, result, first_ns))]
-    if isinstance(source, StepSource):
-        tasks.append(asyncio.create_task(_switch_scenes(source, spec, first_ns, session, recorder)))
+    current = [run.results[0]]
+    sampler = asyncio.create_task(_sample_server(client, current, first_ns))
     try:
-        deadline = first_ns + int(spec.duration_s * 1e9)
-        stalled = session.frames(stall_timeout_s=spec.stall_timeout_s)
-        await frames.aclose()
-        async for frame in stalled:
+        for k, result in enumerate(run.results):
+            segment = result.segment
+            current[0] = result
+            if k == 0:
+                window = _Window(start_ns=session.timeline.offer_sent_ns or first_ns)
+                run.windows.append(window)
+                measure_from = first_ns
+            else:
+                say(f"segment {k + 1}/{len(run.results)}: {segment.label or segment.parameters}")
+                quiet_ns = run.windows[-1].quiet_ns
+                if quiet_ns is not None:  # a step response just ended: let a clean baseline build up first
+                    await _sleep_until(quiet_ns + int(SETTLE_BASELINE_S * 1e9))
+                window = _Window(start_ns=time.perf_counter_ns())
+                run.windows.append(window)
+                window.sent_ns = await session.send(segment.parameters)
+                window.settle = await _settle(session, run.recorder, window.sent_ns, spec, quiet_ns)
+                measure_from = window.start_ns = (window.settle.arrival_ns
+                                                  or window.sent_ns + int(spec.settle_timeout_s * 1e9))
+            say(f"streaming {spec.duration_s:g} s")
+            await _receive_window(session, spec, segment, window, measure_from, run.source, run.recorder)
+            window.end_ns = time.perf_counter_ns()
+            run.emit(k)
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+
+
+async def _receive_window(session: RtcSession, spec: TrialSpec, segment: Segment, window: _Window,
+                          start_ns: int, source: VideoSource | None, recorder: _FrameRecorder) -> None:
+    """Receive until ``start_ns + duration_s``; stimuli run beside, and a step in flight is finished."""
+    tasks = [asyncio.create_task(_fire_controls(session, spec.controls, start_ns, window))]
+    one_shot = {k: v for k, v in segment.parameters.items() if k in ONE_SHOT_KEYS}
+    if one_shot:
+        tasks.append(asyncio.create_task(_resend(session, one_shot)))
+    stop_steps = asyncio.Event()
+    stepper = (asyncio.create_task(_switch_scenes(source, spec, start_ns, session, recorder, window, stop_steps))
+               if isinstance(source, StepSource) else None)
+    try:
+        deadline = start_ns + int(spec.duration_s * 1e9)
+        sample_at = [start_ns + int(spec.duration_s * 1e9 * q) for q in SAMPLE_POINTS]
+        async for frame in session.frames(stall_timeout_s=spec.stall_timeout_s):
+            if sample_at and frame.complete_ns >= sample_at[0]:
+                window.samples.append(frame.rgb())
+                sample_at.pop(0)
             if frame.complete_ns >= deadline:
                 break
+        if stepper is not None:
+            stop_steps.set()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(stepper), spec.step_timeout_s)
     finally:
-        for task in tasks:
+        for task in [*tasks, *([stepper] if stepper else [])]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
 
-async def _fire_controls(session: RtcSession, controls: tuple[ControlChange, ...], first_ns: int) -> None:
+async def _settle(session: RtcSession, recorder: _FrameRecorder, sent_ns: int, spec: TrialSpec,
+                  quiet_ns: int | None) -> ChangeDetection:
+    """Wait until the output responds to a parameter update (or the settle timeout passes).
+
+    ``quiet_ns`` is when the previous stimulus's response ended: no earlier frame enters
+    the detector's noise baseline.
+    """
+    deadline = sent_ns + int(spec.settle_timeout_s * 1e9)
+    while True:
+        await asyncio.sleep(STEP_POLL_S)
+        times = session.log.arrivals_ns()
+        thumbs = np.array(recorder.thumbs[: times.size])
+        detection = detect_change(times, thumbs, sent_ns, max_wait_s=spec.settle_timeout_s, not_before_ns=quiet_ns)
+        if detection.detected or time.perf_counter_ns() >= deadline:
+            return detection
+
+
+async def _resend(session: RtcSession, parameters: dict[str, Any]) -> None:
+    """Re-send one-shot keys (reference images) so that every chunk carries them, not just one."""
+    while True:
+        await asyncio.sleep(REFERENCE_RESEND_S)
+        await session.send(parameters)
+
+
+async def _fire_controls(session: RtcSession, controls: tuple[ControlChange, ...], start_ns: int,
+                         window: _Window) -> None:
     for control in sorted(controls, key=lambda c: c.at_s):
-        delay = first_ns / 1e9 + control.at_s - time.perf_counter_ns() / 1e9
-        await asyncio.sleep(max(delay, 0.0))
-        await session.send(control.parameters)
+        await _sleep_until(start_ns + int(control.at_s * 1e9))
+        window.controls.append((await session.send(control.parameters), control))
 
 
 async def _sleep_until(ns: int) -> None:
@@ -256,17 +424,18 @@ async def _server_state(client: ScopeClient) -> dict[str, Any]:
     return {"pipeline_status": status.model_dump(), "vram_gb": hardware.vram_gb}
 
 
-async def _switch_scenes(source: StepSource, spec: TrialSpec, first_ns: int, session: RtcSession,
-                         recorder: _FrameRecorder) -> None:
-    """Switch, watch for the response (the same detector as the analysis), settle, repeat."""
-    await _sleep_until(first_ns + int(spec.step_start_s * 1e9))
+async def _switch_scenes(source: StepSource, spec: TrialSpec, start_ns: int, session: RtcSession,
+                         recorder: _FrameRecorder, window: _Window, stop: asyncio.Event) -> None:
+    """Switch, watch for the response (the same detector as the analysis), settle, repeat until stopped."""
+    await _sleep_until(start_ns + int(spec.step_start_s * 1e9))
     quiet_from: int | None = None
-    while True:
+    while not stop.is_set():
         switched = len(source.switches)
         source.switch()  # takes effect on the next frame the source emits
         while len(source.switches) == switched:
             await asyncio.sleep(1 / source.fps / 4)
         stimulus = source.switches[-1].sent_ns
+        window.switches.append(stimulus)
         seen: int | None = None
         while seen is None and time.perf_counter_ns() < stimulus + int(spec.step_timeout_s * 1e9):
             await asyncio.sleep(STEP_POLL_S)
@@ -274,36 +443,58 @@ async def _switch_scenes(source: StepSource, spec: TrialSpec, first_ns: int, ses
             thumbs = np.array(recorder.thumbs[: times.size])
             if thumbs.size:
                 seen = detect_change(times, thumbs, stimulus, not_before_ns=quiet_from).arrival_ns
-        quiet_from = (seen or stimulus) + int(2 * DEFAULT_WINDOW_S * 1e9)
-        await _sleep_until(quiet_from + int(spec.step_every_s * 1e9))
+        quiet_from = window.quiet_ns = (seen or stimulus) + int(2 * DEFAULT_WINDOW_S * 1e9)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), max((quiet_from - time.perf_counter_ns()) / 1e9, 0) + spec.step_every_s)
 
 
-async def _sample_server(client: ScopeClient, result: TrialResult, first_ns: int) -> None:
+async def _sample_server(client: ScopeClient, current: list[TrialResult], first_ns: int) -> None:
     """What the server says about the session, once a second (its own fps, frame counts)."""
     while True:
         with contextlib.suppress(LabError):
             metrics = await client.session_metrics()
             for session_id, values in metrics.sessions.items():
-                result.server_samples.append({"t_s": (time.perf_counter_ns() - first_ns) / 1e9,
-                                              "session": session_id, **values})
+                current[0].server_samples.append({"t_s": (time.perf_counter_ns() - first_ns) / 1e9,
+                                                  "session": session_id, **values})
         await asyncio.sleep(SERVER_SAMPLE_S)
 
 
-def _analyse(result: TrialResult, session: RtcSession, source: VideoSource | None, recorder: _FrameRecorder) -> None:
+def _frame_table(session: RtcSession, recorder: _FrameRecorder) -> tuple[pd.DataFrame, np.ndarray]:
+    """The whole session's frames (times relative to the offer, stamp ids) and thumbnails."""
     frames = session.log.to_dataframe()
     if frames.empty:
-        result.frames = frames
-        result.figures = _connection_figures(result)
-        return
+        return frames, np.empty((0,))
     origin = session.timeline.offer_sent_ns or int(frames["complete_ns"].iloc[0])
     frames["t_s"] = (frames["complete_ns"] - origin) / 1e9
+    if recorder.read_stamps:
+        frames["stamp_id"] = pd.array(recorder.stamp_ids[: len(frames)], dtype="Int64")
+    return frames, np.array(recorder.thumbs[: len(frames)])
+
+
+def _analyse(result: TrialResult, window: _Window, session_frames: pd.DataFrame, session_thumbs: np.ndarray,
+             source: VideoSource | None, *, first: bool) -> None:
+    """Figures of one segment, from the frames that arrived in its window."""
+    base = _connection_figures(result) if first else [_settle_figure(window)]
+    if session_frames.empty:
+        result.frames = session_frames
+        result.figures = base
+        return
+    times_all = session_frames["complete_ns"].to_numpy()
+    in_window = (times_all >= window.start_ns) & (times_all < (window.end_ns or np.iinfo(np.int64).max))
+    frames = session_frames[in_window].reset_index(drop=True)
+    thumbs = session_thumbs[in_window]
+    if frames.empty:
+        result.frames = frames
+        result.figures = base
+        return
     frames["interval_ms"] = frames["complete_ns"].diff() / 1e6
     arrivals = analyze_arrivals(frames["complete_ns"].to_numpy())
     warmup_end = arrivals.warmup_end_index
     frames["phase"] = np.where(frames.index < (warmup_end if warmup_end is not None else len(frames)), "warmup", "steady")
-    figures = _connection_figures(result) + arrivals.figures() + _server_figures(result)
-    if recorder.read_stamps and source is not None:
-        frames["stamp_id"] = pd.array(recorder.stamp_ids[: len(frames)], dtype="Int64")
+    if not first:
+        frames["phase"] = "steady"  # settled: the change detector saw the response before this window
+    figures = base + (arrivals.figures() if first else _steady_arrival_figures(arrivals)) + _server_figures(result)
+    if "stamp_id" in frames and source is not None:
         frames = join_stamped(frames, source.records)
         accounting = stamp_accounting(frames["stamp_id"])
         if accounting.readable:
@@ -314,18 +505,33 @@ def _analyse(result: TrialResult, session: RtcSession, source: VideoSource | Non
             figures.append(Figure("latency_p50", None, "ms", 0, warnings=(
                 "no stamp was readable in the output: this pipeline redraws the picture; "
                 "latency comes from the step test instead",)))
-    thumbs = np.array(recorder.thumbs[: len(frames)])
     times = frames["complete_ns"].to_numpy()
-    if isinstance(source, StepSource) and len(thumbs):
-        result.step_detections = detect_sequence(times, thumbs, [s.sent_ns for s in source.switches])
+    if window.switches and len(thumbs):
+        result.step_detections = detect_sequence(times, thumbs, window.switches)
         figures += _detection_figures("step_latency", result.step_detections)
-    if result.spec.controls and len(thumbs):
-        for (sent_ns, _), control in zip(session.sent, sorted(result.spec.controls, key=lambda c: c.at_s), strict=False):
+    if window.controls and len(thumbs):
+        for sent_ns, control in window.controls:
             detector = detect_freeze if control.expect == "freeze" else detect_change
             result.control_detections.append(detector(times, thumbs, sent_ns))
         figures += _detection_figures("control_latency", result.control_detections)
     result.frames = frames
     result.figures = figures
+
+
+def _steady_arrival_figures(arrivals: Any) -> list[Figure]:
+    """A settled segment has no warm-up of its own: its whole window counts as steady."""
+    return [f for f in arrivals.figures() if f.name != "warmup_s"]
+
+
+def _settle_figure(window: _Window) -> Figure:
+    settle = window.settle
+    if settle is None or window.sent_ns is None:
+        return Figure("settle_s", None, "s", 0)
+    if settle.latency_s is None:
+        return Figure("settle_s", None, "s", 1, warnings=(
+            f"the output showed no visible response to the new settings ({settle.reason}); "
+            "measured from the settle timeout on",))
+    return Figure("settle_s", settle.latency_s, "s", 1, note="update sent to the output's detected response")
 
 
 def _server_figures(result: TrialResult) -> list[Figure]:

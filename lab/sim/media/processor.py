@@ -37,6 +37,7 @@ from lab.sim.media.truth import SessionTruth
 __all__ = ["FrameProcessor"]
 
 PromptMix = list[tuple[str, float]]
+VACE_LOOK_WEIGHT = 0.4  # share of the picture VACE reference images take at context scale 1
 
 
 @dataclass
@@ -95,6 +96,7 @@ class FrameProcessor:
             rng=rng,
         )
         self._painter = Painter(chain.width, chain.height, seed)
+        self._refs: tuple[str, ...] = ()
         self._running = asyncio.Event()
         self._running.set()
         self._reset_requested = False
@@ -177,14 +179,31 @@ class FrameProcessor:
             ref_images=_count(chunk.values.get("vace_ref_images")),
         )
         count = self._chain.main.emulation.frames_per_chunk
+        looks = [*mix, *self._vace_conditioning(chunk)]
         frames: list[tuple[av.VideoFrame, InputFrame | None]] = []
         for index in range(count):
             source = inputs[index * len(inputs) // count] if inputs else None
             picture = None if source is None else self._filter(source.frame)
-            frames.append((self._painter.paint(mix, picture), source))
+            frames.append((self._painter.paint(looks, picture), source))
             await asyncio.sleep(0)  # let the output track send between paintings
         await asyncio.sleep(max(0.0, started_ns / 1e9 + compute_s - time.perf_counter()))
         return frames, compute_s
+
+    def _vace_conditioning(self, chunk: ChunkParameters) -> PromptMix:
+        """What VACE reference images add to the picture: their own look, weighted by the context scale.
+
+        The references' cost is per chunk that carries them (one-shot, as in Scope), but
+        their visual influence persists (the content stays conditioned through the cache)
+        until other references are sent. Without VACE loaded they do nothing.
+        """
+        refs = chunk.values.get("vace_ref_images")
+        if isinstance(refs, list):
+            self._refs = tuple(str(r) for r in refs)
+        if not (self._chain.vace_enabled and self._refs):
+            return []
+        scale = chunk.values.get("vace_context_scale", 1.0)
+        weight = VACE_LOOK_WEIGHT * (float(scale) if isinstance(scale, int | float) else 1.0)
+        return [("vace-ref:" + "|".join(self._refs), weight)]
 
     def _filter(self, frame: av.VideoFrame) -> av.VideoFrame:
         return grayscale(frame) if self._chain.grays_input else frame

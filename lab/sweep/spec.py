@@ -1,0 +1,118 @@
+"""Sweep specs: what to measure, as YAML in ``data/sweeps/`` or built in Python.
+
+A spec names targets, pipelines, a grid of load settings (each combination is one
+pipeline load) and a grid of runtime settings (each combination is one segment, sent over
+the data channel inside a session), plus trial length, repeats and order::
+
+    name: vace
+    pipelines: all                 # or a list of ids; "all" = what the server lists
+    require: [vace]                # keep only pipelines whose schema supports these
+    load:                          # grid: every combination is one load
+      vace_enabled: [false, true]
+    runtime:                       # grid: every combination is one segment of a session
+      vace_ref_images: [0, 1, 2, 4]   # a count: that many of data/ref/ (uploaded once)
+      vace_context_scale: [0.5, 1.0, 1.5]
+    parameters:                    # fixed runtime parameters of every session
+      prompts: [{text: "a watercolor fox", weight: 1.0}]
+    duration_s: 8
+    repeats: 2                     # sessions per load; each runs every runtime combination
+    order: grouped                 # or random: shuffled within a load group (seeded)
+
+Runtime keys starting with ``vace_`` only mean something with VACE loaded: under a load
+with ``vace_enabled: false`` they are dropped (and the duplicates they leave merged), so
+"VACE off" is measured once per session, not once per reference-image count.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from lab.errors import LabError
+
+__all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "SPEC_DIR"]
+
+SPEC_DIR = Path(__file__).resolve().parents[2] / "data" / "sweeps"
+
+
+class SpecError(LabError):
+    """A sweep spec that cannot be read or does not make sense."""
+
+
+class SweepSpec(BaseModel):
+    """A sweep, validated. Unknown keys are errors: a typo must not silently do nothing."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "sweep"
+    description: str = ""
+    targets: list[str] = Field(default_factory=lambda: ["sim"])
+    pipelines: Literal["all"] | list[str] = "all"
+    require: list[Literal["vace", "lora", "quantization", "prompts"]] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+    mode: Literal["default", "video", "text"] = "default"
+    load: dict[str, list[Any]] = Field(default_factory=dict)
+    runtime: dict[str, list[Any]] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    source: Literal["auto", "pattern", "stamped", "step", "file", "image"] = "auto"
+    fps: float = Field(default=15.0, gt=0, le=120)
+    duration_s: float = Field(default=8.0, gt=0)
+    repeats: int = Field(default=1, ge=1)
+    order: Literal["grouped", "random"] = "grouped"
+    seed: int = 0
+    allow_download: bool = False
+    settle_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("load", "runtime")
+    @classmethod
+    def _non_empty_lists(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, options in value.items():
+            if not options:
+                raise ValueError(f"{key!r} has no values; give at least one or remove the key")
+        return value
+
+    def load_grid(self) -> list[dict[str, Any]]:
+        return grid(self.load)
+
+    def runtime_grid(self, *, vace_loaded: bool) -> list[dict[str, Any]]:
+        """Runtime combinations; ``vace_*`` keys dropped (and merged) when VACE is not loaded."""
+        axes = self.runtime if vace_loaded else {k: v for k, v in self.runtime.items() if not k.startswith("vace_")}
+        return grid(axes)
+
+
+def grid(axes: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the axes' values, first axis slowest; ``[{}]`` for no axes."""
+    keys = list(axes)
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(axes[k] for k in keys))]
+
+
+def load_spec(source: str | Path | Mapping[str, Any]) -> SweepSpec:
+    """A spec from a YAML file, a name in ``data/sweeps/`` (``"vace"``), or a dict."""
+    if isinstance(source, Mapping):
+        return _validated(dict(source), "the spec")
+    path = Path(source)
+    if not path.exists() and (SPEC_DIR / f"{source}.yaml").exists():
+        path = SPEC_DIR / f"{source}.yaml"
+    if not path.is_file():
+        shipped = ", ".join(p.stem for p in sorted(SPEC_DIR.glob("*.yaml")))
+        raise SpecError(f"No sweep spec at {path}. Give a YAML file or one of the shipped specs: {shipped}.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SpecError(f"{path} must hold a mapping of spec keys (name, pipelines, load, runtime, ...).")
+    return _validated(data, str(path))
+
+
+def _validated(data: dict[str, Any], where: str) -> SweepSpec:
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors())
+        raise SpecError(f"{where} is not a valid sweep spec: {problems}.") from exc
