@@ -79,7 +79,48 @@ def build_parser() -> argparse.ArgumentParser:
                         help="skip the WebRTC round trip (it loads passthrough, replacing what is loaded)")
     doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     doctor.set_defaults(handler=lambda args: asyncio.run(_doctor(args)))
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run a sweep spec (data/sweeps/*.yaml) into results/<run-id>/; resumable",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    sweep.add_argument("spec", help="a YAML file, or a shipped spec name: pipelines, vace")
+    sweep.add_argument("--target", action="append", help="URL, RunPod pod id or 'sim' (repeatable; "
+                       "default: the spec's targets)")
+    sweep.add_argument("--resume", metavar="RUN_ID", help="continue this run; finished trials are not repeated")
+    sweep.add_argument("--dry-run", action="store_true", help="print the plan and the estimated pod time, run nothing")
+    sweep.add_argument("--out", default="results", help="folder that holds the run folders")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a spec key, value in YAML (e.g. duration_s=5, pipelines=[longlive])")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=lambda args: asyncio.run(_sweep(args)))
     return parser
+
+
+async def _sweep(args: argparse.Namespace) -> int:
+    from lab.sweep import overrides_from_strings, run_sweep, sweep_table
+    from lab.sweep.spec import load_spec
+
+    spec = load_spec(args.spec)
+    if args.set:
+        spec = load_spec({**spec.model_dump(), **overrides_from_strings(args.set)})
+    say = (lambda text: print(f"  {text}", flush=True))
+    outcome = await run_sweep(spec, targets=args.target, out_dir=args.out, resume=args.resume,
+                              dry_run=args.dry_run, progress=not args.no_progress, say=say)
+    print(outcome.plan.describe())
+    if args.dry_run:
+        return EXIT_OK
+    from lab.store import load_runs
+
+    runs = load_runs(args.out, [outcome.run_id])
+    print()
+    print(sweep_table(runs.trials).to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}"))
+    for target, timing in outcome.timing.items():
+        print(f"\n{target}: {timing.wall_s:.0f} s wall = {timing.load_s:.0f} s loading ({timing.loads} loads) + "
+              f"{timing.measure_s:.0f} s measuring + {timing.other_s:.0f} s connecting, warming up and settling")
+    print(f"\nrun {outcome.run_id}: {outcome.rows_written} rows written now, {outcome.already_done} earlier -> {outcome.root}")
+    return EXIT_OK
 
 
 async def _doctor(args: argparse.Namespace) -> int:

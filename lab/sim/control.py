@@ -28,9 +28,13 @@ class HardwareUpdate(BaseModel):
 
 
 class MediaUpdate(BaseModel):
-    """Body of ``PUT /sim/media``: runtime media knobs (``/sim/reset`` sets them back)."""
+    """Body of ``PUT /sim/media``: runtime media knobs (``/sim/reset`` sets them back).
 
-    extra_delay_s: float = Field(ge=0, le=60)
+    A knob left out keeps its value. ``unpaced`` applies to sessions opened afterwards.
+    """
+
+    extra_delay_s: float | None = Field(default=None, ge=0, le=60)
+    unpaced: bool | None = None
 
 
 @router.get("/state")
@@ -97,8 +101,12 @@ async def session_truth(session_id: str, state: StateDep) -> dict[str, Any]:
 
 @router.put("/media")
 async def set_media(update: MediaUpdate, state: StateDep) -> dict[str, Any]:
-    """Delay every output frame of every session by ``extra_delay_s`` from now on."""
-    state.media.extra_delay_s = update.extra_delay_s
+    """Delay every output frame by ``extra_delay_s`` from now on; ``unpaced`` (new sessions)
+    sends each frame as soon as it is ready, so chunks go out back to back (bursts)."""
+    if update.extra_delay_s is not None:
+        state.media.extra_delay_s = update.extra_delay_s
+    if update.unpaced is not None:
+        state.media.unpaced = update.unpaced
     return state.media.snapshot()
 
 

@@ -46,16 +46,19 @@ class ServerFacts:
     schemas: Mapping[str, PipelineSchema]
     vram_gb: float | None
     models_present: Mapping[str, bool]
+    simulated: bool = False
+    version: str | None = None
 
 
 async def gather_facts(client: ScopeClient) -> ServerFacts:
     """Ask the server what it has (one schemas call, one hardware call, one status per pipeline)."""
+    health = await client.health()
     schemas = (await client.pipeline_schemas()).pipelines
     hardware = await client.hardware_info()
     present = {}
     for pipeline_id, schema in schemas.items():
         present[pipeline_id] = (await client.models_status(pipeline_id)).downloaded if schema.requires_models else True
-    return ServerFacts(schemas, hardware.vram_gb, present)
+    return ServerFacts(schemas, hardware.vram_gb, present, health.is_simulator, health.version)
 
 
 @dataclass(frozen=True)
@@ -138,9 +141,9 @@ class Plan:
         for target, seconds in self.estimates_s.items():
             lines.append(f"  {target}: about {seconds / 60:.1f} min of pod time")
         for group in self.groups:
-            conditions = ", ".join(dict.fromkeys(t.condition for t in group.trials)) or "default"
+            segments = len(group.sessions[0])
             lines.append(f"  load {group.pipeline_id} {_canonical(group.load)} ({group.mode}): "
-                         f"{len(group.sessions)} x [{conditions}]")
+                         f"{len(group.sessions)} session(s) x {segments} segment(s)")
         for reason, count in pd.Series([t.skip for t in self.skipped], dtype=object).value_counts().items():
             lines.append(f"  skipped x{count}: {reason}")
         return "\n".join(lines)
@@ -157,7 +160,7 @@ def plan_sweep(spec: SweepSpec, facts: Mapping[str, ServerFacts]) -> Plan:
         for pipeline_id in _pipeline_ids(spec, server):
             schema = server.schemas.get(pipeline_id)
             mode = _mode(spec, schema)
-            for load in spec.load_grid():
+            for load in _applicable_loads(spec, schema):
                 vace_loaded = bool(schema and schema.supports_vace and load.get("vace_enabled", True))
                 runtime = spec.runtime_grid(vace_loaded=vace_loaded)
                 reason = _cannot_run(spec, pipeline_id, schema, mode, load, runtime, server)
@@ -174,6 +177,14 @@ def plan_sweep(spec: SweepSpec, facts: Mapping[str, ServerFacts]) -> Plan:
     if spec.order == "random":
         rng.shuffle(groups)
     return Plan(spec, groups, skipped, estimates)
+
+
+def _applicable_loads(spec: SweepSpec, schema: PipelineSchema | None) -> list[dict[str, Any]]:
+    """The load grid; ``vace_enabled: false`` means nothing to a pipeline without VACE (dropped, merged)."""
+    loads = spec.load_grid()
+    if schema is not None and not schema.supports_vace:
+        loads = [{k: v for k, v in load.items() if not (k == "vace_enabled" and v is False)} for load in loads]
+    return list({_canonical(load): load for load in loads}.values())
 
 
 def _pipeline_ids(spec: SweepSpec, server: ServerFacts) -> Iterator[str]:
@@ -194,9 +205,12 @@ def _supports(schema: PipelineSchema, capability: str) -> bool:
 
 
 def _mode(spec: SweepSpec, schema: PipelineSchema | None) -> str:
-    if spec.mode != "default":
-        return spec.mode
-    return (schema.default_mode if schema else None) or "video"
+    default = (schema.default_mode if schema else None) or "video"
+    if spec.mode == "default":
+        return default
+    if spec.mode == "prefer_video":
+        return "video" if schema is None or "video" in schema.supported_modes else default
+    return spec.mode
 
 
 def _cannot_run(spec: SweepSpec, pipeline_id: str, schema: PipelineSchema | None, mode: str,

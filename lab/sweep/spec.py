@@ -17,15 +17,21 @@ the data channel inside a session), plus trial length, repeats and order::
     duration_s: 8
     repeats: 2                     # sessions per load; each runs every runtime combination
     order: grouped                 # or random: shuffled within a load group (seeded)
+    mode: prefer_video             # video where supported, else the pipeline's default;
+                                   # or default, video, text (others are skipped rows)
 
 Runtime keys starting with ``vace_`` only mean something with VACE loaded: under a load
 with ``vace_enabled: false`` they are dropped (and the duplicates they leave merged), so
-"VACE off" is measured once per session, not once per reference-image count.
+"VACE off" is measured once per session, not once per reference-image count. Likewise
+``vace_context_scale`` weighs the reference images' conditioning, so it is dropped from
+combinations with ``vace_ref_images: 0`` (the input video is not routed through VACE in
+these sweeps).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lab.errors import LabError
 
-__all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "SPEC_DIR"]
+__all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "overrides_from_strings", "SPEC_DIR"]
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "data" / "sweeps"
 
@@ -55,7 +61,7 @@ class SweepSpec(BaseModel):
     pipelines: Literal["all"] | list[str] = "all"
     require: list[Literal["vace", "lora", "quantization", "prompts"]] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
-    mode: Literal["default", "video", "text"] = "default"
+    mode: Literal["default", "prefer_video", "video", "text"] = "prefer_video"
     load: dict[str, list[Any]] = Field(default_factory=dict)
     runtime: dict[str, list[Any]] = Field(default_factory=dict)
     parameters: dict[str, Any] = Field(default_factory=dict)
@@ -80,9 +86,17 @@ class SweepSpec(BaseModel):
         return grid(self.load)
 
     def runtime_grid(self, *, vace_loaded: bool) -> list[dict[str, Any]]:
-        """Runtime combinations; ``vace_*`` keys dropped (and merged) when VACE is not loaded."""
+        """Runtime combinations; meaningless VACE keys dropped and the duplicates merged."""
         axes = self.runtime if vace_loaded else {k: v for k, v in self.runtime.items() if not k.startswith("vace_")}
-        return grid(axes)
+        combos = [_meaningful(c) for c in grid(axes)]
+        return list({json.dumps(c, sort_keys=True, default=str): c for c in combos}.values())
+
+
+def _meaningful(combo: dict[str, Any]) -> dict[str, Any]:
+    """The context scale weighs reference conditioning: without reference images it is dropped."""
+    if "vace_context_scale" in combo and "vace_ref_images" in combo and not combo["vace_ref_images"]:
+        return {k: v for k, v in combo.items() if k != "vace_context_scale"}
+    return combo
 
 
 def grid(axes: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
@@ -116,3 +130,17 @@ def _validated(data: dict[str, Any], where: str) -> SweepSpec:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'spec'}: {e['msg']}" for e in exc.errors())
         raise SpecError(f"{where} is not a valid sweep spec: {problems}.") from exc
+
+
+def overrides_from_strings(items: list[str]) -> dict[str, Any]:
+    """``["duration_s=5", "pipelines=[longlive]"]`` -> ``{"duration_s": 5, "pipelines": ["longlive"]}``."""
+    overrides = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(f"Override {item!r} is not KEY=VALUE (for example duration_s=5).")
+        try:
+            overrides[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SpecError(f"Override {item!r}: the value is not valid YAML ({exc}).") from exc
+    return overrides

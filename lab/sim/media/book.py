@@ -2,7 +2,7 @@
 
 :class:`SessionBook` is what the routes talk to. It keeps every session of the app's life
 (closed ones too, for their ground truth) until :meth:`SessionBook.reset`, and holds the
-runtime media knob ``extra_delay_s``.
+runtime media knobs ``extra_delay_s`` and ``unpaced``.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class SessionBook:
         self._seeds = itertools.count()
         self._dead_socket: socket.socket | None = None
         self.extra_delay_s = 0.0
+        self.unpaced = False  # new sessions send frames as soon as ready (no output pacer)
 
     async def open(
         self, offer_sdp: str, initial: Parameters, *, loopback: bool
@@ -93,6 +94,7 @@ class SessionBook:
             faults,
             extra_delay_ns=self._extra_delay_ns,
             loopback=loopback,
+            unpaced=self.unpaced,
             seed=int(load_params.get("base_seed", 42)) + next(self._seeds),
         )
         self._sessions[session.id] = session
@@ -173,13 +175,15 @@ class SessionBook:
 
     def snapshot(self) -> dict[str, Any]:
         """The media part of ``/sim/state``."""
-        return {"extra_delay_s": self.extra_delay_s, "active_sessions": len(self.active())}
+        return {"extra_delay_s": self.extra_delay_s, "unpaced": self.unpaced,
+                "active_sessions": len(self.active())}
 
     async def reset(self) -> None:
-        """Close and forget every session; the extra delay goes back to 0."""
+        """Close and forget every session; the extra delay goes back to 0, pacing back on."""
         await self._close_all()
         self._sessions.clear()
         self.extra_delay_s = 0.0
+        self.unpaced = False
 
     async def aclose(self) -> None:
         """Close every session and the ``ice_fail`` port (at shutdown)."""

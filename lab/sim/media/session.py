@@ -56,6 +56,9 @@ class MediaSession:
         Returns the current extra delay added to every output frame.
     loopback
         Whether its ICE is restricted to 127.0.0.1.
+    unpaced
+        Send each output frame as soon as it is ready, without Scope's output pacer:
+        a generative chunk's frames go out back to back (chunked, bursty delivery).
     seed
         Seed of its timing and pixel noise.
     """
@@ -70,6 +73,7 @@ class MediaSession:
         extra_delay_ns: Callable[[], int],
         loopback: bool,
         seed: int,
+        unpaced: bool = False,
     ) -> None:
         self.id = session_id
         self.chain = chain
@@ -91,6 +95,7 @@ class MediaSession:
             extra_delay_ns=extra_delay_ns,
             on_start=self._start_stream,
             stall=faults.get("stall"),
+            unpaced=unpaced,
         )
         self._processor = (
             None

@@ -72,6 +72,8 @@ class OutputTrack(MediaStreamTrack):
         Called at the first ``recv()``: the stream starts when aiortc first asks for a frame.
     stall
         A ``stall`` fault to act out, if any.
+    unpaced
+        Send each frame as soon as it is ready (the pacer still gives its timestamp).
 
     Attributes
     ----------
@@ -94,6 +96,7 @@ class OutputTrack(MediaStreamTrack):
         extra_delay_ns: Callable[[], int],
         on_start: Callable[[], None],
         stall: Fault | None = None,
+        unpaced: bool = False,
     ) -> None:
         super().__init__()
         self._buffer = buffer
@@ -102,6 +105,7 @@ class OutputTrack(MediaStreamTrack):
         self._extra_delay_ns = extra_delay_ns
         self._on_start: Callable[[], None] | None = on_start
         self._stall = stall
+        self._unpaced = unpaced
         self.paused = False
         self.dead = False
         self.first_frame = asyncio.Event()
@@ -134,6 +138,8 @@ class OutputTrack(MediaStreamTrack):
         earliest_ns = max(time.perf_counter_ns() - extra_ns, item.ready_ns)
         previous_ns = None if self._last is None else self._last.due_ns
         due_ns, pts = self._pacer.schedule(item, earliest_ns, previous_ns)
+        if self._unpaced:
+            due_ns = earliest_ns
         await _sleep_until(due_ns + extra_ns)
         return self._emit(item.frame, due_ns, pts, "frame", item.chunk_index, item.source)
 

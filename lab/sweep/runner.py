@@ -1,0 +1,279 @@
+"""Run a sweep plan into the results store, resumably, one trial at a time per target.
+
+Guarantees:
+
+- every trial row is appended and fsync'ed as soon as its segment ends, so Ctrl-C or a
+  killed process loses at most the trial in flight; ``resume=RUN_ID`` replans from the
+  run's own manifest (trial ids are deterministic) and runs only what has no row yet;
+- a failure is a row (error class, phase, message) and the sweep goes on: a failed load
+  fails its group's trials, a stopped stream fails its segment and marks the rest of that
+  session ``not run``;
+- several targets run concurrently, each strictly one trial at a time;
+- VACE reference images (``data/ref/``) are uploaded once per run and target, and
+  passed by the absolute paths the server returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+import lab
+from lab.client import LoadResult, ScopeClient
+from lab.errors import LabError
+from lab.measure.trial import Segment, TrialResult, TrialSpec, load_params, run_session
+from lab.models import PipelineSchema
+from lab.store import RESULTS_DIR, RunStore, git_commit
+from lab.sweep.planner import LoadGroup, Plan, PlannedTrial, ServerFacts, gather_facts, plan_sweep
+from lab.sweep.spec import SweepSpec
+
+__all__ = ["SweepOutcome", "run_sweep", "REF_DIR", "trial_row"]
+
+log = logging.getLogger(__name__)
+
+REF_DIR = Path(__file__).resolve().parents[2] / "data" / "ref"
+REF_KEY = "vace_ref_images"
+
+
+@dataclass
+class TargetTiming:
+    """Where one target's wall time went: loading, measuring, and the rest (connect, settle, warm-up)."""
+
+    wall_s: float = 0.0
+    load_s: float = 0.0
+    measure_s: float = 0.0
+    loads: int = 0
+
+    @property
+    def other_s(self) -> float:
+        return max(self.wall_s - self.load_s - self.measure_s, 0.0)
+
+
+@dataclass
+class SweepOutcome:
+    """What a sweep did: its run folder, the plan, rows written now, and timing per target."""
+
+    run_id: str
+    root: Path | None
+    plan: Plan
+    rows_written: int = 0
+    already_done: int = 0
+    interrupted: bool = False
+    timing: dict[str, TargetTiming] = field(default_factory=dict)
+
+
+async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_dir: Path | str = RESULTS_DIR,
+                    resume: str | None = None, dry_run: bool = False, progress: bool = True,
+                    say: Callable[[str], None] | None = None) -> SweepOutcome:
+    """Plan ``spec`` against its targets (or ``targets``), then run it into ``out_dir``."""
+    say = say or (lambda text: log.info("%s", text))
+    store = RunStore.resume(out_dir, resume) if resume else None
+    if store is not None:
+        manifest = store.manifest()
+        spec = SweepSpec.model_validate(manifest["spec"])
+        targets = list(manifest["targets"])
+    targets = targets or list(spec.targets)
+    clients = {target: ScopeClient(target) for target in targets}
+    try:
+        facts = {target: await gather_facts(client) for target, client in clients.items()}
+        plan = plan_sweep(spec, facts)
+        if dry_run:
+            return SweepOutcome("(dry run)", None, plan)
+        if store is None:
+            store = RunStore.create(out_dir, await _manifest(spec, clients, facts, plan))
+        outcome = SweepOutcome(store.run_id, store.root, plan)
+        done = store.finished_trial_ids()
+        outcome.already_done = len(done & {t.trial_id for t in [*plan.trials, *plan.skipped]})
+        for trial in plan.skipped:
+            if trial.trial_id not in done:
+                store.append_trial(trial_row(trial, store.run_id, facts[trial.target]))
+                outcome.rows_written += 1
+        todo = [t for t in plan.trials if t.trial_id not in done]
+        store.update_manifest(status="running", resumed_at=_now() if resume else None)
+        say(f"run {store.run_id}: {len(todo)} trials to run, {outcome.already_done} already recorded")
+        bar = tqdm(total=len(todo), unit="trial", desc=spec.name, disable=not progress, dynamic_ncols=True)
+        try:
+            await asyncio.gather(*(
+                _run_target(clients[target], plan.groups_for(target), done, store, outcome, bar, facts[target], say)
+                for target in targets))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            outcome.interrupted = True
+            say(f"interrupted: the {outcome.rows_written + outcome.already_done} rows recorded are kept; "
+                f"continue with --resume {store.run_id}")
+            raise
+        finally:
+            bar.close()
+            status = "interrupted" if outcome.interrupted else "complete"
+            store.update_manifest(status=status, ended_at=_now(),
+                                  timing={t: vars(v) | {"other_s": v.other_s} for t, v in outcome.timing.items()})
+        return outcome
+    finally:
+        await asyncio.gather(*(client.aclose() for client in clients.values()))
+
+
+async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: Mapping[str, ServerFacts],
+                    plan: Plan) -> dict[str, Any]:
+    servers = {}
+    for target, client in clients.items():
+        health = await client.health()
+        servers[target] = {
+            "url": client.url, "health": health.model_dump(), "version": health.version,
+            "simulated": health.is_simulator, "vram_gb": facts[target].vram_gb,
+            "hardware": (await client.hardware_info()).model_dump(),
+            "schemas": {k: v.model_dump() for k, v in facts[target].schemas.items()},
+            "models_present": dict(facts[target].models_present),
+        }
+    return {
+        "kind": "sweep", "spec": spec.model_dump(), "targets": list(clients), "servers": servers,
+        "simulated": any(s["simulated"] for s in servers.values()),
+        "lab_version": lab.__version__, "git_commit": git_commit(), "started_at": _now(),
+        "plan": {"trials": len(plan.trials), "skipped": len(plan.skipped), "loads": plan.loads,
+                 "naive_loads": plan.naive_loads, "estimated_s": round(plan.estimated_s, 1)},
+    }
+
+
+async def _run_target(client: ScopeClient, groups: list[LoadGroup], done: set[str], store: RunStore,
+                      outcome: SweepOutcome, bar: tqdm, facts: ServerFacts, say: Callable[[str], None]) -> None:
+    """One target's groups, strictly one trial at a time."""
+    target = groups[0].target if groups else ""
+    timing = outcome.timing.setdefault(target, TargetTiming())
+    started = time.perf_counter()
+    references: list[str] | None = None
+    try:
+        for group in groups:
+            pending = [[t for t in session if t.trial_id not in done] for session in group.sessions]
+            if not any(pending):
+                continue
+            if references is None and _uses_references(group):
+                references = await _upload_references(client, store)
+            schema = facts.schemas[group.pipeline_id]
+            spec = _trial_spec(store.manifest()["spec"], group, schema)
+            bar.set_postfix_str(f"loading {group.pipeline_id}")
+            load_started = time.perf_counter()
+            try:
+                load = await client.load_pipeline(group.pipeline_id, load_params(spec, schema),
+                                                  download_missing=spec.download_missing)
+            except LabError as exc:
+                error = {"class": type(exc).__name__, "phase": "load", "message": str(exc)}
+                for trial in (t for session in pending for t in session):
+                    store.append_trial(trial_row(trial, store.run_id, facts, error=error))
+                    outcome.rows_written += 1
+                    bar.update()
+                say(f"{group.pipeline_id}: load failed ({type(exc).__name__}); its trials are rows, going on")
+                continue
+            finally:
+                timing.load_s += time.perf_counter() - load_started
+                timing.loads += 1
+            for session in (s for s in pending if s):
+                await _run_one_session(client, spec, session, load, references or [], store, outcome, bar, facts)
+                load = None  # only the first trial after a load carries it
+    finally:
+        timing.wall_s += time.perf_counter() - started
+
+
+async def _run_one_session(client: ScopeClient, spec: TrialSpec, session: list[PlannedTrial], load: LoadResult | None,
+                           references: list[str], store: RunStore, outcome: SweepOutcome, bar: tqdm,
+                           facts: ServerFacts) -> None:
+    segments = [Segment(_runtime_parameters(t.runtime, references), t.condition) for t in session]
+    planned = iter(session)
+    timing = outcome.timing[session[0].target]
+
+    def record(result: TrialResult) -> None:
+        trial = next(planned)
+        store.append_trial(trial_row(trial, store.run_id, facts, result=result))
+        if not result.frames.empty:
+            store.write_frames(trial.trial_id, result.frames)
+        if result.samples:
+            store.write_samples(trial.trial_id, result.samples)
+        if result.error is None:
+            timing.measure_s += spec.duration_s
+        outcome.rows_written += 1
+        bar.update()
+
+    bar.set_postfix_str(f"{session[0].pipeline_id}: {len(session)} segment(s)")
+    await run_session(client, spec, segments, load=load, on_result=record)
+
+
+def _trial_spec(spec: Mapping[str, Any], group: LoadGroup, schema: PipelineSchema) -> TrialSpec:
+    parameters = dict(spec["parameters"])
+    if not schema.supports_prompts:
+        parameters.pop("prompts", None)
+    return TrialSpec(group.pipeline_id, mode="text" if group.mode == "text" else "video", source=spec["source"],
+                     fps=spec["fps"], duration_s=spec["duration_s"], load_params=dict(group.load),
+                     parameters=parameters, settle_timeout_s=spec["settle_timeout_s"],
+                     download_missing=spec["allow_download"])
+
+
+def _uses_references(group: LoadGroup) -> bool:
+    return any(t.runtime.get(REF_KEY) for t in group.trials)
+
+
+async def _upload_references(client: ScopeClient, store: RunStore) -> list[str]:
+    """Upload data/ref/*.png once; the manifest keeps the server paths."""
+    paths = [(await client.upload_asset(path)).path for path in sorted(REF_DIR.glob("*.png"))]
+    references = store.manifest().get("references", {})
+    store.update_manifest(references={**references, client.target.raw: paths})
+    return paths
+
+
+def _runtime_parameters(runtime: Mapping[str, Any], references: list[str]) -> dict[str, Any]:
+    """A runtime combination as Scope parameters: a reference-image count becomes that many paths."""
+    parameters = dict(runtime)
+    count = parameters.pop(REF_KEY, None)
+    if count:
+        if count > len(references):
+            raise ValueError(f"{REF_KEY}: {count} asked for, but data/ref/ has {len(references)} images")
+        parameters[REF_KEY] = references[:count]
+    return parameters
+
+
+def trial_row(trial: PlannedTrial, run_id: str, facts: ServerFacts, *, result: TrialResult | None = None,
+              error: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The stored row of one planned trial: its keys, settings, status and figures."""
+    status = "skipped" if trial.skip else "error" if (error or (result and result.error)) else "ok"
+    row: dict[str, Any] = {
+        "trial_id": trial.trial_id, "run_id": run_id, "target": trial.target, "pipeline_id": trial.pipeline_id,
+        "mode": trial.mode, "condition": trial.condition, "load_params": trial.load, "runtime": trial.runtime,
+        "vace_enabled": _vace_loaded(trial, facts), "vace_ref_count": int(trial.runtime.get(REF_KEY) or 0),
+        "vace_context_scale": trial.runtime.get("vace_context_scale"),
+        "repeat": trial.repeat, "segment": trial.segment, "status": status, "skip_reason": trial.skip,
+        "error": dict(error) if error else (result.error if result else None), "ended_at": _now(),
+        "simulated": facts.simulated, "server_version": facts.version,
+    }
+    if result is not None:
+        row |= {
+            "url": result.url,
+            "started_at": datetime.fromtimestamp(result.started_at, UTC).isoformat(),
+            "frames": len(result.frames), "vram_gb": result.server_state.get("vram_gb"),
+            "load": _load_summary(result.load),
+            "figures": {f.name: {k: v for k, v in f.as_dict().items() if k != "name"} for f in result.figures},
+        }
+    return row
+
+
+def _vace_loaded(trial: PlannedTrial, facts: ServerFacts) -> bool | None:
+    schema = facts.schemas.get(trial.pipeline_id)
+    if schema is None:
+        return None
+    return bool(schema.supports_vace and trial.load.get("vace_enabled", True))
+
+
+def _load_summary(load: LoadResult | None) -> dict[str, Any] | None:
+    if load is None:
+        return None
+    return {"load_s": load.load_s, "poll_interval_s": load.poll_interval_s,
+            "stages": [dataclasses.asdict(stage) for stage in load.stages],
+            "download_s": load.download.download_s if load.download else None}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
