@@ -36,7 +36,7 @@ from lab.live.controls import ControlSpec, Transition, parse_steps, prompt_items
 from lab.live.inputs import INPUT_LABELS, PushedSource
 from lab.live.results import LIVE_RESULTS_DIR
 from lab.live.stats import LiveFigures
-from lab.live.view import DEFAULT_MAX_FPS, FrameView, chart_svg
+from lab.live.view import DEFAULT_MAX_FPS, FrameView, chart_svg, placeholder_jpeg
 from lab.sources import VideoSource
 
 __all__ = ["LivePanel", "DEFAULT_KEY", "DEFAULT_PROMPT"]
@@ -133,14 +133,15 @@ class LivePanel:
         self.vace = _tagged(widgets.Checkbox(value=True, description="load VACE", indent=False,
                                              layout=widgets.Layout(width="100px")), "vace")
         self.load_button = _tagged(widgets.Button(description="Load", button_style="primary", icon="upload"), "load")
-        self.start_button = _tagged(widgets.Button(description="Start stream", icon="play"), "start")
+        self.start_button = _tagged(widgets.Button(description="Start", icon="play", tooltip="start streaming the loaded pipeline"), "start")
         self.stop_button = _tagged(widgets.Button(description="Stop", icon="stop"), "stop")
         self.pipeline_info = _tagged(widgets.HTML(), "pipeline-info")
         self.progress = _tagged(widgets.FloatProgress(min=0.0, max=1.0, description="load"), "progress")
         self.stage = _tagged(widgets.Label(), "stage")
 
-        self.image = _tagged(widgets.Image(format="jpeg", layout=widgets.Layout(max_width="576px")), "image")
-        self.fps = _tagged(widgets.Label("– fps"), "fps")
+        self.image = _tagged(widgets.Image(value=placeholder_jpeg(), format="jpeg", layout=widgets.Layout(max_width="576px")), "image")
+        self.fps = _tagged(widgets.Label("– fps", layout=widgets.Layout(width="90px"),
+                                         style={"font_weight": "bold"}), "fps")
         self.figures = _tagged(widgets.HTML(), "figures")
         self.chart = _tagged(widgets.HTML(), "chart")
         self.view_toggle = _tagged(widgets.Checkbox(value=True, description="live view", indent=False,
@@ -181,9 +182,10 @@ class LivePanel:
         self.input_box = widgets.VBox([_heading("Input (video mode)"), self.source, self.clip_upload, self.webcam])
 
         self.status = _tagged(widgets.HTML(), "status")
+        self.problem = _tagged(widgets.HTML(), "problem")
         self.presence = Presence()
 
-        live = widgets.VBox([self.image, widgets.HBox([self.fps, self.figures]), self.chart,
+        live = widgets.VBox([self.image, widgets.HBox([self.fps, self.figures], layout=widgets.Layout(align_items="center")), self.chart,
                              widgets.HBox([self.view_toggle, self.snapshot_button, self.record_button]), self.saved],
                             layout=widgets.Layout(width="600px"))
         steering = widgets.VBox([
@@ -199,6 +201,7 @@ class LivePanel:
             widgets.HBox([self.progress, self.stage]),
             widgets.HBox([live, steering]),
             self.status,
+            self.problem,
             self.presence,
         ]), "panel")
 
@@ -235,7 +238,8 @@ class LivePanel:
             self._show_error(f"{what} failed: {exc}")
 
     def _show_error(self, text: str) -> None:
-        self.status.value = f"<span style='color:#c00'>⚠ {_escape(text)}</span>"
+        """Show a problem until the next load or start (the status line moves on)."""
+        self.problem.value = f"<span style='color:#c00'>⚠ {_escape(text)}</span>"
 
     # -- pipeline and load --------------------------------------------------------------
 
@@ -250,10 +254,12 @@ class LivePanel:
         self._rebuild_controls()
 
     async def _load_and_start(self) -> None:
+        self.problem.value = ""
         await self.controller.load(self.pipeline.value, self.mode.value, vace_enabled=self.vace.value)
         await self._start()
 
     async def _start(self) -> None:
+        self.problem.value = ""
         self.webcam.active = False
         source = await self.controller.start(self.source.value, self._initial_parameters(), upload=self._upload_path)
         self._attach_webcam(source)
@@ -340,7 +346,7 @@ class LivePanel:
     async def _refresh_references(self) -> None:
         selected = set(self.refs.value)
         assets = await self.controller.reference_images()
-        self.refs.options = [(asset.name, asset.path) for asset in assets]
+        self.refs.options = [(Path(asset.path).name, asset.path) for asset in assets]
         self.refs.value = tuple(asset.path for asset in assets if asset.path in selected)
 
     def _take_clip_upload(self) -> None:
@@ -471,8 +477,8 @@ def _pipeline_info(choice: PipelineChoice, controller: LiveController) -> str:
     facts = [
         f"modes: {'/'.join(schema.supported_modes)} (default {schema.default_mode}); size {sizes or '-'}",
         f"VACE: {'yes' if schema.supports_vace else 'no'}; prompts: {'yes' if schema.supports_prompts else 'no'}",
-        f"est. VRAM {schema.estimated_vram_gb if schema.estimated_vram_gb is not None else '-'} GB, "
-        f"this pod {vram if vram is not None else 'no CUDA'} GB: {fit}",
+        ("no VRAM estimate (Scope registers it without CUDA)" if schema.estimated_vram_gb is None else
+         f"est. VRAM {schema.estimated_vram_gb:g} GB, this pod {'no CUDA' if vram is None else f'{vram:g} GB'}: {fit}"),
         f"models: {'-' if models is None else ('downloaded' if models.downloaded else 'missing (Load downloads them)')}",
     ]
     return f"<small>{_escape(schema.description or '')}<br>{' · '.join(facts)}</small>"
@@ -484,7 +490,7 @@ def _figures_html(figures: LiveFigures, label: str, webcam_frames: int | None) -
 
     parts = [f"interval p50 {ms(figures.interval_p50_ms)}, max {ms(figures.interval_max_ms)}",
              f"latency p50 {ms(figures.latency_p50_ms)}" if figures.latency_n else
-             "latency: needs the stamped pattern through a picture-keeping pipeline",
+             "latency – (stamped pattern, picture-keeping pipeline only)",
              f"{figures.frames} frames"]
     if webcam_frames is not None:
         parts.append(f"webcam frames in: {webcam_frames}")

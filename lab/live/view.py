@@ -24,10 +24,11 @@ from collections.abc import Sequence
 
 import av
 import ipywidgets as widgets
+from PIL import Image
 
 from lab.live.stats import LiveFigures
 
-__all__ = ["FrameView", "encode_jpeg", "chart_svg", "DEFAULT_MAX_FPS", "JPEG_QUALITY"]
+__all__ = ["FrameView", "encode_jpeg", "placeholder_jpeg", "chart_svg", "DEFAULT_MAX_FPS", "JPEG_QUALITY"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,13 @@ def encode_jpeg(frame: av.VideoFrame, quality: int = JPEG_QUALITY) -> bytes:
     """The frame as JPEG bytes, at its own size."""
     buffer = io.BytesIO()
     frame.to_image().save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def placeholder_jpeg(width: int = 576, height: int = 320) -> bytes:
+    """A plain gray picture for the view before the first frame (not a broken-image icon)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (64, 64, 64)).save(buffer, format="JPEG")
     return buffer.getvalue()
 
 

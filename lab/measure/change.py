@@ -17,9 +17,11 @@ Method (per stimulus at time ``s``):
    maximum (so the small jumps at chunk boundaries of chunked generation stay below it),
    and ``MIN_THRESHOLD`` (so a static stream's codec noise is not amplified).
 4. The change is detected at the first frame after ``s`` whose distance exceeds the
-   threshold **and** stays above it for the next ``persist`` frames (the recent past of
-   those frames still holds the old picture); its arrival time minus ``s`` is the
-   latency. No such frame within ``max_wait_s``: not detected, with the reason.
+   threshold **and** whose next ``persist`` frames stay more than the threshold away
+   from the picture before it (the mean thumbnail of its window: a fixed reference, so
+   a moderate lasting change keeps its full distance while a one-frame glitch falls
+   back); its arrival time minus ``s`` is the latency. No such frame within
+   ``max_wait_s``: not detected, with the reason.
 
 False positives: a spurious detection needs ``persist + 1`` consecutive frames beyond
 both the noise spread and the largest jump seen in the baseline. Realistic sources are a
@@ -92,6 +94,21 @@ def _jump_distances(times: NDArray[np.int64], thumbs: NDArray[np.float32], indic
     return out
 
 
+def _stays_changed(times: NDArray[np.int64], thumbs: NDArray[np.float32], index: int, persist: int,
+                   window_ns: int, threshold: float) -> bool:
+    """Do the ``persist`` frames after ``index`` stay away from the picture before it?
+
+    Compared with the fixed picture before the onset (not a rolling one), a lasting change
+    keeps its full distance, however moderate, while a one-frame glitch falls back.
+    """
+    start = int(np.searchsorted(times, times[index] - window_ns, side="left"))
+    if start >= index:
+        return False
+    before = thumbs[start:index].mean(axis=0)
+    later = thumbs[index + 1:index + 1 + persist]
+    return later.shape[0] == persist and bool((np.abs(later - before).mean(axis=(1, 2, 3)) > threshold).all())
+
+
 def detect_change(
     arrival_ns: ArrayLike,
     thumbs: NDArray[np.float32],
@@ -132,9 +149,9 @@ def detect_change(
     threshold = max(median + k * _MAD_TO_SIGMA * mad, JUMP_MARGIN * float(noise.max()), MIN_THRESHOLD)
     after = np.flatnonzero((times >= stimulus_ns) & (times <= stimulus_ns + int(max_wait_s * 1e9)))
     above = _jump_distances(times, thumbs, after, window_ns) > threshold
-    for position in range(above.size - persist):
-        if above[position:position + persist + 1].all():
-            index = int(after[position])
+    for position in np.flatnonzero(above[: max(above.size - persist, 0)]):
+        index = int(after[position])
+        if _stays_changed(times, thumbs, index, persist, window_ns, threshold):
             return ChangeDetection(stimulus_ns, True, index, int(times[index]), threshold, median, int(noise.size))
     if times.size and times[-1] < stimulus_ns + int(max_wait_s * 1e9):
         return ChangeDetection(stimulus_ns, False, None, None, threshold, median, int(noise.size),

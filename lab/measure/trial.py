@@ -388,14 +388,16 @@ async def _settle(session: RtcSession, recorder: _FrameRecorder, sent_ns: int, s
     """Wait until the output responds to a parameter update (or the settle timeout passes).
 
     ``quiet_ns`` is when the previous stimulus's response ended: no earlier frame enters
-    the detector's noise baseline.
+    the detector's noise baseline, which is the last ``SETTLE_BASELINE_S`` before the
+    update (never the stream's first moments, whose jumps would hide the response).
     """
     deadline = sent_ns + int(spec.settle_timeout_s * 1e9)
     while True:
         await asyncio.sleep(STEP_POLL_S)
         times = session.log.arrivals_ns()
         thumbs = np.array(recorder.thumbs[: times.size])
-        detection = detect_change(times, thumbs, sent_ns, max_wait_s=spec.settle_timeout_s, not_before_ns=quiet_ns)
+        detection = detect_change(times, thumbs, sent_ns, max_wait_s=spec.settle_timeout_s, not_before_ns=quiet_ns,
+                                  baseline_s=SETTLE_BASELINE_S)
         if detection.detected or time.perf_counter_ns() >= deadline:
             return detection
 
@@ -428,7 +430,8 @@ async def _switch_scenes(source: StepSource, spec: TrialSpec, start_ns: int, ses
                          recorder: _FrameRecorder, window: _Window, stop: asyncio.Event) -> None:
     """Switch, watch for the response (the same detector as the analysis), settle, repeat until stopped."""
     await _sleep_until(start_ns + int(spec.step_start_s * 1e9))
-    quiet_from: int | None = None
+    # The first baseline leaves out the stream's first moments (its jumps would hide the response).
+    quiet_from: int | None = start_ns + int(spec.step_start_s * 1e9 / 2)
     while not stop.is_set():
         switched = len(source.switches)
         source.switch()  # takes effect on the next frame the source emits

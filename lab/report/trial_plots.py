@@ -14,17 +14,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
 from lab.measure.trial import TrialResult
+from lab.report.style import rolling_fps, watermark
 
-__all__ = ["watermark", "plot_fps_over_time", "plot_latency_cdf", "plot_interval_histogram", "trial_dashboard"]
-
-ROLLING_WINDOW_S = 1.0
-
-
-def watermark(figure: MplFigure, simulated: bool) -> None:
-    """Stamp SIMULATED across a figure made from simulator data."""
-    if simulated:
-        figure.text(0.5, 0.5, "SIMULATED", fontsize=48, color="crimson", alpha=0.18,
-                    ha="center", va="center", rotation=25, transform=figure.transFigure, zorder=100)
+__all__ = ["watermark", "rolling_fps", "plot_fps_over_time", "plot_latency_cdf", "plot_interval_histogram", "trial_dashboard"]
 
 
 def _label(result: TrialResult) -> str:
@@ -39,9 +31,8 @@ def plot_fps_over_time(results: Sequence[TrialResult], ax: Axes) -> None:
         if frames.empty:
             continue
         t = frames["t_s"].to_numpy()
-        counts = np.searchsorted(t, t, side="right") - np.searchsorted(t, t - ROLLING_WINDOW_S, side="left")
-        valid = t >= t[0] + ROLLING_WINDOW_S
-        line, = ax.plot(t[valid], counts[valid] / ROLLING_WINDOW_S, label=_label(result), lw=1.4)
+        times, rates = rolling_fps(t)
+        line, = ax.plot(times, rates, label=_label(result), lw=1.4)
         steady = frames.index[frames["phase"] == "steady"]
         end = float(frames.loc[steady[0], "t_s"]) if len(steady) else float(t[-1])
         ax.axvspan(float(t[0]), end, color=line.get_color(), alpha=0.12)

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 import lab
 from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
+from lab.logbook.api import api_facts
 from lab.measure.trial import Segment, TrialResult, TrialSpec, load_params, run_session
 from lab.models import PipelineSchema
 from lab.store import RESULTS_DIR, RunStore, git_commit
@@ -131,6 +132,7 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
             "hardware": (await client.hardware_info()).model_dump(),
             "schemas": {k: v.model_dump() for k, v in facts[target].schemas.items()},
             "models_present": dict(facts[target].models_present),
+            "api": await api_facts(client),  # OpenAPI shape, /docs, simulator speed (lab.logbook.api)
         }
     return {
         "kind": "sweep", "spec": spec.model_dump(), "targets": list(clients), "servers": servers,

@@ -37,7 +37,7 @@ from lab.sim.media.truth import SessionTruth
 __all__ = ["FrameProcessor"]
 
 PromptMix = list[tuple[str, float]]
-VACE_LOOK_WEIGHT = 0.4  # share of the picture VACE reference images take at context scale 1
+VACE_LOOK_SHARE = 0.6  # share of the picture VACE reference images take at context scale 1
 
 
 @dataclass
@@ -179,7 +179,7 @@ class FrameProcessor:
             ref_images=_count(chunk.values.get("vace_ref_images")),
         )
         count = self._chain.main.emulation.frames_per_chunk
-        looks = [*mix, *self._vace_conditioning(chunk)]
+        looks = self._with_vace_conditioning(chunk, mix)
         frames: list[tuple[av.VideoFrame, InputFrame | None]] = []
         for index in range(count):
             source = inputs[index * len(inputs) // count] if inputs else None
@@ -189,21 +189,22 @@ class FrameProcessor:
         await asyncio.sleep(max(0.0, started_ns / 1e9 + compute_s - time.perf_counter()))
         return frames, compute_s
 
-    def _vace_conditioning(self, chunk: ChunkParameters) -> PromptMix:
-        """What VACE reference images add to the picture: their own look, weighted by the context scale.
+    def _with_vace_conditioning(self, chunk: ChunkParameters, mix: PromptMix) -> PromptMix:
+        """The prompts' looks with the VACE reference images' look taking a share of the picture.
 
-        The references' cost is per chunk that carries them (one-shot, as in Scope), but
-        their visual influence persists (the content stays conditioned through the cache)
-        until other references are sent. Without VACE loaded they do nothing.
+        The share is ``VACE_LOOK_SHARE`` x the context scale (at most 0.9). The references'
+        cost is per chunk that carries them (one-shot, as in Scope), but their influence on
+        the picture persists (the content stays conditioned through the cache) until other
+        references are sent. Without VACE loaded they do nothing.
         """
         refs = chunk.values.get("vace_ref_images")
         if isinstance(refs, list):
             self._refs = tuple(str(r) for r in refs)
         if not (self._chain.vace_enabled and self._refs):
-            return []
+            return mix
         scale = chunk.values.get("vace_context_scale", 1.0)
-        weight = VACE_LOOK_WEIGHT * (float(scale) if isinstance(scale, int | float) else 1.0)
-        return [("vace-ref:" + "|".join(self._refs), weight)]
+        share = min(VACE_LOOK_SHARE * (float(scale) if isinstance(scale, int | float) else 1.0), 0.9)
+        return [(text, weight * (1 - share)) for text, weight in mix] + [("vace-ref:" + "|".join(self._refs), share)]
 
     def _filter(self, frame: av.VideoFrame) -> av.VideoFrame:
         return grayscale(frame) if self._chain.grays_input else frame

@@ -114,6 +114,7 @@ class OutputTrack(MediaStreamTrack):
 
     async def recv(self) -> av.VideoFrame:
         """The next frame, when it is due; raises ``MediaStreamError`` once stopped."""
+        self._truth.frame_asked(time.perf_counter_ns())
         if self._on_start is not None:
             self._on_start()
             self._on_start = None

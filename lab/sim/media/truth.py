@@ -9,7 +9,10 @@ Frames (one row per frame handed to aiortc):
 input frame ``input_seq`` (its index in the simulator's receive order),
 ``input_received_ns`` (when the input track's ``recv()`` returned it),
 ``internal_delay_ns`` (``sent_ns - input_received_ns``) and ``input_stamp_id`` (the frame
-id stamped in its pixels, when :func:`lab.measure.stamp.decode_stamp` reads one).
+id stamped in its pixels, when :func:`lab.measure.stamp.decode_stamp` reads one);
+``wire_ns``: when aiortc next asked for a frame, which it does only once it has encoded
+this one and sent all its RTP packets (``None`` for the last frame). The first frame's
+``wire_ns - sent_ns`` includes starting the encoder and its key frame.
 
 Chunks: ``chunk_index``, ``started_ns``, ``done_ns``, ``frames`` (output frames),
 ``compute_s`` (emulated compute time; 0 for passthrough and gray), ``warmup`` (a warm-up
@@ -43,6 +46,10 @@ class Columns:
         for name, column in self._columns.items():
             column.append(row[name])
 
+    def set_last(self, name: str, value: Any) -> None:
+        """Set one column of the last row."""
+        self._columns[name][-1] = value
+
     def to_json(self) -> dict[str, list[Any]]:
         """The columns as lists (copies)."""
         return {name: list(column) for name, column in self._columns.items()}
@@ -54,8 +61,9 @@ class SessionTruth:
     def __init__(self) -> None:
         self.frames = Columns(
             "out_seq", "sent_ns", "pts", "kind", "chunk_index", "input_seq",
-            "input_received_ns", "internal_delay_ns", "input_stamp_id",
+            "input_received_ns", "internal_delay_ns", "input_stamp_id", "wire_ns",
         )
+        self._wire_pending = False
         self.chunks = Columns(
             "chunk_index", "started_ns", "done_ns", "frames", "compute_s", "warmup", "prompt",
             "update_received_ns",
@@ -76,7 +84,15 @@ class SessionTruth:
             input_received_ns=None if source is None else source.received_ns,
             internal_delay_ns=None if source is None else sent_ns - source.received_ns,
             input_stamp_id=None if source is None else source.stamp_id,
+            wire_ns=None,
         )
+        self._wire_pending = True
+
+    def frame_asked(self, at_ns: int) -> None:
+        """aiortc asked for the next frame: the last one recorded is encoded and on the wire."""
+        if self._wire_pending:
+            self.frames.set_last("wire_ns", at_ns)
+            self._wire_pending = False
 
     def to_json(self) -> dict[str, Any]:
         """Frames, chunks and messages, each as columns of lists."""

@@ -1,0 +1,269 @@
+"""Evidence: one or more stored runs of one server, as the log's tables and answers need them.
+
+Everything the research log says comes from here: per-pipeline figures with n and CI
+(trials are the unit, never frames), what the server's schemas and model status said at
+run start, which run and date back each statement, and whether it is SIMULATED.
+
+Runs are combined only when they measured the same kind of server (simulated or real,
+Scope version, GPU VRAM): the log's "Scope (Measured)" column holds one server's numbers.
+Runs of different servers are compared (``lab compare``), never merged.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from lab.errors import LabError
+from lab.measure.stats import Figure, percentile_figure
+from lab.store import MANIFEST, RESULTS_DIR, Runs, list_runs, load_runs
+from lab.overview import SIMULATED_LABEL
+
+__all__ = ["Evidence", "LogbookError", "ServerView", "latest_runs", "format_figure", "format_value",
+           "BASELINE_CONDITION", "LATENCY_FIGURES"]
+
+BASELINE_CONDITION = "default"
+# Frame latency: exact (stamped input) where the pipeline keeps the picture, else the step test.
+LATENCY_FIGURES = ("latency_p50", "step_latency_p50")
+MIN_TRIALS_FOR_CI = 3
+
+
+class LogbookError(LabError):
+    """Runs that cannot be put into one research log (none given, or different servers)."""
+
+
+@dataclass(frozen=True)
+class ServerView:
+    """What the server said about itself at run start (the first target of the first run)."""
+
+    target: str
+    url: str | None
+    version: str | None
+    simulated: bool
+    vram_gb: float | None
+    schemas: Mapping[str, Mapping[str, Any]]
+    models_present: Mapping[str, bool]
+    api: Mapping[str, Any] | None
+
+    @property
+    def label(self) -> str:
+        """SIMULATED, or the real server's version: how every number from it is tagged."""
+        return SIMULATED_LABEL if self.simulated else f"Scope {self.version}"
+
+    @property
+    def simulator_speed(self) -> float | None:
+        speed = (self.api or {}).get("simulator_speed")
+        return float(speed) if isinstance(speed, int | float) else None
+
+    def identity(self) -> tuple[bool, str | None, float | None]:
+        """The checked metadata: runs differing in it are compared, never merged."""
+        return (self.simulated, self.version, self.vram_gb)
+
+
+def _server_views(manifest: Mapping[str, Any]) -> list[ServerView]:
+    views = []
+    for target, server in (manifest.get("servers") or {}).items():
+        views.append(ServerView(
+            target=target, url=server.get("url"), version=server.get("version"),
+            simulated=bool(server.get("simulated", manifest.get("simulated", False))),
+            vram_gb=server.get("vram_gb"), schemas=server.get("schemas") or {},
+            models_present=server.get("models_present") or {}, api=server.get("api")))
+    return views
+
+
+class Evidence:
+    """Runs loaded for the log: trials, manifests, and per-pipeline figures.
+
+    Examples
+    --------
+    >>> evidence = Evidence.load(["20261125T175942Z-775d15"], "results")   # doctest: +SKIP
+    >>> str(evidence.figure("longlive", "fps_out"))                        # doctest: +SKIP
+    'fps_out: 10.27 fps [10.21, 10.34] n=2'
+    """
+
+    def __init__(self, runs: Runs, manifests: Mapping[str, Mapping[str, Any]]) -> None:
+        if not manifests:
+            raise LogbookError("No runs to report on. Run a sweep first (lab sweep pipelines), "
+                               "then pass its run id.")
+        self.runs = runs
+        self.manifests = dict(manifests)
+        self.trials = runs.trials if not runs.trials.empty else pd.DataFrame(
+            columns=["trial_id", "run_id", "pipeline_id", "condition", "status"])
+        self._check_one_server()
+
+    @classmethod
+    def load(cls, run_ids: Iterable[str] | None = None, out_dir: Path | str = RESULTS_DIR) -> Evidence:
+        """Runs by id (or run folders) from ``out_dir``; None means :func:`latest_runs`."""
+        ids = list(run_ids) if run_ids else [p.name for p in latest_runs(out_dir)]
+        if not ids:
+            raise LogbookError(f"No runs in {Path(out_dir).resolve()}. Run a sweep first "
+                               "(lab sweep pipelines --target sim), or pass --out.")
+        runs = load_runs(out_dir, ids)
+        manifests = {run_id: json.loads((root / MANIFEST).read_text()) for run_id, root in runs.roots.items()}
+        return cls(runs, manifests)
+
+    # -- the server and the runs ----------------------------------------------------------
+
+    def _check_one_server(self) -> None:
+        seen: dict[tuple[bool, str | None, float | None], str] = {}
+        for run_id, manifest in self.manifests.items():
+            for view in _server_views(manifest):
+                seen.setdefault(view.identity(), f"{run_id} ({view.target})")
+        if len(seen) > 1:
+            described = "; ".join(f"{where}: {'simulated' if sim else 'real'} Scope {version}, "
+                                  f"{vram if vram is not None else 'no'} GB GPU"
+                                  for (sim, version, vram), where in seen.items())
+            raise LogbookError(f"These runs measured different servers ({described}). The log's "
+                               "'Scope (Measured)' column holds one server's numbers: report them "
+                               "separately, or compare them with `lab compare RUN_A RUN_B`.")
+
+    @cached_property
+    def server(self) -> ServerView:
+        """The server of the runs (schemas, models and API facts merged over all runs)."""
+        views = [v for m in self.manifests.values() for v in _server_views(m)]
+        if not views:
+            raise LogbookError(f"Run(s) {', '.join(self.manifests)} have no server block in their "
+                               "manifest; they were not written by a sweep.")
+        schemas: dict[str, Mapping[str, Any]] = {}
+        present: dict[str, bool] = {}
+        api = None
+        for view in views:
+            schemas |= view.schemas
+            present |= view.models_present
+            api = view.api or api
+        first = views[0]
+        return ServerView(first.target, first.url, first.version, first.simulated, first.vram_gb,
+                          schemas, present, api)
+
+    @property
+    def simulated(self) -> bool:
+        return self.server.simulated
+
+    @property
+    def label(self) -> str:
+        return self.server.label
+
+    @property
+    def run_ids(self) -> list[str]:
+        return list(self.manifests)
+
+    def date(self, run_ids: Iterable[str] | None = None) -> str:
+        """The UTC start date(s) of the runs, e.g. ``2026-11-25``."""
+        dates = sorted({str(self.manifests[r].get("started_at", ""))[:10] for r in (run_ids or self.run_ids)})
+        return ", ".join(d for d in dates if d) or "?"
+
+    def cite(self, run_ids: Iterable[str] | None = None) -> str:
+        """``run `X`, 2026-11-25, SIMULATED``: the evidence behind a statement."""
+        ids = list(dict.fromkeys(run_ids or self.run_ids))
+        runs = ", ".join(f"`{r}`" for r in ids)
+        return f"{'run' if len(ids) == 1 else 'runs'} {runs}, {self.date(ids)}, {self.label}"
+
+    # -- trials ---------------------------------------------------------------------------
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        """Trials that ran and measured (status ok)."""
+        return self.trials[self.trials["status"].eq("ok")]
+
+    def pipelines(self) -> list[str]:
+        """Pipelines with at least one measured trial, in the order they were run."""
+        return list(dict.fromkeys(self.ok["pipeline_id"]))
+
+    def baseline(self, pipeline_id: str) -> pd.DataFrame:
+        """The trials that stand for a pipeline at its default settings.
+
+        Those of condition ``default`` (the pipelines sweep); failing that, the first
+        condition the pipeline ran under (e.g. VACE off in a VACE-only run).
+        """
+        trials = self.ok[self.ok["pipeline_id"].eq(pipeline_id)]
+        default = trials[trials["condition"].eq(BASELINE_CONDITION)]
+        if not default.empty or trials.empty:
+            return default
+        return trials[trials["condition"].eq(trials["condition"].iloc[0])]
+
+    def unit(self, figure: str) -> str:
+        figures = self.runs.figures
+        if figures.empty or figure not in set(figures["figure"]):
+            return ""
+        return str(figures.loc[figures["figure"].eq(figure), "unit"].iloc[0])
+
+    def figure(self, pipeline_id: str, name: str, trials: pd.DataFrame | None = None) -> Figure | None:
+        """Median over trials of one figure, with a bootstrap CI; n = trials (None: no data)."""
+        trials = self.baseline(pipeline_id) if trials is None else trials
+        if name not in trials:
+            return None
+        values = pd.to_numeric(trials[name], errors="coerce").dropna().to_numpy(dtype=float)
+        if values.size == 0:
+            return None
+        figure = percentile_figure(name, values, 50, self.unit(name))
+        if values.size < MIN_TRIALS_FOR_CI:  # a bootstrap over one or two values is no interval
+            figure = Figure(figure.name, figure.value, figure.unit, int(values.size),
+                            warnings=(f"{values.size} trial(s): add repeats for a confidence interval",))
+        return figure
+
+    def latency(self, pipeline_id: str, trials: pd.DataFrame | None = None) -> Figure | None:
+        """Frame latency p50: stamped (exact) if measured, else the step test."""
+        for name in LATENCY_FIGURES:
+            figure = self.figure(pipeline_id, name, trials)
+            if figure is not None:
+                return figure
+        return None
+
+    def runs_of(self, trials: pd.DataFrame) -> list[str]:
+        return list(dict.fromkeys(trials["run_id"])) if "run_id" in trials else []
+
+    def vace_trials(self) -> pd.DataFrame:
+        """Trials of the VACE sweep shape: VACE loaded or not, reference images, context scale."""
+        if "vace_enabled" not in self.trials:
+            return self.trials.iloc[0:0]
+        return self.trials[self.trials["vace_enabled"].notna()]
+
+
+def latest_runs(out_dir: Path | str = RESULTS_DIR) -> list[Path]:
+    """The newest complete run of each sweep name, on the same server as the newest run.
+
+    ``lab report`` with no run ids uses these: after ``make demo`` that is the pipelines
+    and the VACE sweep just run.
+    """
+    newest: dict[str, Path] = {}
+    identity = None
+    for root in reversed(list_runs(out_dir)):
+        manifest = json.loads((root / MANIFEST).read_text())
+        views = _server_views(manifest)
+        if manifest.get("kind") != "sweep" or not views or manifest.get("status") not in ("complete", None):
+            continue
+        identity = identity or views[0].identity()
+        name = str((manifest.get("spec") or {}).get("name", root.name))
+        if views[0].identity() == identity and name not in newest:
+            newest[name] = root
+    return sorted(newest.values())
+
+
+def format_value(value: float, unit: str) -> str:
+    """``3.01 s``, ``361 ms``, ``10.3 fps``: three significant digits, long ms as seconds."""
+    if unit == "ms" and abs(value) >= 1000:
+        value, unit = value / 1000, "s"
+    digits = 3 if value == 0 else max(0, 2 - int(math.floor(math.log10(abs(value)))))
+    text = f"{value:.{digits}f}"
+    return f"{text} {unit}".strip()
+
+
+def format_figure(figure: Figure, *, n: bool = True) -> str:
+    """``10.3 fps [10.2–10.3] n=2``: the median, its 95 % CI and the number of trials."""
+    assert figure.value is not None
+    text = format_value(figure.value, figure.unit)
+    if figure.ci_low is not None and figure.ci_high is not None and figure.n > 1:
+        scale = 1000 if figure.unit == "ms" and abs(figure.value) >= 1000 else 1
+        unit = "s" if scale == 1000 else figure.unit
+        low = format_value(figure.ci_low / scale, unit).rsplit(" ", 1)[0]
+        high = format_value(figure.ci_high / scale, unit).rsplit(" ", 1)[0]
+        text += f" [{low}–{high}]"
+    return f"{text} n={figure.n}" if n else text
+

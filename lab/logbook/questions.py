@@ -1,0 +1,248 @@
+"""Answers to the log's open questions, where the runs hold the data that answers them.
+
+Each answerer looks at the evidence and returns an answer or None; None leaves the
+question unticked and untouched. An answer names its runs and date, and SIMULATED when the
+server was the simulator. What the data cannot judge (quality at 512x512, ease of
+integration, Spout) is never ticked.
+
+The API questions need the manifest's ``api`` block (:mod:`lab.logbook.api`); runs made
+before it existed answer them not at all rather than from guesses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from lab.logbook.evidence import Evidence, format_figure, format_value
+from lab.logbook.markdown import AnswerLine
+from lab.logbook.vace import vace_effects
+from lab.measure.stats import Figure
+
+__all__ = ["Question", "QUESTIONS", "answer_questions", "realtime_verdicts", "Realtime", "DEFAULT_REALTIME_FPS"]
+
+DEFAULT_REALTIME_FPS = 15.0
+INPUT_KEEPUP = 0.95  # v2v output at this share of the input rate keeps up with it
+
+
+@dataclass(frozen=True)
+class Question:
+    """A checkbox question of the log, where it is, and how data answers it."""
+
+    key: str
+    text: str
+    section: str
+    answer: Callable[[Evidence, float], str | None]
+
+
+def _cited(evidence: Evidence, text: str, run_ids: list[str] | None = None) -> str:
+    return f"{text} ({evidence.cite(run_ids)})"
+
+
+def _api(evidence: Evidence) -> dict | None:
+    api = evidence.server.api
+    return dict(api) if api and "scope_local" in api else None
+
+
+def _hosted_api(evidence: Evidence, _: float) -> str | None:
+    api = _api(evidence)
+    if api is None:
+        return None
+    if api["hosted_streams"]:
+        return _cited(evidence, "**Partly**: the server's OpenAPI lists Daydream's hosted `/v1/streams` routes")
+    local = "it serves Scope's own local API instead: `/api/v1/pipeline/load`, `/api/v1/webrtc/offer`, " \
+            "parameters over the WebRTC data channel" if api["scope_local"] else "nor Scope's local API"
+    return _cited(evidence, f"**No**: the server's OpenAPI has no `/v1/streams` routes; {local}")
+
+
+def _whip(evidence: Evidence, _: float) -> str | None:
+    api = _api(evidence)
+    if api is None:
+        return None
+    if api["whip_paths"]:
+        paths = ", ".join(f"`{p}`" for p in api["whip_paths"])
+        return _cited(evidence, f"**WHIP offered** at {paths}")
+    return _cited(evidence, "**No WHIP**: no WHIP route in the OpenAPI; WebRTC is an SDP offer/answer at "
+                            "`POST /api/v1/webrtc/offer`, pipeline and input mode in `initialParameters`")
+
+
+def _docs(evidence: Evidence, _: float) -> str | None:
+    api = _api(evidence)
+    if api is None or not api.get("docs_served"):
+        return None
+    groups = ", ".join(f"{name} ({count})" for name, count in list(api["groups"].items())[:8])
+    more = f" and {len(api['groups']) - 8} more groups" if len(api["groups"]) > 8 else ""
+    simulator = (f"; plus {api['simulator_operations']} simulator control routes under `/sim/`"
+                 if api.get("simulator_operations") else "")
+    return _cited(evidence, f"**FastAPI Swagger UI of \"{api['title']}\" {api['api_version']}**: "
+                            f"{api['operations']} operations, by group: {groups}{more}{simulator}")
+
+
+def _vace_latency(evidence: Evidence, _: float) -> str | None:
+    parts = []
+    runs: list[str] = []
+    for pipeline_id, effects in vace_effects(evidence).items():
+        items = []
+        for effect in effects:
+            if effect.latency is None:
+                continue
+            c = effect.latency
+            sign = "+" if c.difference >= 0 else "−"
+            judged = (f" [{format_value(c.ci_low, c.unit)}, {format_value(c.ci_high, c.unit)}], "
+                      f"{'significant' if c.significant else 'not significant'}" if effect.judged else ", few trials")
+            items.append(f"{effect.condition.label} {sign}{format_value(abs(c.difference), c.unit)}{judged}")
+            runs += evidence.runs_of(effect.condition.trials)
+        if items:
+            parts.append(f"{pipeline_id} vs {effects[0].reference.label}: " + "; ".join(items))
+    if not parts:
+        return None
+    return _cited(evidence, "**Measured** (frame latency p50): " + " | ".join(parts), list(dict.fromkeys(runs)))
+
+
+def _reference_images(evidence: Evidence, _: float) -> str | None:
+    trials = evidence.ok
+    if "vace_ref_count" not in trials:
+        return None
+    with_refs = trials[trials["vace_ref_count"].fillna(0).astype(int) > 0]
+    if with_refs.empty:
+        return None
+    counts = sorted({int(c) for c in with_refs["vace_ref_count"]})
+    images = f"{counts[0]}–{counts[-1]}" if len(counts) > 1 else f"{counts[0]}"
+    trials = f"{len(with_refs)} trial{'s' if len(with_refs) != 1 else ''}"
+    return _cited(evidence, f"**Via the API**: upload each image (`POST /api/v1/assets`), then send the returned "
+                            f"paths as `vace_ref_images` over the data channel, with the pipeline loaded with "
+                            f"`vace_enabled`; {trials} ran with {images} images",
+                  evidence.runs_of(with_refs))
+
+
+def _runpod_warmup(evidence: Evidence, _: float) -> str | None:
+    kind = (evidence.server.api or {}).get("target_kind")
+    if not (evidence.simulated or kind == "runpod"):
+        return None  # a local GPU box says nothing about RunPod
+    parts = []
+    runs: list[str] = []
+    for pipeline_id in evidence.pipelines():
+        schema = evidence.server.schemas.get(pipeline_id, {})
+        if not schema.get("requires_models"):
+            continue
+        figures = {name: evidence.figure(pipeline_id, name) for name in ("load_s", "ttff_s", "warmup_s")}
+        if any(f is None or f.value is None for f in figures.values()):
+            continue
+        total = sum(f.value for f in figures.values() if f is not None and f.value is not None)
+        parts.append(f"{pipeline_id} {format_value(total, 's')} (load {format_figure(figures['load_s'], n=False)}, "
+                     f"first frame {format_figure(figures['ttff_s'], n=False)}, steady after "
+                     f"{format_figure(figures['warmup_s'], n=False)})")
+        runs += evidence.runs_of(evidence.baseline(pipeline_id))
+    if not parts:
+        return None
+    speed = evidence.server.simulator_speed
+    where = ("the simulator's emulated RTX 5090 pod" + (f", loads {speed:g}x faster than real time" if speed and speed != 1 else "")
+             if evidence.simulated else "the RunPod pod")
+    return _cited(evidence, f"**Load request to steady output** on {where}: " + "; ".join(parts), list(dict.fromkeys(runs)))
+
+
+def _input_fps(evidence: Evidence, trials: pd.DataFrame) -> float | None:
+    """The input frame rate of video-to-video trials (their output cannot exceed it)."""
+    if trials.empty or not trials["mode"].eq("video").all():
+        return None
+    rates = {float((evidence.manifests[r].get("spec") or {}).get("fps", 0)) for r in evidence.runs_of(trials)}
+    return min(rates) if rates and min(rates) > 0 else None
+
+
+@dataclass(frozen=True)
+class Realtime:
+    """Is a pipeline fast enough: its steady fps against the fps it needs."""
+
+    pipeline_id: str
+    fps: Figure
+    needed_fps: float
+    capped_by_input: bool
+    verdict: str  # "yes", "no" or "borderline" (the CI spans the threshold)
+
+
+def realtime_verdicts(evidence: Evidence, threshold_fps: float = DEFAULT_REALTIME_FPS) -> list[Realtime]:
+    """Per measured pipeline: steady fps (median, CI over trials) against ``threshold_fps``.
+
+    Video-to-video output cannot exceed its input rate: a pipeline fed below the threshold
+    counts as real time when it keeps up with its input (within 5 %).
+    """
+    verdicts = []
+    for pipeline_id in evidence.pipelines():
+        figure = evidence.figure(pipeline_id, "fps_out")
+        if figure is None or figure.value is None:
+            continue
+        needed, capped = threshold_fps, False
+        input_fps = _input_fps(evidence, evidence.baseline(pipeline_id))
+        if input_fps is not None and input_fps * INPUT_KEEPUP <= threshold_fps:
+            needed, capped = input_fps * INPUT_KEEPUP, True
+        low = figure.ci_low if figure.ci_low is not None and figure.n > 1 else figure.value
+        high = figure.ci_high if figure.ci_high is not None and figure.n > 1 else figure.value
+        verdict = "yes" if low >= needed else "no" if high < needed else "borderline"
+        verdicts.append(Realtime(pipeline_id, figure, needed, capped, verdict))
+    return verdicts
+
+
+def _realtime(evidence: Evidence, threshold_fps: float) -> str | None:
+    verdicts = realtime_verdicts(evidence, threshold_fps)
+    if not verdicts:
+        return None
+    groups = {kind: [f"{v.pipeline_id} {format_figure(v.fps)}" for v in verdicts if v.verdict == kind]
+              for kind in ("yes", "no", "borderline")}
+    head = ("**Yes**" if not groups["no"] and not groups["borderline"]
+            else "**No**" if not groups["yes"] and not groups["borderline"] else "**Depends on the pipeline**")
+    parts = [f"{label}: {'; '.join(groups[kind])}" for kind, label in
+             (("yes", "real-time"), ("no", "too slow"), ("borderline", "borderline (CI spans it)")) if groups[kind]]
+    cap = (f"; video-to-video output cannot exceed its input rate, so keeping up with it "
+           f"(≥ {INPUT_KEEPUP:.0%} of it) counts" if any(v.capped_by_input for v in verdicts) else "")
+    runs = list(dict.fromkeys(r for v in verdicts for r in evidence.runs_of(evidence.baseline(v.pipeline_id))))
+    return _cited(evidence, f"{head} at a {threshold_fps:g} fps threshold (steady output fps, 95 % CI{cap}): "
+                            + " | ".join(parts), runs)
+
+
+def _sam3(evidence: Evidence, _: float) -> str | None:
+    schemas = evidence.server.schemas
+    if not schemas:
+        return None
+    found = [p for p, s in schemas.items() if "sam" in p.lower().split("-") or "sam3" in p.lower()
+             or "sam" in str(s.get("name", "")).lower().split()]
+    if found:
+        return _cited(evidence, "**Yes**: the server lists " + ", ".join(f"`{p}`" for p in found))
+    return _cited(evidence, f"**Not listed**: none of the server's {len(schemas)} pipelines is SAM3")
+
+
+def _alpha(evidence: Evidence, _: float) -> str | None:
+    schemas = evidence.server.schemas
+    if not schemas or not all("outputs" in s for s in schemas.values()):
+        return None
+    other = {p: s["outputs"] for p, s in schemas.items() if set(s["outputs"]) - {"video"}}
+    if other:
+        listed = "; ".join(f"`{p}`: {', '.join(o)}" for p, o in other.items())
+        return _cited(evidence, f"**Yes, some pipelines**: {listed}")
+    return _cited(evidence, f"**No**: all {len(schemas)} pipelines declare `outputs: [video]` only "
+                            "(no mask or alpha output)")
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("api-hosted", "Is the API structure identical to Daydream hosted API?", "API", _hosted_api),
+    Question("whip", "Does WHIP work the same way?", "API", _whip),
+    Question("docs", "What's in the Swagger UI (`/docs`)?", "API", _docs),
+    Question("vace-latency", "What's the latency impact of VACE?", "VACE", _vace_latency),
+    Question("vace-latency-2", "Latency impact?", "VACE", _vace_latency),
+    Question("vace-refs", "How to provide reference images?", "VACE", _reference_images),
+    Question("runpod-warmup", "RunPod warm-up time?", "Performance", _runpod_warmup),
+    Question("realtime", "Real-time viability for demo?", "Performance", _realtime),
+    Question("sam3", "Is SAM3 available as a pipeline module?", "Masking", _sam3),
+    Question("alpha", "Does Scope expose segmentation or alpha output?", "Masking", _alpha),
+)
+
+
+def answer_questions(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> list[AnswerLine]:
+    """The questions the evidence answers, as lines for :func:`lab.logbook.markdown.update_file`."""
+    answers = []
+    for question in QUESTIONS:
+        text = question.answer(evidence, realtime_fps)
+        if text is not None:
+            answers.append(AnswerLine(question.key, question.text, text, question.section))
+    return answers

@@ -1,0 +1,120 @@
+"""What VACE costs: each VACE condition of a pipeline against its reference condition.
+
+The reference is VACE not loaded (``vace_enabled=false``) where the runs have it, else VACE
+loaded with no reference images. Each other condition (VACE loaded, 1..k reference images,
+context scales) gets the difference in steady fps and frame latency, with a bootstrap CI
+over trials (:func:`lab.measure.stats.compare`). With fewer than three trials a side the
+difference is reported but not judged.
+
+Only runs whose spec varies a VACE setting count (the VACE sweep), so a pipeline measured
+at its defaults elsewhere is not mixed in under different trial settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from lab.logbook.evidence import LATENCY_FIGURES, MIN_TRIALS_FOR_CI, Evidence
+from lab.measure.stats import Comparison, Figure, compare
+
+__all__ = ["VaceCondition", "VaceEffect", "vace_conditions", "vace_effects"]
+
+
+@dataclass(frozen=True)
+class VaceCondition:
+    """One VACE setting of one pipeline, with its steady fps and frame latency over trials."""
+
+    pipeline_id: str
+    vace_enabled: bool
+    ref_count: int
+    context_scale: float | None
+    fps: Figure | None
+    latency: Figure | None
+    trials: pd.DataFrame
+
+    @property
+    def label(self) -> str:
+        if not self.vace_enabled:
+            return "VACE off"
+        scale = f", scale {self.context_scale:.1f}" if self.context_scale is not None and self.ref_count else ""
+        return f"VACE on, {self.ref_count} ref{'s' if self.ref_count != 1 else ''}{scale}"
+
+
+@dataclass(frozen=True)
+class VaceEffect:
+    """A condition against the pipeline's reference condition (b - a)."""
+
+    reference: VaceCondition
+    condition: VaceCondition
+    fps: Comparison | None
+    latency: Comparison | None
+
+    @property
+    def judged(self) -> bool:
+        """Enough trials on both sides for the significance verdict to mean something."""
+        sizes = [c.n_a for c in (self.fps, self.latency) if c] + [c.n_b for c in (self.fps, self.latency) if c]
+        return bool(sizes) and min(sizes) >= MIN_TRIALS_FOR_CI
+
+
+def _vace_runs(evidence: Evidence) -> set[str]:
+    runs = set()
+    for run_id, manifest in evidence.manifests.items():
+        spec = manifest.get("spec") or {}
+        keys = [*(spec.get("load") or {}), *(spec.get("runtime") or {})]
+        if any(k.startswith("vace_") for k in keys):
+            runs.add(run_id)
+    return runs
+
+
+def vace_conditions(evidence: Evidence) -> dict[str, list[VaceCondition]]:
+    """Per pipeline, its VACE conditions in a stable order (off, then by refs and scale)."""
+    trials = evidence.ok[evidence.ok["run_id"].isin(_vace_runs(evidence))]
+    if trials.empty or "vace_enabled" not in trials:
+        return {}
+    trials = trials.assign(_scale=pd.to_numeric(trials["vace_context_scale"], errors="coerce"))
+    result: dict[str, list[VaceCondition]] = {}
+    for pipeline_id in dict.fromkeys(trials["pipeline_id"]):
+        mine = trials[trials["pipeline_id"].eq(pipeline_id)]
+        conditions = []
+        for (enabled, refs, scale), group in mine.groupby(["vace_enabled", "vace_ref_count", "_scale"],
+                                                          dropna=False, sort=True):
+            context = None if pd.isna(scale) else float(scale)
+            conditions.append(VaceCondition(pipeline_id, bool(enabled), int(refs), context,
+                                            evidence.figure(pipeline_id, "fps_out", group),
+                                            evidence.latency(pipeline_id, group), group))
+        if len(conditions) > 1:
+            result[pipeline_id] = conditions
+    return result
+
+
+def _reference(conditions: list[VaceCondition]) -> VaceCondition:
+    off = [c for c in conditions if not c.vace_enabled]
+    on_bare = [c for c in conditions if c.vace_enabled and c.ref_count == 0]
+    return (off or on_bare or conditions)[0]
+
+
+def _compare(name: str, a: pd.DataFrame, b: pd.DataFrame, unit: str) -> Comparison | None:
+    if name not in a or name not in b:
+        return None
+    xa = pd.to_numeric(a[name], errors="coerce").dropna()
+    xb = pd.to_numeric(b[name], errors="coerce").dropna()
+    if xa.empty or xb.empty:
+        return None
+    return compare(name, xa.to_numpy(dtype=float), xb.to_numpy(dtype=float), unit)
+
+
+def vace_effects(evidence: Evidence) -> dict[str, list[VaceEffect]]:
+    """Per pipeline, every VACE condition against the reference (VACE off, else on with 0 refs)."""
+    effects: dict[str, list[VaceEffect]] = {}
+    for pipeline_id, conditions in vace_conditions(evidence).items():
+        reference = _reference(conditions)
+        latency_name = next((n for n in LATENCY_FIGURES
+                             if n in reference.trials and reference.trials[n].notna().any()), LATENCY_FIGURES[0])
+        effects[pipeline_id] = [
+            VaceEffect(reference, c,
+                       _compare("fps_out", reference.trials, c.trials, evidence.unit("fps_out")),
+                       _compare(latency_name, reference.trials, c.trials, evidence.unit(latency_name)))
+            for c in conditions if c is not reference]
+    return effects

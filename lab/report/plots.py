@@ -1,0 +1,289 @@
+"""Plots of runs, for the report and the research-log notebook; readable at a glance.
+
+- :func:`plot_fps` — steady fps per pipeline: median with 95 % CI bars, each trial as a dot,
+  the real-time threshold as a line;
+- :func:`plot_latency_cdfs` — per-frame latency CDF per pipeline (stamped input), or the
+  per-trial step-test latencies where the pipeline redraws the picture;
+- :func:`plot_warmup_timeline` — per pipeline, from load request: loading, WebRTC offer to
+  first frame, warm-up to steady state;
+- :func:`plot_vace_overhead` — fps and latency against the number of reference images, one
+  line per context scale, VACE off as its own marker;
+- :func:`plot_fps_over_time` — output fps over time, one line per trial, a panel per pipeline;
+- :func:`plot_contact_sheet` — sampled output frames per pipeline, for judging quality by eye.
+
+Each returns a matplotlib figure (None when the runs hold nothing to plot) watermarked
+SIMULATED when the data came from the simulator.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure as MplFigure
+
+from lab.logbook.evidence import Evidence
+from lab.logbook.questions import DEFAULT_REALTIME_FPS, realtime_verdicts
+from lab.logbook.vace import vace_conditions
+from lab.report.style import rolling_fps, watermark
+
+__all__ = ["plot_fps", "plot_latency_cdfs", "plot_warmup_timeline", "plot_vace_overhead", "plot_fps_over_time",
+           "plot_contact_sheet", "report_figures", "PLOTS"]
+
+PHASE_COLORS = {"load": "#8da0cb", "first frame": "#fc8d62", "warm-up": "#ffd92f", "steady": "#66c2a5"}
+
+
+def _title(evidence: Evidence, text: str) -> str:
+    return f"{text} — {evidence.label}"
+
+
+def _frames(evidence: Evidence, trials: pd.DataFrame) -> list[tuple[pd.Series, pd.DataFrame]]:
+    """(trial row, per-frame table) for trials whose frames were stored."""
+    out = []
+    for _, row in trials.iterrows():
+        path = evidence.runs.roots[row["run_id"]] / "frames" / f"{row['trial_id']}.parquet"
+        if path.is_file():
+            out.append((row, pd.read_parquet(path)))
+    return out
+
+
+def _finish(figure: MplFigure, evidence: Evidence) -> MplFigure:
+    watermark(figure, evidence.simulated)
+    return figure
+
+
+def plot_fps(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> MplFigure | None:
+    """Steady output fps per pipeline: bars at the median over trials, 95 % CI whiskers, trials as dots.
+
+    Bars are blue when the pipeline is real time (:func:`lab.logbook.questions.realtime_verdicts`),
+    red when too slow, amber when the CI spans the threshold.
+    """
+    verdicts = realtime_verdicts(evidence, realtime_fps)
+    if not verdicts:
+        return None
+    colors = {"yes": "#4c72b0", "no": "#c44e52", "borderline": "#dd8452"}
+    figure, ax = plt.subplots(figsize=(max(5.5, 1.4 * len(verdicts) + 2), 4.2), layout="constrained")
+    for x, verdict in enumerate(verdicts):
+        fps = verdict.fps
+        assert fps.value is not None
+        has_ci = fps.ci_low is not None and fps.ci_high is not None and fps.n > 1
+        error = [[fps.value - fps.ci_low], [fps.ci_high - fps.value]] if has_ci else None
+        ax.bar(x, fps.value, color=colors[verdict.verdict], alpha=0.85, yerr=error, capsize=6,
+               label=verdict.pipeline_id)
+        values = pd.to_numeric(evidence.baseline(verdict.pipeline_id)["fps_out"], errors="coerce").dropna()
+        ax.plot(np.full(len(values), x), values, "o", color="black", ms=4, alpha=0.7, zorder=3)
+        ax.annotate(f"{fps.value:.1f}\nn={fps.n}", (x, fps.value), textcoords="offset points", xytext=(0, 8),
+                    ha="center", fontsize=9)
+    ax.axhline(realtime_fps, color="gray", ls="--", lw=1)
+    ax.text(-0.45, realtime_fps, f"real-time threshold {realtime_fps:g} fps", va="bottom", ha="left",
+            fontsize=8, color="dimgray")
+    ax.set_xticks(range(len(verdicts)), [v.pipeline_id for v in verdicts])
+    ax.set(ylabel="steady output fps", title=_title(evidence, "Output fps per pipeline"))
+    ax.set_ylim(0, max(realtime_fps, *(v.fps.value or 0 for v in verdicts)) * 1.3)
+    ax.grid(axis="y", alpha=0.3)
+    return _finish(figure, evidence)
+
+
+def _steady(frames: pd.DataFrame) -> pd.DataFrame:
+    """Steady-state frames; all of them when the trial never settled (its figures do the same)."""
+    steady = frames[frames["phase"].eq("steady")] if "phase" in frames else frames
+    return steady if not steady.empty else frames
+
+
+def short_condition(condition: str) -> str:
+    """``vace_enabled=true vace_ref_images=2`` -> ``VACE=true refs=2``: legend-sized."""
+    for long, short in (("vace_enabled", "VACE"), ("vace_ref_images", "refs"), ("vace_context_scale", "scale")):
+        condition = condition.replace(long, short)
+    return condition
+
+
+def _latencies(evidence: Evidence, pipeline_id: str) -> tuple[np.ndarray, str]:
+    """Per-frame stamped latencies (steady frames), else the trials' step-test p50s."""
+    trials = evidence.baseline(pipeline_id)
+    values = [_steady(frames)["latency_ms"].dropna().to_numpy(dtype=float)
+              for _, frames in _frames(evidence, trials) if "latency_ms" in frames]
+    stamped = np.concatenate(values) if values else np.zeros(0)
+    if stamped.size:
+        return stamped, "frames"
+    steps = pd.to_numeric(trials.get("step_latency_p50", pd.Series(dtype=float)), errors="coerce").dropna()
+    return steps.to_numpy(dtype=float), "step tests"
+
+
+def plot_latency_cdfs(evidence: Evidence) -> MplFigure | None:
+    """Empirical CDF of frame latency per pipeline (x on a log scale when the range is wide)."""
+    series = {p: _latencies(evidence, p) for p in evidence.pipelines()}
+    series = {p: v for p, v in series.items() if v[0].size}
+    if not series:
+        return None
+    figure, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
+    for pipeline_id, (values, kind) in series.items():
+        values = np.sort(values)
+        ax.step(values, np.arange(1, values.size + 1) / values.size, where="post", lw=1.6,
+                label=f"{pipeline_id} (p50 {np.median(values):.0f} ms, {values.size} {kind})")
+    low = min(v.min() for v, _ in series.values())
+    high = max(v.max() for v, _ in series.values())
+    if low > 0 and high / low > 8:
+        ax.set_xscale("log")
+    ax.axhline(0.5, color="gray", lw=0.8, ls=":")
+    ax.set(xlabel="latency, input sent → output received (ms)", ylabel="fraction of frames", ylim=(0, 1.02),
+           title=_title(evidence, "Frame latency CDF per pipeline"))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small", loc="lower right")
+    return _finish(figure, evidence)
+
+
+def plot_warmup_timeline(evidence: Evidence) -> MplFigure | None:
+    """From load request to steady output per pipeline: load, offer → first frame, warm-up (medians)."""
+    rows = []
+    for pipeline_id in evidence.pipelines():
+        parts = {name: evidence.figure(pipeline_id, key) for name, key in
+                 (("load", "load_s"), ("first frame", "ttff_s"), ("warm-up", "warmup_s"))}
+        if all(f is None for f in parts.values()):
+            continue
+        rows.append((pipeline_id, {k: (f.value or 0.0) if f is not None else 0.0 for k, f in parts.items()}))
+    if not rows:
+        return None
+    figure, ax = plt.subplots(figsize=(8.5, 1.0 + 0.7 * len(rows)), layout="constrained")
+    total_max = max(sum(parts.values()) for _, parts in rows)
+    tail = max(total_max * 0.12, 0.2)
+    for y, (pipeline_id, parts) in enumerate(rows):
+        start = 0.0
+        for phase, width in parts.items():
+            ax.barh(y, width, left=start, color=PHASE_COLORS[phase], edgecolor="white",
+                    label=phase if y == 0 else None)
+            if width > total_max * 0.06:
+                ax.text(start + width / 2, y, f"{width:.2g} s", ha="center", va="center", fontsize=8)
+            start += width
+        ax.barh(y, tail, left=start, color=PHASE_COLORS["steady"], alpha=0.5, hatch="//", edgecolor="white",
+                label="steady" if y == 0 else None)
+        ax.text(start + tail + total_max * 0.01, y, f"steady after {start:.2g} s", va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), [p for p, _ in rows])
+    ax.invert_yaxis()
+    ax.set_xlim(0, (total_max + tail) * 1.3)
+    speed = evidence.server.simulator_speed
+    note = f" (simulator loads {speed:g}x faster than real time)" if speed and speed != 1 else ""
+    ax.set(xlabel=f"seconds from load request{note}", title=_title(evidence, "Warm-up timeline (medians over trials)"))
+    ax.legend(ncols=4, fontsize="small", loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _finish(figure, evidence)
+
+
+def plot_vace_overhead(evidence: Evidence) -> MplFigure | None:
+    """Steady fps and frame latency against reference images: a line per context scale, VACE off apart."""
+    conditions = vace_conditions(evidence)
+    if not conditions:
+        return None
+    figure, axes = plt.subplots(len(conditions), 2, figsize=(10, 3.6 * len(conditions)), layout="constrained",
+                                squeeze=False)
+    for row, (pipeline_id, items) in enumerate(conditions.items()):
+        for ax, (metric, label) in zip(axes[row], (("fps", "steady fps"), ("latency", "frame latency p50 (ms)")),
+                                       strict=True):
+            off = [c for c in items if not c.vace_enabled]
+            on = [c for c in items if c.vace_enabled]
+            scales = sorted({c.context_scale for c in on if c.ref_count}, key=lambda s: (s is None, s))
+            for scale in scales or [None]:
+                line = sorted((c for c in on if c.ref_count == 0 or c.context_scale == scale), key=lambda c: c.ref_count)
+                _errorline(ax, [c.ref_count for c in line], [getattr(c, metric) for c in line],
+                           label=f"VACE on, scale {scale:.1f}" if scale is not None else "VACE on", marker="o")
+            if off:
+                _errorline(ax, [0] * len(off), [getattr(c, metric) for c in off], label="VACE off", marker="s",
+                           color="black", linestyle="none")
+            ax.set(xlabel="reference images", ylabel=label, title=f"{pipeline_id}: {label}")
+            ax.set_xticks(sorted({c.ref_count for c in items}))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
+    figure.suptitle(_title(evidence, "VACE overhead (median over trials, 95 % CI)"))
+    return _finish(figure, evidence)
+
+
+def _errorline(ax: plt.Axes, xs: list[int], figures: list, *, label: str, marker: str, **style: object) -> None:
+    points = [(x, f) for x, f in zip(xs, figures, strict=True) if f is not None and f.value is not None]
+    if not points:
+        return
+    x = [p[0] for p in points]
+    y = [p[1].value for p in points]
+    low = [p[1].value - p[1].ci_low if p[1].ci_low is not None and p[1].n > 1 else 0 for p in points]
+    high = [p[1].ci_high - p[1].value if p[1].ci_high is not None and p[1].n > 1 else 0 for p in points]
+    ax.errorbar(x, y, yerr=[low, high], label=label, marker=marker, capsize=4, **style)
+
+
+def plot_fps_over_time(evidence: Evidence) -> MplFigure | None:
+    """Output fps (1 s window) over time since the offer, a line per trial, a panel per pipeline."""
+    panels = {p: _frames(evidence, evidence.ok[evidence.ok["pipeline_id"].eq(p)]) for p in evidence.pipelines()}
+    panels = {p: f for p, f in panels.items() if f}
+    if not panels:
+        return None
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.3 * rows), layout="constrained",
+                                squeeze=False, sharey=True)
+    for ax, (pipeline_id, trials) in zip(axes.flat, panels.items()):
+        for row, frames in trials:
+            if frames.empty:
+                continue
+            times, rates = rolling_fps(frames["t_s"].to_numpy())
+            condition = "" if row["condition"] == "default" else f" {short_condition(row['condition'])}"
+            ax.plot(times, rates, lw=1.2, label=f"repeat {row['repeat']}{condition}")
+        ax.set(title=pipeline_id, xlabel="seconds since offer")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("output fps (1 s window)")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    figure.suptitle(_title(evidence, "Output fps over time, per trial"))
+    return _finish(figure, evidence)
+
+
+def plot_contact_sheet(evidence: Evidence, per_pipeline: int = 3) -> MplFigure | None:
+    """Sampled output frames per pipeline (first trial at default settings), labelled with resolution."""
+    from PIL import Image
+
+    rows = []
+    for pipeline_id in evidence.pipelines():
+        for _, trial in evidence.baseline(pipeline_id).iterrows():
+            samples = sorted((evidence.runs.roots[trial["run_id"]] / "samples").glob(f"{trial['trial_id']}-*.jpg"))
+            if samples:
+                rows.append((pipeline_id, trial, samples[:per_pipeline]))
+                break
+    if not rows:
+        return None
+    figure, axes = plt.subplots(len(rows), per_pipeline, figsize=(2.6 * per_pipeline, 2.75 * len(rows)),
+                                layout="constrained", squeeze=False)
+    for (pipeline_id, trial, samples), line in zip(rows, axes, strict=True):
+        for k, ax in enumerate(line):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if k >= len(samples):
+                ax.set_visible(False)
+                continue
+            with Image.open(samples[k]) as image:
+                ax.imshow(np.asarray(image.convert("RGB")))
+                size = f"{image.width}x{image.height}"
+            if k == 0:
+                ax.set_ylabel(f"{pipeline_id}\n{size}, {trial['mode']}", fontsize=9)
+    figure.suptitle(_title(evidence, "Output samples (early, middle, late in a trial)"))
+    return _finish(figure, evidence)
+
+
+PLOTS: dict[str, Callable[[Evidence], MplFigure | None]] = {
+    "fps_per_pipeline": plot_fps,
+    "latency_cdf": plot_latency_cdfs,
+    "warmup_timeline": plot_warmup_timeline,
+    "vace_overhead": plot_vace_overhead,
+    "fps_over_time": plot_fps_over_time,
+    "contact_sheet": plot_contact_sheet,
+}
+
+
+def report_figures(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> dict[str, MplFigure]:
+    """Every plot the runs support, by name (those without data are left out)."""
+    figures = {}
+    for name, plot in PLOTS.items():
+        figure = plot_fps(evidence, realtime_fps) if plot is plot_fps else plot(evidence)
+        if figure is not None:
+            figures[name] = figure
+    return figures

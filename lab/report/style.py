@@ -1,0 +1,51 @@
+"""What every plot of the workbench shares: the SIMULATED watermark, rolling fps, saving.
+
+Every figure made from simulated data carries a SIMULATED watermark, so it cannot pass for
+a real measurement when it is copied out of its notebook or report.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure as MplFigure
+
+__all__ = ["watermark", "rolling_fps", "save_figure", "png_base64", "ROLLING_WINDOW_S", "SIMULATED_COLOR"]
+
+ROLLING_WINDOW_S = 1.0
+SIMULATED_COLOR = "crimson"
+
+
+def watermark(figure: MplFigure, simulated: bool) -> None:
+    """Stamp SIMULATED across a figure made from simulator data."""
+    if simulated:
+        figure.text(0.5, 0.5, "SIMULATED", fontsize=48, color=SIMULATED_COLOR, alpha=0.18,
+                    ha="center", va="center", rotation=25, transform=figure.transFigure, zorder=100)
+
+
+def rolling_fps(t_s: np.ndarray, window_s: float = ROLLING_WINDOW_S) -> tuple[np.ndarray, np.ndarray]:
+    """Output fps over a trailing window at each frame, from the first full window on."""
+    t = np.asarray(t_s, dtype=float)
+    counts = np.searchsorted(t, t, side="right") - np.searchsorted(t, t - window_s, side="left")
+    valid = t >= t[0] + window_s if t.size else np.zeros(0, dtype=bool)
+    return t[valid], counts[valid] / window_s
+
+
+def save_figure(figure: MplFigure, folder: Path | str, name: str) -> list[Path]:
+    """``folder/name.png`` and ``folder/name.svg``; SVG metadata without a date, so reruns match."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    png, svg = folder / f"{name}.png", folder / f"{name}.svg"
+    figure.savefig(png, dpi=110, metadata={"Software": None})
+    figure.savefig(svg, metadata={"Date": None, "Creator": None})
+    return [png, svg]
+
+
+def png_base64(figure: MplFigure) -> str:
+    """The figure as a base64 PNG, for a self-contained HTML page."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96, metadata={"Software": None})
+    return base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,0 +1,118 @@
+"""The runner: rows and files per trial, failures as rows, resumable after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from lab.store import load_runs
+from lab.sweep import load_spec, run_sweep
+from tests.conftest import ROOT, SimControl
+
+QUICK = {"duration_s": 1.5, "settle_timeout_s": 1.0, "repeats": 1}
+
+
+async def test_a_sweep_records_every_trial_with_its_frames_and_samples(sim: SimControl, tmp_path: Path) -> None:
+    spec = load_spec({**QUICK, "pipelines": ["passthrough", "gray"], "runtime": {"noise_scale": [0.3, 0.7]}})
+    outcome = await run_sweep(spec, targets=[sim.url], out_dir=tmp_path, progress=False)
+    runs = load_runs(tmp_path)
+    trials = runs.trials.set_index("trial_id")
+    assert sorted(trials.index) == sorted(t.trial_id for t in outcome.plan.trials) and len(trials) == 4
+    assert (trials["status"] == "ok").all(), trials["error"].dropna().tolist()
+    assert trials["simulated"].all()
+    assert set(trials["segment"]) == {0, 1}
+    first = trials[trials["segment"] == 0]
+    assert first["ttff_s"].notna().all() and first["load_s"].notna().all()
+    later = trials[trials["segment"] == 1]
+    assert later["load_s"].isna().all() and "settle_s" in later  # no reload, no new connection
+    assert (trials["fps_out"] > 10).all()
+    root = outcome.root
+    assert root is not None
+    for trial_id in trials.index:
+        assert len(runs.frames(outcome.run_id, trial_id)) == trials.loc[trial_id, "frames"] > 0
+        assert len(list((root / "samples").glob(f"{trial_id}-*.jpg"))) == 3
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["simulated"] is True
+    assert manifest["plan"] == {"trials": 4, "skipped": 0, "loads": 2, "naive_loads": 4,
+                                "estimated_s": manifest["plan"]["estimated_s"]}
+    assert manifest["servers"][sim.url]["schemas"]["gray"]["id"] == "gray"
+    assert manifest["timing"][sim.url]["loads"] == 2
+
+
+async def test_vace_reference_images_are_uploaded_once_and_sent_by_server_path(sim: SimControl, tmp_path: Path) -> None:
+    sim.put("/sim/models", {"longlive": True})
+    spec = load_spec({**QUICK, "duration_s": 3.0, "settle_timeout_s": 10.0, "pipelines": ["longlive"],
+                      "load": {"vace_enabled": [True]}, "runtime": {"vace_ref_images": [0, 2]},
+                      "parameters": {"prompts": [{"text": "a fox", "weight": 1.0}]}})
+    outcome = await run_sweep(spec, targets=[sim.url], out_dir=tmp_path, progress=False)
+    trials = load_runs(tmp_path).trials.sort_values("segment")
+    assert trials["status"].tolist() == ["ok", "ok"], trials["error"].tolist()
+    assert trials["vace_ref_count"].tolist() == [0, 2]
+    assert trials["settle_s"].iloc[1] > 0  # the references visibly changed the output
+    references = json.loads((outcome.root / "manifest.json").read_text())["references"][sim.url]
+    assert len(references) == 4 and all(Path(p).is_absolute() for p in references)
+    assets = sim._http.get("/api/v1/assets").json()["assets"]
+    assert sorted(a["path"] for a in assets) == sorted(references)  # uploaded once, nothing else
+
+
+async def test_failures_become_rows_and_the_sweep_goes_on(sim: SimControl, tmp_path: Path) -> None:
+    sim.fault("http_error", paths=["/api/v1/pipeline/load"], status=500, count=1, message="boom")
+    sim.fault("oom", count=1)
+    sim.fault("stream_stopped", after_s=0.3, count=1, message="pipeline crashed")
+    spec = load_spec({**QUICK, "pipelines": ["passthrough", "gray", "optical-flow", "rife"],
+                      "runtime": {"noise_scale": [0.3, 0.7]}})
+    sim.put("/sim/models", {"rife": True})
+    await run_sweep(spec, targets=[sim.url], out_dir=tmp_path, progress=False)
+    trials = load_runs(tmp_path).trials
+    by_pipeline = {p: g.sort_values("segment") for p, g in trials.groupby("pipeline_id")}
+    assert len(trials) == 8
+    first = by_pipeline["passthrough"]["error"].tolist()
+    assert [e["phase"] for e in first] == ["load", "load"] and first[0]["class"] == "ServerError"
+    second = by_pipeline["gray"]["error"].tolist()
+    assert [e["phase"] for e in second] == ["load", "load"] and second[0]["class"] == "PipelineLoadError"
+    stopped = by_pipeline["optical-flow"]["error"].tolist()
+    assert stopped[0]["class"] == "StreamStoppedError" and stopped[0]["phase"] == "stream"
+    assert stopped[1]["phase"] == "not run"
+    assert by_pipeline["rife"]["status"].tolist() == ["ok", "ok"]
+
+
+def test_a_killed_sweep_resumes_without_repeating_a_trial(sim: SimControl, tmp_path: Path) -> None:
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump({**QUICK, "duration_s": 1.0, "pipelines": ["passthrough", "gray"],
+                                         "runtime": {"noise_scale": [0.2, 0.5, 0.8]}}))
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "lab.cli", "sweep", str(spec_path), "--target", sim.url, "--out", str(out),
+               "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    victim = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _rows(out) < 2:
+            time.sleep(0.1)
+        assert _rows(out) >= 2, "the sweep wrote no rows within 60 s"
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+    (run_dir,) = out.iterdir()
+    killed_at = _rows(out)
+    assert killed_at < 6, "the sweep finished before it could be killed"
+    resumed = subprocess.run([*command, "--resume", run_dir.name], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=90)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{6 - killed_at} rows written now, {killed_at} earlier" in resumed.stdout
+    rows = [json.loads(line) for line in (run_dir / "trials.jsonl").read_text().splitlines()]
+    ids = [r["trial_id"] for r in rows]
+    assert len(ids) == len(set(ids)) == 6
+    assert {r["status"] for r in rows} == {"ok"}
+
+
+def _rows(out: Path) -> int:
+    files = list(out.glob("*/trials.jsonl"))
+    return files[0].read_text().count("\n") if files else 0
