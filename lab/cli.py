@@ -95,16 +95,76 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a spec key, value in YAML (e.g. duration_s=5, pipelines=[longlive])")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=lambda args: asyncio.run(_sweep(args)))
+    _add_report_commands(commands)
     return parser
+
+
+def _add_report_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``lab report`` and ``lab compare`` (lab.report): offline, from stored runs."""
+    report = commands.add_parser(
+        "report",
+        help="fill a research log's tables and answers from runs, and write HTML reports with plots",
+        description="Writes results/<run>/report.html (+ plots/) for each run; --log updates the managed "
+                    "tables and answers of a research-log markdown file in place (everything else kept "
+                    "byte for byte); --html writes one report of all the runs. Exit 0, or 2 on an error "
+                    "(unknown run, runs of different servers, missing log file).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    report.add_argument("runs", nargs="*", metavar="RUN",
+                        help="run ids or run folders (default: the newest run of each sweep in --out)")
+    report.add_argument("--out", default="results", help="folder that holds the run folders")
+    report.add_argument("--log", metavar="PATH", help="research-log markdown file to update in place "
+                        "(template: data/research-log.md)")
+    report.add_argument("--html", metavar="PATH", help="also write one report of all the runs here")
+    report.add_argument("--no-run-reports", action="store_true", help="skip results/<run>/report.html")
+    report.add_argument("--realtime-fps", type=float, default=15.0,
+                        help="fps a pipeline must sustain to count as real time")
+    report.set_defaults(handler=_report)
+
+    compare = commands.add_parser(
+        "compare",
+        help="compare run B against run A: differences with CIs, significance, regressions",
+        description="Per pipeline, condition and figure: both medians over trials, the difference with a "
+                    "95 %% CI, the verdict, and regressions flagged. Exit 0 no regression, 1 regressions "
+                    "found, 2 an error.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    compare.add_argument("run_a", metavar="RUN_A", help="the reference run (id or folder)")
+    compare.add_argument("run_b", metavar="RUN_B", help="the run judged against it")
+    compare.add_argument("--out", default="results", help="folder that holds the run folders")
+    compare.add_argument("--min-effect", type=float, default=0.10,
+                         help="smallest relative change that counts (0.10 = 10 %%)")
+    compare.add_argument("--json", action="store_true", help="print the comparison table as JSON")
+    compare.set_defaults(handler=_compare)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from lab.report.writer import write_report
+
+    outcome = write_report(args.runs or None, args.out, log=args.log, html=args.html,
+                           per_run=not args.no_run_reports, realtime_fps=args.realtime_fps)
+    print(outcome.describe())
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from lab.report.compare import compare_runs
+
+    result = compare_runs(args.run_a, args.run_b, args.out, min_effect=args.min_effect)
+    if args.json:
+        print(json.dumps({"run_a": result.run_a, "run_b": result.run_b, "label_a": result.label_a,
+                          "label_b": result.label_b, "server_changes": result.server_changes,
+                          "rows": json.loads(result.table.to_json(orient="records"))}, indent=2))
+    else:
+        print(result.describe())
+    return 1 if not result.regressions.empty else EXIT_OK
 
 
 async def _sweep(args: argparse.Namespace) -> int:
     from lab.sweep import overrides_from_strings, run_sweep, sweep_table
     from lab.sweep.spec import load_spec
 
-    spec = load_spec(args.spec)
-    if args.set:
-        spec = load_spec({**spec.model_dump(), **overrides_from_strings(args.set)})
+    spec = load_spec(args.spec, overrides_from_strings(args.set))
     say = (lambda text: print(f"  {text}", flush=True))
     outcome = await run_sweep(spec, targets=args.target, out_dir=args.out, resume=args.resume,
                               dry_run=args.dry_run, progress=not args.no_progress, say=say)

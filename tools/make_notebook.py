@@ -10,23 +10,29 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
-def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
-    """``cells`` are ``(kind, source)`` with kind "md", "code" or "parameters"."""
+def build(cells: list[tuple[str, ...]]) -> nbformat.NotebookNode:
+    """``cells`` are ``(kind, source)`` with kind "md", "code" or "parameters", or
+    ``("checked", source, expected_stdout)``: a code cell whose printed output nbval checks."""
     notebook = new_notebook(metadata={"kernelspec": KERNEL, "language_info": {"name": "python"}})
-    for kind, source in cells:
+    for kind, source, *expected in cells:
         if kind == "md":
             notebook.cells.append(new_markdown_cell(source.strip()))
         else:
             cell = new_code_cell(source.strip())
             if kind == "parameters":
                 cell.metadata["tags"] = ["parameters"]
+            if kind == "checked":
+                cell.outputs = [new_output("stream", name="stdout", text=expected[0].strip() + "\n")]
+                cell.execution_count = 1  # nbval compares only cells marked as run
             notebook.cells.append(cell)
+    for index, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{index}"  # by position, so regenerating does not rewrite every id
     return notebook
 
 
@@ -155,7 +161,165 @@ report.styled()
 """),
 ]
 
-NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART, "01-deploy-check.ipynb": DEPLOY_CHECK, "04-warmup-latency.ipynb": WARMUP_LATENCY}
+LIVE_EXPLORE = [
+    ("md", """
+# 05 · Live exploration
+
+A control panel and live view: pick a pipeline (VACE support, VRAM estimate, whether it
+fits this pod), load it, and steer it while it streams: prompts with weights and
+transitions, the runtime controls its schema offers, VACE reference images, and the input
+(test pattern, shipped clip, your clip, or your webcam). Figures (fps, frame interval,
+latency where measurable) update live; Snapshot and Record save into
+`results/live/<run-id>/`. Results from the simulator are labelled **SIMULATED**.
+
+- The webcam needs a secure context: open JupyterLab as `http://localhost:...` or https.
+  For a remote server, tunnel it: `ssh -L 8888:localhost:8888 HOST`, then open
+  `http://localhost:8888`. As root, start JupyterLab with `--allow-root`.
+- Everything runs between cells on the kernel's event loop: the panel keeps streaming while
+  you use other cells. Running the panel cell again closes the previous panel and its
+  session; so does `await panel.close()`.
+"""),
+    ("parameters", """
+target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
+results_dir: str = "../results/live"  # where snapshots and recordings go (one folder per panel)
+input_fps: float = 15.0  # frame rate of the input sent in video mode
+"""),
+    ("code", """
+from lab.live import LivePanel
+
+panel = await LivePanel.open(target, results_dir=results_dir, input_fps=input_fps)
+panel
+"""),
+    ("md", """
+The panel's logic is `panel.controller` (`lab.live.LiveController`), usable from code
+too, e.g. `await panel.controller.load("longlive", "text")` or
+`panel.controller.stats.figures()`.
+"""),
+]
+
+PIPELINE_SWEEP = [
+    ("md", """
+# 02 · Pipeline sweep
+
+Every pipeline the server lists, at its default settings: load time, time to first frame,
+warm-up, steady fps, frame intervals and latency. The plan loads each pipeline once; each
+repeat is a new session. Rows are written as each trial ends, so an interrupted run loses
+at most one trial: set `run_id` to its id to resume it. Simulator results are **SIMULATED**.
+
+Against a real pod (`data/sweeps/pipelines.yaml` sizes it at about 15 min on a 32 GB GPU):
+
+    papermill notebooks/02-pipeline-sweep.ipynb out.ipynb -p target <pod-id> -p duration_s 20 -p repeats 3
+"""),
+    ("parameters", """
+target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
+spec: str = "pipelines"  # a shipped spec name (data/sweeps/) or a YAML path
+duration_s = 3.0  # seconds measured per trial; None keeps the spec's (20 s)
+repeats = 1  # sessions per pipeline; None keeps the spec's (3)
+pipelines = None  # a list of pipeline ids; None: every pipeline the server lists
+run_id = None  # a run id to resume instead of starting a new run
+out_dir: str = "../results"  # where run folders go
+"""),
+    ("code", """
+from lab.logbook.evidence import Evidence
+from lab.report.plots import plot_fps
+from lab.store import load_runs
+from lab.sweep import load_spec, run_sweep, sweep_table
+
+sweep = load_spec(spec, {"duration_s": duration_s, "repeats": repeats, "pipelines": pipelines})
+"""),
+    ("checked", """
+# NBVAL_CHECK_OUTPUT  (the plan is deterministic for a given server)
+plan = (await run_sweep(sweep, targets=[target], dry_run=True, progress=False)).plan
+print(plan.describe())
+""", """
+sweep 'pipelines': 12 trials in 12 loads (a load per trial would be 12), 12 sessions, 0 skipped
+  sim: about 9.9 min of pod time
+  load streamdiffusionv2 {} (video): 1 session(s) x 1 segment(s)
+  load longlive {} (video): 1 session(s) x 1 segment(s)
+  load krea-realtime-video {} (video): 1 session(s) x 1 segment(s)
+  load reward-forcing {} (video): 1 session(s) x 1 segment(s)
+  load memflow {} (video): 1 session(s) x 1 segment(s)
+  load passthrough {} (video): 1 session(s) x 1 segment(s)
+  load video-depth-anything {} (video): 1 session(s) x 1 segment(s)
+  load controller-viz {} (text): 1 session(s) x 1 segment(s)
+  load rife {} (video): 1 session(s) x 1 segment(s)
+  load scribble {} (video): 1 session(s) x 1 segment(s)
+  load gray {} (video): 1 session(s) x 1 segment(s)
+  load optical-flow {} (video): 1 session(s) x 1 segment(s)
+"""),
+    ("code", """
+outcome = await run_sweep(sweep, targets=[target], out_dir=out_dir, resume=run_id)
+print(f"run {outcome.run_id}: {outcome.rows_written} trials recorded in {outcome.root}")
+"""),
+    ("code", """
+sweep_table(load_runs(out_dir, [outcome.run_id]).trials)
+"""),
+    ("code", """
+plot_fps(Evidence.load([outcome.run_id], out_dir));
+"""),
+]
+
+VACE_SWEEP = [
+    ("md", """
+# 03 · VACE sweep
+
+What VACE costs on each pipeline whose schema supports it: loaded off versus on, then 0,
+1, 2 and 4 reference images (`data/ref/`, uploaded once) at chosen context scales. Runtime
+settings change over the data channel within one session per load; each waits until the
+output visibly responds before it is measured. Simulator results are **SIMULATED**.
+
+Against a real pod, every VACE pipeline and the spec's full grid:
+
+    papermill notebooks/03-vace-sweep.ipynb out.ipynb -p target <pod-id> -p pipelines None -p context_scales None -p duration_s 15 -p repeats 2
+"""),
+    ("parameters", """
+target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
+spec: str = "vace"  # a shipped spec name (data/sweeps/) or a YAML path
+duration_s = 3.0  # seconds measured per setting; None keeps the spec's (15 s)
+repeats = 1  # sessions per load; None keeps the spec's (2)
+pipelines = ["longlive", "streamdiffusionv2"]  # None: every VACE pipeline the server lists
+ref_counts = [0, 1, 2, 4]  # reference images per setting; None keeps the spec's
+context_scales = [1.0]  # VACE context scales; None keeps the spec's (0.5, 1.0, 1.5)
+run_id = None  # a run id to resume instead of starting a new run
+out_dir: str = "../results"  # where run folders go
+"""),
+    ("code", """
+from lab.logbook.evidence import Evidence
+from lab.report.plots import plot_vace_overhead
+from lab.store import load_runs
+from lab.sweep import load_spec, run_sweep, sweep_table
+
+runtime = load_spec(spec).runtime | {k: v for k, v in {"vace_ref_images": ref_counts,
+                                                       "vace_context_scale": context_scales}.items() if v}
+sweep = load_spec(spec, {"duration_s": duration_s, "repeats": repeats, "pipelines": pipelines, "runtime": runtime})
+"""),
+    ("checked", """
+# NBVAL_CHECK_OUTPUT  (the plan is deterministic for a given server)
+plan = (await run_sweep(sweep, targets=[target], dry_run=True, progress=False)).plan
+print(plan.describe())
+""", """
+sweep 'vace': 10 trials in 4 loads (a load per trial would be 10), 4 sessions, 0 skipped
+  sim: about 5.0 min of pod time
+  load longlive {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
+  load longlive {"vace_enabled": true} (video): 1 session(s) x 4 segment(s)
+  load streamdiffusionv2 {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
+  load streamdiffusionv2 {"vace_enabled": true} (video): 1 session(s) x 4 segment(s)
+"""),
+    ("code", """
+outcome = await run_sweep(sweep, targets=[target], out_dir=out_dir, resume=run_id)
+print(f"run {outcome.run_id}: {outcome.rows_written} trials recorded in {outcome.root}")
+"""),
+    ("code", """
+sweep_table(load_runs(out_dir, [outcome.run_id]).trials)
+"""),
+    ("code", """
+plot_vace_overhead(Evidence.load([outcome.run_id], out_dir));
+"""),
+]
+
+NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART, "01-deploy-check.ipynb": DEPLOY_CHECK, "04-warmup-latency.ipynb": WARMUP_LATENCY,
+             "05-live-explore.ipynb": LIVE_EXPLORE, "02-pipeline-sweep.ipynb": PIPELINE_SWEEP,
+             "03-vace-sweep.ipynb": VACE_SWEEP}
 
 
 def main() -> int:

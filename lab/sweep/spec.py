@@ -105,8 +105,15 @@ def grid(axes: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(axes[k] for k in keys))]
 
 
-def load_spec(source: str | Path | Mapping[str, Any]) -> SweepSpec:
-    """A spec from a YAML file, a name in ``data/sweeps/`` (``"vace"``), or a dict."""
+def load_spec(source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> SweepSpec:
+    """A spec from a YAML file, a name in ``data/sweeps/`` (``"vace"``), or a dict.
+
+    ``overrides`` replace top-level keys (``None`` values are ignored, so notebook
+    parameters left at None keep the spec's own settings).
+    """
+    changes = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if changes:
+        return _validated({**load_spec(source).model_dump(), **changes}, f"{source} with {changes}")
     if isinstance(source, Mapping):
         return _validated(dict(source), "the spec")
     path = Path(source)
