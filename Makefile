@@ -15,14 +15,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-# The main job against the embedded simulator (loads 10x faster than real time; streaming is real time).
+# The main job against a simulator on loopback: deploy check, the pipeline and VACE sweeps
+# (notebooks 02 and 03 through papermill), the research log filled in, an HTML report.
 demo: $(STAMP)
-	-LAB_SIM_SPEED=10 $(VENV)/bin/lab doctor sim
-	LAB_SIM_SPEED=10 $(VENV)/bin/lab measure sim --pipeline passthrough --duration 5
-	LAB_SIM_SPEED=10 $(VENV)/bin/lab measure sim --pipeline longlive --duration 12
-	@echo
-	@echo "All numbers above are SIMULATED. Next: .venv/bin/jupyter lab notebooks/ (add --allow-root as root):"
-	@echo "  01-deploy-check, 04-warmup-latency (plots of these trials); README explains every figure."
+	$(VENV)/bin/lab demo --out results
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a spec key, value in YAML (e.g. duration_s=5, pipelines=[longlive])")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=lambda args: asyncio.run(_sweep(args)))
+
+    from lab import demo
+
+    demo_parser = commands.add_parser(
+        "demo", help="the main job on a simulator: deploy check, sweeps (papermill), research log, report",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(handler=demo.run)
     _add_report_commands(commands)
     return parser
 

@@ -104,7 +104,8 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
         bar = tqdm(total=len(todo), unit="trial", desc=spec.name, disable=not progress, dynamic_ncols=True)
         try:
             await asyncio.gather(*(
-                _run_target(clients[target], plan.groups_for(target), done, store, outcome, bar, facts[target], say)
+                _run_target(target, clients[target], plan.groups_for(target), done, store, outcome, bar, facts[target],
+                            say)
                 for target in targets))
         except (KeyboardInterrupt, asyncio.CancelledError):
             outcome.interrupted = True
@@ -143,10 +144,9 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
     }
 
 
-async def _run_target(client: ScopeClient, groups: list[LoadGroup], done: set[str], store: RunStore,
+async def _run_target(target: str, client: ScopeClient, groups: list[LoadGroup], done: set[str], store: RunStore,
                       outcome: SweepOutcome, bar: tqdm, facts: ServerFacts, say: Callable[[str], None]) -> None:
     """One target's groups, strictly one trial at a time."""
-    target = groups[0].target if groups else ""
     timing = outcome.timing.setdefault(target, TargetTiming())
     started = time.perf_counter()
     references: list[str] | None = None
