@@ -197,6 +197,22 @@ too, e.g. `await panel.controller.load("longlive", "text")` or
 """),
 ]
 
+def _sweep_run_cells(plot: str) -> list[tuple[str, str]]:
+    """The cells the sweep notebooks share: run (or resume), the result table, a plot."""
+    return [
+        ("code", """
+outcome = await run_sweep(sweep, targets=[target], out_dir=out_dir, resume=run_id)
+print(f"run {outcome.run_id}: {outcome.rows_written} trials recorded in {outcome.root}")
+"""),
+        ("code", """
+sweep_table(load_runs(out_dir, [outcome.run_id]).trials)
+"""),
+        ("code", f"""
+{plot}(Evidence.load([outcome.run_id], out_dir));
+"""),
+    ]
+
+
 PIPELINE_SWEEP = [
     ("md", """
 # 02 · Pipeline sweep
@@ -247,16 +263,7 @@ sweep 'pipelines': 12 trials in 12 loads (a load per trial would be 12), 12 sess
   load gray {} (video): 1 session(s) x 1 segment(s)
   load optical-flow {} (video): 1 session(s) x 1 segment(s)
 """),
-    ("code", """
-outcome = await run_sweep(sweep, targets=[target], out_dir=out_dir, resume=run_id)
-print(f"run {outcome.run_id}: {outcome.rows_written} trials recorded in {outcome.root}")
-"""),
-    ("code", """
-sweep_table(load_runs(out_dir, [outcome.run_id]).trials)
-"""),
-    ("code", """
-plot_fps(Evidence.load([outcome.run_id], out_dir));
-"""),
+    *_sweep_run_cells("plot_fps"),
 ]
 
 VACE_SWEEP = [
@@ -305,16 +312,7 @@ sweep 'vace': 10 trials in 4 loads (a load per trial would be 10), 4 sessions, 0
   load streamdiffusionv2 {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
   load streamdiffusionv2 {"vace_enabled": true} (video): 1 session(s) x 4 segment(s)
 """),
-    ("code", """
-outcome = await run_sweep(sweep, targets=[target], out_dir=out_dir, resume=run_id)
-print(f"run {outcome.run_id}: {outcome.rows_written} trials recorded in {outcome.root}")
-"""),
-    ("code", """
-sweep_table(load_runs(out_dir, [outcome.run_id]).trials)
-"""),
-    ("code", """
-plot_vace_overhead(Evidence.load([outcome.run_id], out_dir));
-"""),
+    *_sweep_run_cells("plot_vace_overhead"),
 ]
 
 NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART, "01-deploy-check.ipynb": DEPLOY_CHECK, "04-warmup-latency.ipynb": WARMUP_LATENCY,
