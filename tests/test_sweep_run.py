@@ -116,3 +116,25 @@ def test_a_killed_sweep_resumes_without_repeating_a_trial(sim: SimControl, tmp_p
 def _rows(out: Path) -> int:
     files = list(out.glob("*/trials.jsonl"))
     return files[0].read_text().count("\n") if files else 0
+
+
+def test_ctrl_c_keeps_the_rows_and_says_how_to_resume(sim: SimControl, tmp_path: Path) -> None:
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(yaml.safe_dump({**QUICK, "duration_s": 1.0, "pipelines": ["passthrough"],
+                                         "runtime": {"noise_scale": [0.2, 0.5, 0.8, 0.9]}}))
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "lab.cli", "sweep", str(spec_path), "--target", sim.url, "--out", str(out),
+               "--no-progress"]
+    process = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _rows(out) < 1:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    (run_dir,) = out.iterdir()
+    assert f"--resume {run_dir.name}" in stdout
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert 1 <= _rows(out) < 4
