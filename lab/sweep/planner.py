@@ -255,6 +255,8 @@ def condition_label(load: Mapping[str, Any], runtime: Mapping[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(v, dict) and "text" in v for v in value):
+        return "+".join(repr(str(v["text"])) for v in value)  # prompts: their texts
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, str | int | float):
