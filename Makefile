@@ -20,8 +20,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/lab demo --out results
 
-test: $(STAMP)
+test: $(STAMP) /usr/bin/chromium
 	$(PY) -m pytest
+
+# The browser test (tests/test_browser_live.py) drives Debian's Chromium through Playwright,
+# which never downloads a browser of its own.
+/usr/bin/chromium:
+	$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 clean:
 	rm -rf $(VENV) .pytest_cache

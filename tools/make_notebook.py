@@ -315,9 +315,101 @@ sweep 'vace': 10 trials in 4 loads (a load per trial would be 10), 4 sessions, 0
     *_sweep_run_cells("plot_vace_overhead"),
 ]
 
+RESEARCH_LOG = [
+    ("md", """
+# 06 · Research log
+
+The research log's own tables (*Pipeline VACE Compatibility*, *Performance Observations*,
+*Models*) and its open questions, filled from stored runs; plots; a comparison with another
+run; then the log updated in place and an HTML report written. Everything from the
+simulator is labelled **SIMULATED**. The same from the command line:
+
+    lab report RUN... --log data/research-log.md --html results/report.html
+    lab compare RUN_A RUN_B
+"""),
+    ("parameters", """
+run_ids = None  # run ids to report on; None: the newest run of each sweep in out_dir
+out_dir: str = "../results"  # folder that holds the run folders
+log_path: str = "../results/research-log.md"  # research log to update in place (copied from data/ if missing)
+html_path: str = "../results/research-log-report.html"  # the HTML report of all the runs
+realtime_fps: float = 15.0  # fps a pipeline must sustain to count as real time
+compare_with = None  # a run id to compare the first run against (another GPU, Scope version); None: skip
+target: str = "sim"  # used only when out_dir has no runs yet: a short sweep is run there first
+"""),
+    ("code", """
+from lab.logbook import Evidence, ensure_log
+from lab.logbook.questions import answers_table
+from lab.logbook.tables import log_table_frames
+from lab.report.compare import compare_runs
+from lab.report.html import render_table
+from lab.report.plots import (plot_contact_sheet, plot_fps, plot_fps_over_time, plot_latency_cdfs,
+                              plot_vace_overhead, plot_warmup_timeline)
+from lab.report.writer import sweep_if_empty, write_report
+
+available = await sweep_if_empty(out_dir, target)
+evidence = Evidence.load(run_ids or available, out_dir)
+tables = log_table_frames(evidence)
+print(f"runs {', '.join(evidence.run_ids)} [{evidence.label}]")
+"""),
+    ("md", "## Pipeline VACE Compatibility"),
+    ("code", """
+render_table(tables["Pipeline VACE Compatibility"])
+"""),
+    ("md", "## Performance Observations"),
+    ("code", """
+render_table(tables["Performance Observations"])
+"""),
+    ("md", "## Models"),
+    ("code", """
+render_table(tables["Models"])
+"""),
+    ("md", "## Questions to Explore: what the data answers"),
+    ("code", """
+render_table(answers_table(evidence, realtime_fps))
+"""),
+    ("md", "## Plots"),
+    ("code", """
+plot_fps(evidence, realtime_fps);
+"""),
+    ("code", """
+plot_latency_cdfs(evidence);
+"""),
+    ("code", """
+plot_warmup_timeline(evidence);
+"""),
+    ("code", """
+vace_figure = plot_vace_overhead(evidence)
+if vace_figure is None:
+    print("no VACE sweep among these runs (notebook 03 makes one)")
+"""),
+    ("code", """
+plot_fps_over_time(evidence);
+"""),
+    ("code", """
+plot_contact_sheet(evidence);
+"""),
+    ("md", """
+## Comparison
+
+Run B against run A, per pipeline, condition and figure: both medians, the difference with
+a 95 % CI, and regressions flagged (significant, at least 10 % worse).
+"""),
+    ("code", """
+comparison = compare_runs(evidence.run_ids[0], compare_with, out_dir) if compare_with else None
+comparison.styled() if comparison else print("set compare_with to a run id to compare")
+"""),
+    ("md", "## Update the research log and write the report"),
+    ("code", """
+outcome = write_report(evidence.run_ids, out_dir, log=ensure_log(log_path), html=html_path,
+                       realtime_fps=realtime_fps)
+print(outcome.describe())
+"""),
+]
+
 NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART, "01-deploy-check.ipynb": DEPLOY_CHECK, "04-warmup-latency.ipynb": WARMUP_LATENCY,
              "05-live-explore.ipynb": LIVE_EXPLORE, "02-pipeline-sweep.ipynb": PIPELINE_SWEEP,
              "03-vace-sweep.ipynb": VACE_SWEEP}
+NOTEBOOKS["06-research-log.ipynb"] = RESEARCH_LOG
 
 
 def main() -> int:

@@ -17,10 +17,16 @@ A remote JupyterLab must be reached through a tunnel (``ssh -L 8888:localhost:88
 then http://localhost:8888); the widget says so instead of failing silently.
 
 :class:`Presence` tells the kernel that the panel is on screen: every view sends a
-heartbeat every ``HEARTBEAT_S`` and a last message when it is removed. Closing the
-notebook removes the views without shutting the kernel down, so this is how the panel
-learns that nobody is watching and closes its session. Background browser tabs may
-throttle timers to once a minute, hence the generous :data:`SILENCE_S`.
+heartbeat every ``HEARTBEAT_S`` and tries to send a last message when it is removed.
+Closing a notebook in JupyterLab removes its views without shutting the kernel down, and
+the last message does not get through (the kernel connection goes first), so silence is
+the signal: no heartbeat for ``SILENCE_S`` means nobody is watching. Two things would
+fake silence, and are handled: browsers throttle timers of hidden tabs (Chromium: once
+a minute after five minutes), so the heartbeat's timer runs in a Web Worker, which is
+not throttled; and the kernel reads widget messages only between cells, so time spent
+running a cell does not count (IPython's ``pre_run_cell``/``post_run_cell`` events mark
+it, see :meth:`Presence.kernel_busy`). A tab the browser freezes or discards, or a
+sleeping laptop, does count: the stream stops, and Start brings it back.
 """
 
 from __future__ import annotations
@@ -38,12 +44,12 @@ __all__ = ["Webcam", "Presence", "CREDITS", "HEARTBEAT_S", "SILENCE_S", "GONE_GR
 log = logging.getLogger(__name__)
 
 CREDITS = 2
-HEARTBEAT_S = 5.0
-SILENCE_S = 150.0  # > the 1-per-minute timer budget of a long-hidden Chromium tab
+HEARTBEAT_S = 2.0
+SILENCE_S = 15.0  # several missed heartbeats: the views are gone
 GONE_GRACE_S = 10.0  # a view removed and re-rendered (notebook moved, split) is not "gone"
 
 WEBCAM_JS = """
-const CREDITS = %(credits)d;
+const CREDITS = __CREDITS__;
 const ACK_TIMEOUT_MS = 2000;
 
 export default {
@@ -120,18 +126,27 @@ export default {
     return () => { model.off("msg:custom", onMessage); model.off("change:active", sync); stop(); };
   },
 };
-""" % {"credits": CREDITS}
+""".replace("__CREDITS__", str(CREDITS))
 
 PRESENCE_JS = """
+// The heartbeat's timer runs in a worker: browsers throttle the timers of hidden tabs, not workers'.
+const TICKER = "let t; onmessage = (e) => { clearInterval(t); t = setInterval(() => postMessage(0), e.data); };";
+
 export default {
   render({ model, el }) {
     const view = Math.random().toString(36).slice(2);
-    const beat = () => model.send({ type: "alive", view });
-    beat();
-    const timer = setInterval(beat, model.get("interval_ms"));
+    const send = (type) => {
+      try { model.send({ type, view }); } catch (error) { /* the kernel connection is gone */ }
+    };
+    const url = URL.createObjectURL(new Blob([TICKER], { type: "text/javascript" }));
+    const ticker = new Worker(url);
+    ticker.onmessage = () => send("alive");
+    ticker.postMessage(model.get("interval_ms"));
+    send("alive");
     return () => {
-      clearInterval(timer);
-      try { model.send({ type: "gone", view }); } catch (error) { /* the kernel connection is gone too */ }
+      ticker.terminate();
+      URL.revokeObjectURL(url);
+      send("gone");
     };
   },
 };
@@ -194,6 +209,7 @@ class Presence(anywidget.AnyWidget):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.clock = clock
         self.seen = False
+        self._busy = False
         self._views: dict[str, float] = {}
         self._last_event = clock()
         self.on_msg(self._handle_message)
@@ -207,12 +223,23 @@ class Presence(anywidget.AnyWidget):  # type: ignore[misc]
         elif kind == "gone":
             self._views.pop(view, None)
 
+    def kernel_busy(self, *_: Any) -> None:
+        """A cell started: heartbeats now wait in the kernel's queue, silence means nothing."""
+        self._busy = True
+
+    def kernel_idle(self, *_: Any) -> None:
+        """A cell finished: the queued heartbeats come next; count silence from now."""
+        self._busy = False
+        self._last_event = self.clock()
+
     def abandoned(self) -> bool:
         """True when a view was once on screen and none is now (gone, or silent too long).
 
-        Never true before the first heartbeat: without a browser (nbval, papermill) the
-        panel has no views and must keep working.
+        Never true before the first heartbeat (without a browser, as under nbval or
+        papermill, the panel has no views and must keep working) nor while a cell runs.
         """
+        if self._busy or not self.seen:
+            return False
         now = self.clock()
         alive = any(now - beat < SILENCE_S for beat in self._views.values())
-        return self.seen and not alive and now - self._last_event >= GONE_GRACE_S
+        return not alive and now - self._last_event >= GONE_GRACE_S

@@ -46,7 +46,7 @@ import httpx
 
 from lab.client import DownloadProgressEvent, LoadProgress, LoadResult, ScopeClient
 from lab.errors import LabError, StreamStoppedError
-from lab.live.controls import Transition, UpdateTracker, prompt_update
+from lab.live.controls import AT_ONCE, Transition, UpdateTracker, prompt_update
 from lab.live.inputs import InputChoice, make_input
 from lab.live.results import LIVE_RESULTS_DIR, ClipRecorder, ClipSummary, LiveResults
 from lab.live.stats import LiveStats
@@ -57,7 +57,7 @@ from lab.rtc import ReceivedFrame, RtcSession
 from lab.sources import StampedSource, VideoSource
 
 __all__ = ["LiveController", "LoadState", "StreamState", "LoadStatus", "PipelineChoice", "LoadedPipeline",
-           "LOADING_STAGES", "DEFAULT_INPUT_FPS"]
+           "load_params_for", "LOADING_STAGES", "DEFAULT_INPUT_FPS"]
 
 log = logging.getLogger(__name__)
 
@@ -292,11 +292,14 @@ class LiveController:
         params = load_params_for(schema, mode, vace_enabled=vace_enabled)
         await self.stop()
         self._load_started = time.perf_counter()
-        self._set_load(LoadState.LOADING, pipeline_id, None, 0.0, f"loading {pipeline_id} ({mode} mode)")
+        loading = f"loading {pipeline_id} ({mode} mode)"
+        self._set_load(LoadState.LOADING, pipeline_id, None, 0.0, loading)
         try:
             if schema.requires_models and not (await self.client.models_status(pipeline_id)).downloaded:
                 self._set_load(LoadState.DOWNLOADING, pipeline_id, None, 0.0, f"downloading models of {pipeline_id}")
                 await self.client.download_models(pipeline_id, on_progress=self._on_download_progress)
+                self.overview.models[pipeline_id] = await self.client.models_status(pipeline_id)
+                self._set_load(LoadState.LOADING, pipeline_id, None, 0.0, loading)
             result = await self.client.load_pipeline(pipeline_id, params, on_progress=self._on_load_progress)
         except LabError as exc:
             self._set_load(LoadState.FAILED, pipeline_id, self.load_status.stage, self.load_status.progress,
@@ -419,7 +422,7 @@ class LiveController:
 
     # -- parameters ---------------------------------------------------------------------
 
-    async def update(self, wanted: Mapping[str, Any], transition: Transition = Transition()) -> dict[str, Any]:
+    async def update(self, wanted: Mapping[str, Any], transition: Transition = AT_ONCE) -> dict[str, Any]:
         """Send what differs between ``wanted`` and what the session was told; return what was sent.
 
         Nothing is sent (and ``{}`` returned) when nothing changed or nothing streams: the

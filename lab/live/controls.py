@@ -22,6 +22,7 @@ and keeps at most 8, so a burst of separate messages would be applied late or dr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,6 +33,7 @@ __all__ = [
     "ControlKind",
     "ControlSpec",
     "Transition",
+    "AT_ONCE",
     "UpdateTracker",
     "ONE_SHOT_KEYS",
     "runtime_controls",
@@ -80,6 +82,9 @@ class Transition:
     method: InterpolationMethod = "linear"
 
 
+AT_ONCE = Transition()
+
+
 def runtime_controls(schema: PipelineSchema, mode: str) -> list[ControlSpec]:
     """The controls ``schema``'s pipeline offers while streaming in ``mode`` ("text" or "video").
 
@@ -108,7 +113,8 @@ def runtime_controls(schema: PipelineSchema, mode: str) -> list[ControlSpec]:
             controls.append(ControlSpec("noise_scale", "noise scale", "float", float(default("noise_scale")),
                                         low, high, 0.01))
         if default("noise_controller") is not None:
-            controls.append(ControlSpec("noise_controller", "noise controller", "bool", bool(default("noise_controller"))))
+            controls.append(ControlSpec("noise_controller", "noise controller", "bool",
+                                        bool(default("noise_controller"))))
     if schema.supports_vace and "vace_context_scale" in properties:
         low, high = _bounds(properties["vace_context_scale"])
         controls.append(ControlSpec("vace_context_scale", "VACE context scale", "float",
@@ -185,7 +191,7 @@ def parse_steps(text: str) -> list[int]:
         raise ValueError(f"Denoising steps must be whole numbers, e.g. 1000, 750; got {text!r}.") from None
     if not steps:
         raise ValueError("Give at least one denoising step, e.g. 1000, 750.")
-    if any(b >= a for a, b in zip(steps, steps[1:], strict=False)) or not 0 <= steps[-1] <= steps[0] <= 1000:
+    if any(b >= a for a, b in itertools.pairwise(steps)) or not 0 <= steps[-1] <= steps[0] <= 1000:
         raise ValueError(f"Denoising steps must be descending timesteps between 1000 and 0; got {steps}.")
     return steps
 

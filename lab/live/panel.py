@@ -28,11 +28,23 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+from IPython import get_ipython
 
 from lab.errors import LabError
 from lab.live.browser import Presence, Webcam
-from lab.live.controller import DEFAULT_INPUT_FPS, LiveController, LoadState, PipelineChoice
-from lab.live.controls import ControlSpec, Transition, parse_steps, prompt_items, runtime_controls
+from lab.live.controller import (
+    DEFAULT_INPUT_FPS,
+    LiveController,
+    LoadState,
+    PipelineChoice,
+)
+from lab.live.controls import (
+    ControlSpec,
+    Transition,
+    parse_steps,
+    prompt_items,
+    runtime_controls,
+)
 from lab.live.inputs import INPUT_LABELS, PushedSource
 from lab.live.results import LIVE_RESULTS_DIR
 from lab.live.stats import LiveFigures
@@ -85,6 +97,7 @@ class LivePanel:
         controller.on_change(self._refresh)
         controller.on_frame(lambda frame: self.view.offer(frame.frame))
         self._ticker = self._loop.create_task(self._tick())
+        self._follow_cells(register=True)
         self._spawn(self._refresh_references(), "reading the server's reference images")
         self._refresh()
 
@@ -127,19 +140,22 @@ class LivePanel:
             f"<b>Live exploration</b> · {c.overview.url} · Scope {c.overview.health.version} · "
             f"<span style='color:{colour};font-weight:bold'>{label}</span>")
         choices = c.choices
-        self.pipeline = _tagged(widgets.Dropdown(options=[(p.label, p.id) for p in choices], value=_first_generative(choices),
-                                                 description="pipeline", layout=widgets.Layout(width="380px")), "pipeline")
+        self.pipeline = _tagged(widgets.Dropdown(
+            options=[(p.label, p.id) for p in choices], value=_first_generative(choices), description="pipeline",
+            layout=widgets.Layout(width="380px")), "pipeline")
         self.mode = _tagged(widgets.Dropdown(description="mode", layout=widgets.Layout(width="160px")), "mode")
         self.vace = _tagged(widgets.Checkbox(value=True, description="load VACE", indent=False,
                                              layout=widgets.Layout(width="100px")), "vace")
         self.load_button = _tagged(widgets.Button(description="Load", button_style="primary", icon="upload"), "load")
-        self.start_button = _tagged(widgets.Button(description="Start", icon="play", tooltip="start streaming the loaded pipeline"), "start")
+        self.start_button = _tagged(widgets.Button(description="Start", icon="play",
+                                                   tooltip="stream the loaded pipeline again"), "start")
         self.stop_button = _tagged(widgets.Button(description="Stop", icon="stop"), "stop")
         self.pipeline_info = _tagged(widgets.HTML(), "pipeline-info")
         self.progress = _tagged(widgets.FloatProgress(min=0.0, max=1.0, description="load"), "progress")
         self.stage = _tagged(widgets.Label(), "stage")
 
-        self.image = _tagged(widgets.Image(value=placeholder_jpeg(), format="jpeg", layout=widgets.Layout(max_width="576px")), "image")
+        self.image = _tagged(widgets.Image(value=placeholder_jpeg(), format="jpeg",
+                                           layout=widgets.Layout(max_width="576px")), "image")
         self.fps = _tagged(widgets.Label("– fps", layout=widgets.Layout(width="90px"),
                                          style={"font_weight": "bold"}), "fps")
         self.figures = _tagged(widgets.HTML(), "figures")
@@ -162,7 +178,8 @@ class LivePanel:
                                                        layout=widgets.Layout(width="140px"))
         self.transition_method = widgets.Dropdown(options=["linear", "slerp"], value="linear",
                                                   layout=widgets.Layout(width="90px"))
-        self.send_button = _tagged(widgets.Button(description="Send prompt", button_style="info", icon="paper-plane"), "send")
+        self.send_button = _tagged(widgets.Button(description="Send prompt", button_style="info",
+                                                  icon="paper-plane"), "send")
         self.controls_box = _tagged(widgets.VBox(), "controls")
 
         self.refs_upload = _tagged(widgets.FileUpload(accept="image/*", multiple=True, description="upload images"),
@@ -185,7 +202,8 @@ class LivePanel:
         self.problem = _tagged(widgets.HTML(), "problem")
         self.presence = Presence()
 
-        live = widgets.VBox([self.image, widgets.HBox([self.fps, self.figures], layout=widgets.Layout(align_items="center")), self.chart,
+        figures = widgets.HBox([self.fps, self.figures], layout=widgets.Layout(align_items="center"))
+        live = widgets.VBox([self.image, figures, self.chart,
                              widgets.HBox([self.view_toggle, self.snapshot_button, self.record_button]), self.saved],
                             layout=widgets.Layout(width="600px"))
         steering = widgets.VBox([
@@ -241,17 +259,34 @@ class LivePanel:
         """Show a problem until the next load or start (the status line moves on)."""
         self.problem.value = f"<span style='color:#c00'>⚠ {_escape(text)}</span>"
 
+    def _follow_cells(self, *, register: bool) -> None:
+        """Tell the presence check when cells run (in IPython; elsewhere there are no cells)."""
+        shell = get_ipython()
+        if shell is None:
+            return
+        hooks = (("pre_run_cell", self.presence.kernel_busy), ("post_run_cell", self.presence.kernel_idle))
+        for event, callback in hooks:
+            if register:
+                shell.events.register(event, callback)
+            else:
+                with contextlib.suppress(ValueError):
+                    shell.events.unregister(event, callback)
+
     # -- pipeline and load --------------------------------------------------------------
 
     def _on_pipeline_picked(self) -> None:
         schema = self.controller.schema(self.pipeline.value)
         self.mode.options = schema.supported_modes
-        self.mode.value = schema.default_mode if schema.default_mode in schema.supported_modes else schema.supported_modes[0]
+        modes = schema.supported_modes
+        self.mode.value = schema.default_mode if schema.default_mode in modes else modes[0]
         self.vace.disabled = not schema.supports_vace
         self.vace.value = schema.supports_vace
-        choice = next(p for p in self.controller.choices if p.id == schema.id)
-        self.pipeline_info.value = _pipeline_info(choice, self.controller)
+        self._show_pipeline_info()
         self._rebuild_controls()
+
+    def _show_pipeline_info(self) -> None:
+        choice = next(p for p in self.controller.choices if p.id == self.pipeline.value)
+        self.pipeline_info.value = _pipeline_info(choice, self.controller)
 
     async def _load_and_start(self) -> None:
         self.problem.value = ""
@@ -301,7 +336,8 @@ class LivePanel:
         for widget in (self.prompt, self.prompt_weight, self.blend, self.blend_weight, self.transition,
                        self.transition_steps, self.transition_method, self.send_button):
             widget.disabled = not prompts
-        self.transition_method.value = (schema.model_extra or {}).get("default_temporal_interpolation_method") or "linear"
+        extras = schema.model_extra or {}
+        self.transition_method.value = extras.get("default_temporal_interpolation_method") or "linear"
         self.refs_box.layout.display = None if schema.supports_vace else "none"
         self.input_box.layout.display = None if self.mode.value == "video" else "none"
 
@@ -319,7 +355,8 @@ class LivePanel:
         self._send({key: value})
 
     def _prompts(self) -> list[dict[str, Any]]:
-        return prompt_items([(self.prompt.value, self.prompt_weight.value), (self.blend.value, self.blend_weight.value)])
+        return prompt_items([(self.prompt.value, self.prompt_weight.value),
+                             (self.blend.value, self.blend_weight.value)])
 
     def _initial_parameters(self) -> dict[str, Any]:
         parameters: dict[str, Any] = {"prompts": self._prompts()}
@@ -402,7 +439,9 @@ class LivePanel:
             self.record_button.value = c.recording
         if not c.streaming:
             self.webcam.active = False
+            self.fps.value = "– fps"
         self.status.value = _escape(c.message)
+        self._show_pipeline_info()  # models may have been downloaded since
 
     async def _tick(self) -> None:
         while True:
@@ -411,7 +450,8 @@ class LivePanel:
             if c.streaming:
                 figures = c.stats.sample()
                 self.fps.value = f"{figures.fps:.1f} fps"
-                self.figures.value = _figures_html(figures, c.label, self.webcam.received if self.webcam.active else None)
+                webcam_frames = self.webcam.received if self.webcam.active else None
+                self.figures.value = _figures_html(figures, c.label, webcam_frames)
                 self.chart.value = chart_svg(c.stats.history, label=c.label)
             if c.streaming and self.presence.abandoned():
                 self._spawn(c.stop("stream stopped: no view of the panel is on screen (notebook closed?)"),
@@ -427,6 +467,7 @@ class LivePanel:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.view.close()
+        self._follow_cells(register=False)
         self.webcam.active = False
         self.webcam.sink = None
         await self.controller.close()
@@ -479,7 +520,8 @@ def _pipeline_info(choice: PipelineChoice, controller: LiveController) -> str:
         f"VACE: {'yes' if schema.supports_vace else 'no'}; prompts: {'yes' if schema.supports_prompts else 'no'}",
         ("no VRAM estimate (Scope registers it without CUDA)" if schema.estimated_vram_gb is None else
          f"est. VRAM {schema.estimated_vram_gb:g} GB, this pod {'no CUDA' if vram is None else f'{vram:g} GB'}: {fit}"),
-        f"models: {'-' if models is None else ('downloaded' if models.downloaded else 'missing (Load downloads them)')}",
+        "models: " + ("-" if models is None else
+                      "downloaded" if models.downloaded else "missing (Load downloads them)"),
     ]
     return f"<small>{_escape(schema.description or '')}<br>{' · '.join(facts)}</small>"
 

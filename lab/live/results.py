@@ -79,7 +79,7 @@ class ClipRecorder:
         self.dropped = 0
         self.arrivals_ns: list[int] = []
         self._queue: queue.Queue[tuple[av.VideoFrame, int] | None] = queue.Queue(CLIP_QUEUE_FRAMES)
-        self._error: BaseException | None = None
+        self._error: Exception | None = None
         self._thread = threading.Thread(target=self._write, name="lab-live-clip", daemon=True)
         self._thread.start()
 
@@ -120,7 +120,7 @@ class ClipRecorder:
                 self.frames += 1
             if container is not None:
                 container.mux(stream.encode(None))
-        except BaseException as exc:  # kept for close(); the thread must not die silently
+        except Exception as exc:  # noqa: BLE001  (kept for close(): the thread must not die silently)
             self._error = exc
             while self._queue.get() is not None:  # let close() finish
                 pass

@@ -134,8 +134,8 @@ def chart_svg(history: Sequence[LiveFigures], *, width: int = 360, height: int =
     True
     """
     top, bottom = 14, height - 4
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'style="background:#fafafa;border:1px solid #ddd;font:10px sans-serif">']
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'style="background:#fafafa;border:1px solid #ddd;font:10px sans-serif">')]
     series = [
         ("fps", [f.fps for f in history], "#1f77b4", 4),
         ("interval p50 ms", [f.interval_p50_ms for f in history], "#ff7f0e", width // 2),
