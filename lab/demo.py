@@ -25,6 +25,14 @@ __all__ = ["add_arguments", "run"]
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 LOG_TEMPLATE = ROOT / "data" / "research-log.md"
+# Sized for a few minutes on 2 cores with 3 trials per condition (a CI needs 3): the
+# pipelines of the research log plus passthrough, and VACE on longlive.
+DEMO_SWEEPS = {
+    "02-pipeline-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2", "longlive", "krea-realtime-video",
+                                                            "reward-forcing", "memflow", "passthrough"]},
+    "03-vace-sweep.ipynb": {"repeats": 3, "pipelines": ["longlive"], "ref_counts": [0, 1, 2, 4],
+                            "context_scales": [1.0]},
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
     with start_simulator(SimConfig(speed=args.speed, models="present")) as sim:
         print(f"simulator on {sim.url} (loads {args.speed:g}x faster than real time) [SIMULATED]\n", flush=True)
         lab_main(["doctor", sim.url])
-        for name in ("02-pipeline-sweep.ipynb", "03-vace-sweep.ipynb"):
+        for name, parameters in DEMO_SWEEPS.items():
             print(f"\n== {name} (papermill) ==", flush=True)
             papermill.execute_notebook(NOTEBOOKS / name, executed / name, cwd=str(NOTEBOOKS), kernel_name="python3",
-                                       parameters={"target": sim.url, "out_dir": str(out),
+                                       parameters={**parameters, "target": sim.url, "out_dir": str(out),
                                                    "duration_s": args.duration}, progress_bar=False)
     log = out / "research-log.md"
     if not log.exists():

@@ -334,6 +334,7 @@ log_path: str = "../results/research-log.md"  # research log to update in place 
 html_path: str = "../results/research-log-report.html"  # the HTML report of all the runs
 realtime_fps: float = 15.0  # fps a pipeline must sustain to count as real time
 compare_with = None  # a run id to compare the first run against (another GPU, Scope version); None: skip
+per_run_reports: bool = False  # also write results/<run>/report.html for each run (lab report does)
 target: str = "sim"  # used only when out_dir has no runs yet: a short sweep is run there first
 """),
     ("code", """
@@ -401,7 +402,7 @@ comparison.styled() if comparison else print("set compare_with to a run id to co
     ("md", "## Update the research log and write the report"),
     ("code", """
 outcome = write_report(evidence.run_ids, out_dir, log=ensure_log(log_path), html=html_path,
-                       realtime_fps=realtime_fps)
+                       per_run=per_run_reports, realtime_fps=realtime_fps)
 print(outcome.describe())
 """),
 ]

@@ -12,6 +12,7 @@ This package must not import :mod:`lab.sweep` (the sweep runner imports :mod:`.a
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from lab.logbook.evidence import Evidence, LogbookError
@@ -19,7 +20,7 @@ from lab.logbook.markdown import UpdateResult, update_file
 from lab.logbook.questions import DEFAULT_REALTIME_FPS, answer_questions
 from lab.logbook.tables import log_tables
 
-__all__ = ["Evidence", "LogbookError", "UpdateResult", "update_log", "DEFAULT_REALTIME_FPS", "TEMPLATE"]
+__all__ = ["Evidence", "LogbookError", "UpdateResult", "update_log", "ensure_log", "DEFAULT_REALTIME_FPS", "TEMPLATE"]
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "data" / "research-log.md"
 
@@ -39,3 +40,12 @@ def update_log(path: Path | str, evidence: Evidence, *, realtime_fps: float = DE
     if not path.is_file():
         raise LogbookError(f"No research log at {path}. Copy the template first: cp {TEMPLATE} {path}")
     return update_file(path, log_tables(evidence), answer_questions(evidence, realtime_fps))
+
+
+def ensure_log(path: Path | str) -> Path:
+    """``path``, created as a copy of the template research log if it does not exist yet."""
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(TEMPLATE, path)
+    return path

@@ -69,7 +69,7 @@ def _group(path: str) -> str:
     parts = [p for p in path.split("/") if p]
     if parts[:2] == ["api", "v1"] and len(parts) > 2:
         return parts[2]
-    return parts[0] if parts and not parts[0].startswith("{") else "/"
+    return parts[0] if parts and not parts[0].startswith("{") else "root"
 
 
 async def api_facts(client: ScopeClient) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -96,6 +96,8 @@ class Evidence:
         self.manifests = dict(manifests)
         self.trials = runs.trials if not runs.trials.empty else pd.DataFrame(
             columns=["trial_id", "run_id", "pipeline_id", "condition", "status"])
+        self._baselines: dict[str, pd.DataFrame] = {}
+        self._figures: dict[tuple[str, str], Figure | None] = {}
         self._check_one_server()
 
     @classmethod
@@ -167,7 +169,7 @@ class Evidence:
 
     # -- trials ---------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def ok(self) -> pd.DataFrame:
         """Trials that ran and measured (status ok)."""
         return self.trials[self.trials["status"].eq("ok")]
@@ -182,11 +184,13 @@ class Evidence:
         Those of condition ``default`` (the pipelines sweep); failing that, the first
         condition the pipeline ran under (e.g. VACE off in a VACE-only run).
         """
-        trials = self.ok[self.ok["pipeline_id"].eq(pipeline_id)]
-        default = trials[trials["condition"].eq(BASELINE_CONDITION)]
-        if not default.empty or trials.empty:
-            return default
-        return trials[trials["condition"].eq(trials["condition"].iloc[0])]
+        if pipeline_id not in self._baselines:
+            trials = self.ok[self.ok["pipeline_id"].eq(pipeline_id)]
+            default = trials[trials["condition"].eq(BASELINE_CONDITION)]
+            if default.empty and not trials.empty:
+                default = trials[trials["condition"].eq(trials["condition"].iloc[0])]
+            self._baselines[pipeline_id] = default
+        return self._baselines[pipeline_id]
 
     def unit(self, figure: str) -> str:
         figures = self.runs.figures
@@ -196,7 +200,11 @@ class Evidence:
 
     def figure(self, pipeline_id: str, name: str, trials: pd.DataFrame | None = None) -> Figure | None:
         """Median over trials of one figure, with a bootstrap CI; n = trials (None: no data)."""
-        trials = self.baseline(pipeline_id) if trials is None else trials
+        if trials is None:
+            key = (pipeline_id, name)
+            if key not in self._figures:
+                self._figures[key] = self.figure(pipeline_id, name, self.baseline(pipeline_id))
+            return self._figures[key]
         if name not in trials:
             return None
         values = pd.to_numeric(trials[name], errors="coerce").dropna().to_numpy(dtype=float)
@@ -218,12 +226,6 @@ class Evidence:
 
     def runs_of(self, trials: pd.DataFrame) -> list[str]:
         return list(dict.fromkeys(trials["run_id"])) if "run_id" in trials else []
-
-    def vace_trials(self) -> pd.DataFrame:
-        """Trials of the VACE sweep shape: VACE loaded or not, reference images, context scale."""
-        if "vace_enabled" not in self.trials:
-            return self.trials.iloc[0:0]
-        return self.trials[self.trials["vace_enabled"].notna()]
 
 
 def latest_runs(out_dir: Path | str = RESULTS_DIR) -> list[Path]:
@@ -250,7 +252,7 @@ def format_value(value: float, unit: str) -> str:
     """``3.01 s``, ``361 ms``, ``10.3 fps``: three significant digits, long ms as seconds."""
     if unit == "ms" and abs(value) >= 1000:
         value, unit = value / 1000, "s"
-    digits = 3 if value == 0 else max(0, 2 - int(math.floor(math.log10(abs(value)))))
+    digits = 3 if value == 0 else max(0, 2 - math.floor(math.log10(abs(value))))
     text = f"{value:.{digits}f}"
     return f"{text} {unit}".strip()
 

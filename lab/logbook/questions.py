@@ -21,7 +21,8 @@ from lab.logbook.markdown import AnswerLine
 from lab.logbook.vace import vace_effects
 from lab.measure.stats import Figure
 
-__all__ = ["Question", "QUESTIONS", "answer_questions", "realtime_verdicts", "Realtime", "DEFAULT_REALTIME_FPS"]
+__all__ = ["Question", "QUESTIONS", "answer_questions", "realtime_verdicts", "Realtime", "DEFAULT_REALTIME_FPS",
+           "answers_table"]
 
 DEFAULT_REALTIME_FPS = 15.0
 INPUT_KEEPUP = 0.95  # v2v output at this share of the input rate keeps up with it
@@ -132,7 +133,7 @@ def _runpod_warmup(evidence: Evidence, _: float) -> str | None:
             continue
         total = sum(f.value for f in figures.values() if f is not None and f.value is not None)
         parts.append(f"{pipeline_id} {format_value(total, 's')} (load {format_figure(figures['load_s'], n=False)}, "
-                     f"first frame {format_figure(figures['ttff_s'], n=False)}, steady after "
+                     f"first frame {format_figure(figures['ttff_s'], n=False)}, warm-up "
                      f"{format_figure(figures['warmup_s'], n=False)})")
         runs += evidence.runs_of(evidence.baseline(pipeline_id))
     if not parts:
@@ -246,3 +247,10 @@ def answer_questions(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_
         if text is not None:
             answers.append(AnswerLine(question.key, question.text, text, question.section))
     return answers
+
+
+def answers_table(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> pd.DataFrame:
+    """Every question of the log with its answer from the data, or "open" (notebook 06)."""
+    answers = {a.key: a.answer for a in answer_questions(evidence, realtime_fps)}
+    return pd.DataFrame([{"section": q.section, "question": q.text, "answer": answers.get(q.key, "open")}
+                         for q in QUESTIONS])

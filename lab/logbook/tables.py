@@ -27,7 +27,8 @@ from lab.logbook.vace import vace_effects
 from lab.measure.stats import Figure
 
 __all__ = ["vace_table", "performance_table", "models_table", "log_tables", "PERFORMANCE_ROWS",
-           "VACE_HEADER", "PERFORMANCE_HEADER", "MODELS_HEADER", "pipeline_cell_id", "as_frame"]
+           "VACE_HEADER", "PERFORMANCE_HEADER", "MODELS_HEADER", "pipeline_cell_id", "as_frame",
+           "log_table_frames", "TITLES"]
 
 VACE_HEADER = ("Pipeline", "VACE Support", "Validated")
 PERFORMANCE_HEADER = ("Metric", "Nexus (Reference)", "Scope (Measured)")
@@ -41,7 +42,8 @@ def pipeline_cell_id(cell: str) -> str:
 
 
 def _is_generative(schema: Mapping[str, Any]) -> bool:
-    return bool(schema.get("requires_models")) or schema.get("estimated_vram_gb") is not None
+    """A video-generation model (not a pre/postprocessor, not a CPU transform): VACE could apply."""
+    return bool(schema.get("supports_prompts")) or (bool(schema.get("requires_models")) and not schema.get("usage"))
 
 
 def _merge_rows(existing: Rows | None, width: int, ids: Sequence[str],
@@ -179,7 +181,7 @@ def _vace_latency(evidence: Evidence) -> str | None:
 
 def _memory(evidence: Evidence) -> str | None:
     estimates = [(p, s["estimated_vram_gb"]) for p, s in evidence.server.schemas.items()
-                 if s.get("estimated_vram_gb") is not None and _is_generative(s) and s.get("requires_models")]
+                 if s.get("estimated_vram_gb") is not None and _is_generative(s)]
     if not estimates:
         return None
     listed = ", ".join(f"{gb:g} GB ({p})" for p, gb in estimates)
@@ -292,3 +294,16 @@ def log_tables(evidence: Evidence) -> list[TableBlock]:
 def as_frame(header: Sequence[str], rows: Rows) -> pd.DataFrame:
     """A table as a DataFrame (for notebooks and the HTML report)."""
     return pd.DataFrame(rows, columns=list(header))
+
+
+TITLES = {"vace-compatibility": "Pipeline VACE Compatibility", "performance": "Performance Observations",
+          "models": "Models"}
+
+
+def log_table_frames(evidence: Evidence) -> dict[str, pd.DataFrame]:
+    """The three tables as DataFrames by title, as a fresh log would get them (notebook 06)."""
+    frames = {}
+    for block in log_tables(evidence):
+        rows, _ = block.build(None)
+        frames[TITLES[block.key]] = as_frame(block.header, rows)
+    return frames

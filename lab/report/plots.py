@@ -19,19 +19,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import FuncFormatter
 
 from lab.logbook.evidence import Evidence
 from lab.logbook.questions import DEFAULT_REALTIME_FPS, realtime_verdicts
 from lab.logbook.vace import vace_conditions
+from lab.measure.stats import Figure
 from lab.report.style import rolling_fps, watermark
 
 __all__ = ["plot_fps", "plot_latency_cdfs", "plot_warmup_timeline", "plot_vace_overhead", "plot_fps_over_time",
-           "plot_contact_sheet", "report_figures", "PLOTS"]
+           "plot_contact_sheet", "report_figures", "PLOTS", "PLOT_CAPTIONS",
+           "short_condition"]
 
 PHASE_COLORS = {"load": "#8da0cb", "first frame": "#fc8d62", "warm-up": "#ffd92f", "steady": "#66c2a5"}
 
@@ -65,7 +70,7 @@ def plot_fps(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> 
     if not verdicts:
         return None
     colors = {"yes": "#4c72b0", "no": "#c44e52", "borderline": "#dd8452"}
-    figure, ax = plt.subplots(figsize=(max(5.5, 1.4 * len(verdicts) + 2), 4.2), layout="constrained")
+    figure, ax = plt.subplots(figsize=(min(11.0, max(5.5, 0.9 * len(verdicts) + 2.5)), 4.4), layout="constrained")
     for x, verdict in enumerate(verdicts):
         fps = verdict.fps
         assert fps.value is not None
@@ -77,10 +82,11 @@ def plot_fps(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> 
         ax.plot(np.full(len(values), x), values, "o", color="black", ms=4, alpha=0.7, zorder=3)
         ax.annotate(f"{fps.value:.1f}\nn={fps.n}", (x, fps.value), textcoords="offset points", xytext=(0, 8),
                     ha="center", fontsize=9)
-    ax.axhline(realtime_fps, color="gray", ls="--", lw=1)
-    ax.text(-0.45, realtime_fps, f"real-time threshold {realtime_fps:g} fps", va="bottom", ha="left",
-            fontsize=8, color="dimgray")
-    ax.set_xticks(range(len(verdicts)), [v.pipeline_id for v in verdicts])
+    ax.axhline(realtime_fps, color="gray", ls="--", lw=1, label=f"real-time threshold {realtime_fps:g} fps")
+    ax.legend(handles=ax.get_lines()[-1:], fontsize="small", loc="upper right")
+    crowded = len(verdicts) > 6
+    ax.set_xticks(range(len(verdicts)), [v.pipeline_id for v in verdicts], rotation=30 if crowded else 0,
+                  ha="right" if crowded else "center")
     ax.set(ylabel="steady output fps", title=_title(evidence, "Output fps per pipeline"))
     ax.set_ylim(0, max(realtime_fps, *(v.fps.value or 0 for v in verdicts)) * 1.3)
     ax.grid(axis="y", alpha=0.3)
@@ -118,20 +124,29 @@ def plot_latency_cdfs(evidence: Evidence) -> MplFigure | None:
     series = {p: v for p, v in series.items() if v[0].size}
     if not series:
         return None
-    figure, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
-    for pipeline_id, (values, kind) in series.items():
+    outside = len(series) > 4  # a long legend goes beside the plot, not over the curves
+    figure, ax = plt.subplots(figsize=(10.5 if outside else 7.5, 4.4), layout="constrained")
+    colors = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors
+    for index, (pipeline_id, (values, kind)) in enumerate(series.items()):
         values = np.sort(values)
         ax.step(values, np.arange(1, values.size + 1) / values.size, where="post", lw=1.6,
+                color=colors[index % len(colors)],
                 label=f"{pipeline_id} (p50 {np.median(values):.0f} ms, {values.size} {kind})")
     low = min(v.min() for v, _ in series.values())
     high = max(v.max() for v, _ in series.values())
     if low > 0 and high / low > 8:
         ax.set_xscale("log")
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if str(value)[0] in "25" else ""))
     ax.axhline(0.5, color="gray", lw=0.8, ls=":")
     ax.set(xlabel="latency, input sent → output received (ms)", ylabel="fraction of frames", ylim=(0, 1.02),
            title=_title(evidence, "Frame latency CDF per pipeline"))
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize="small", loc="lower right")
+    if outside:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize="small", loc="lower right")
     return _finish(figure, evidence)
 
 
@@ -154,7 +169,7 @@ def plot_warmup_timeline(evidence: Evidence) -> MplFigure | None:
         for phase, width in parts.items():
             ax.barh(y, width, left=start, color=PHASE_COLORS[phase], edgecolor="white",
                     label=phase if y == 0 else None)
-            if width > total_max * 0.06:
+            if width > total_max * 0.09:
                 ax.text(start + width / 2, y, f"{width:.2g} s", ha="center", va="center", fontsize=8)
             start += width
         ax.barh(y, tail, left=start, color=PHASE_COLORS["steady"], alpha=0.5, hatch="//", edgecolor="white",
@@ -199,7 +214,8 @@ def plot_vace_overhead(evidence: Evidence) -> MplFigure | None:
     return _finish(figure, evidence)
 
 
-def _errorline(ax: plt.Axes, xs: list[int], figures: list, *, label: str, marker: str, **style: object) -> None:
+def _errorline(ax: Axes, xs: list[int], figures: list[Figure | None], *, label: str, marker: str,
+               **style: Any) -> None:
     points = [(x, f) for x, f in zip(xs, figures, strict=True) if f is not None and f.value is not None]
     if not points:
         return
@@ -211,8 +227,9 @@ def _errorline(ax: plt.Axes, xs: list[int], figures: list, *, label: str, marker
 
 
 def plot_fps_over_time(evidence: Evidence) -> MplFigure | None:
-    """Output fps (1 s window) over time since the offer, a line per trial, a panel per pipeline."""
-    panels = {p: _frames(evidence, evidence.ok[evidence.ok["pipeline_id"].eq(p)]) for p in evidence.pipelines()}
+    """Output fps (1 s window) over time since the offer, a line per trial at default settings,
+    a panel per pipeline (VACE settings have their own plot)."""
+    panels = {p: _frames(evidence, evidence.baseline(p)) for p in evidence.pipelines()}
     panels = {p: f for p, f in panels.items() if f}
     if not panels:
         return None
@@ -238,6 +255,15 @@ def plot_fps_over_time(evidence: Evidence) -> MplFigure | None:
     return _finish(figure, evidence)
 
 
+def _resolution(evidence: Evidence, trial: pd.Series) -> str | None:
+    """The output resolution the trial received (from its frame table; samples may be scaled)."""
+    frames = _frames(evidence, trial.to_frame().T)
+    if not frames or frames[0][1].empty or "width" not in frames[0][1]:
+        return None
+    first = frames[0][1].iloc[0]
+    return f"{int(first['width'])}x{int(first['height'])}"
+
+
 def plot_contact_sheet(evidence: Evidence, per_pipeline: int = 3) -> MplFigure | None:
     """Sampled output frames per pipeline (first trial at default settings), labelled with resolution."""
     from PIL import Image
@@ -251,31 +277,51 @@ def plot_contact_sheet(evidence: Evidence, per_pipeline: int = 3) -> MplFigure |
                 break
     if not rows:
         return None
-    figure, axes = plt.subplots(len(rows), per_pipeline, figsize=(2.6 * per_pipeline, 2.75 * len(rows)),
+    blocks = 1 if len(rows) <= 4 else 2  # many pipelines: two side by side, so the sheet stays screen-sized
+    lines = math.ceil(len(rows) / blocks)
+    figure, axes = plt.subplots(lines, per_pipeline * blocks, figsize=(2.6 * per_pipeline * blocks, 2.75 * lines),
                                 layout="constrained", squeeze=False)
-    for (pipeline_id, trial, samples), line in zip(rows, axes, strict=True):
-        for k, ax in enumerate(line):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if k >= len(samples):
-                ax.set_visible(False)
-                continue
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_visible(False)
+    for index, (pipeline_id, trial, samples) in enumerate(rows):
+        line = axes[index % lines, (index // lines) * per_pipeline:(index // lines + 1) * per_pipeline]
+        for k, ax in enumerate(line[:len(samples)]):
+            ax.set_visible(True)
             with Image.open(samples[k]) as image:
                 ax.imshow(np.asarray(image.convert("RGB")))
-                size = f"{image.width}x{image.height}"
+                size = _resolution(evidence, trial) or f"{image.width}x{image.height}"
             if k == 0:
                 ax.set_ylabel(f"{pipeline_id}\n{size}, {trial['mode']}", fontsize=9)
     figure.suptitle(_title(evidence, "Output samples (early, middle, late in a trial)"))
     return _finish(figure, evidence)
 
 
-PLOTS: dict[str, Callable[[Evidence], MplFigure | None]] = {
+# name -> plot(evidence, realtime_fps); only the fps plot uses the threshold
+PLOTS: dict[str, Callable[[Evidence, float], MplFigure | None]] = {
     "fps_per_pipeline": plot_fps,
-    "latency_cdf": plot_latency_cdfs,
-    "warmup_timeline": plot_warmup_timeline,
-    "vace_overhead": plot_vace_overhead,
-    "fps_over_time": plot_fps_over_time,
-    "contact_sheet": plot_contact_sheet,
+    "latency_cdf": lambda evidence, _: plot_latency_cdfs(evidence),
+    "warmup_timeline": lambda evidence, _: plot_warmup_timeline(evidence),
+    "vace_overhead": lambda evidence, _: plot_vace_overhead(evidence),
+    "fps_over_time": lambda evidence, _: plot_fps_over_time(evidence),
+    "contact_sheet": lambda evidence, _: plot_contact_sheet(evidence),
+}
+
+
+PLOT_CAPTIONS: dict[str, str] = {
+    "fps_per_pipeline": "Steady output fps per pipeline at default settings: bar = median over trials, whiskers = "
+                        "95 % CI (n ≥ 3), dots = trials; blue real-time, red too slow, amber undecided.",
+    "latency_cdf": "Frame latency (input sent → output received) per pipeline: per-frame from stamped input where "
+                   "the pipeline keeps the picture, else the trials' step-test medians.",
+    "warmup_timeline": "From load request to steady output per pipeline (medians): model load, WebRTC offer to the "
+                       "first frame, warm-up until the output rate is steady.",
+    "vace_overhead": "What VACE costs: steady fps and frame latency against the number of reference images, a line "
+                     "per context scale; VACE not loaded as a black square.",
+    "fps_over_time": "Output fps over time (1 s window) since the WebRTC offer, one line per trial at default "
+                     "settings, a panel per pipeline.",
+    "contact_sheet": "Output frames sampled early, mid-way and late in a trial at default settings, per pipeline: "
+                     "judge the quality by eye.",
 }
 
 
@@ -283,7 +329,7 @@ def report_figures(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FP
     """Every plot the runs support, by name (those without data are left out)."""
     figures = {}
     for name, plot in PLOTS.items():
-        figure = plot_fps(evidence, realtime_fps) if plot is plot_fps else plot(evidence)
+        figure = plot(evidence, realtime_fps)
         if figure is not None:
             figures[name] = figure
     return figures

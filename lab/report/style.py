@@ -6,14 +6,12 @@ a real measurement when it is copied out of its notebook or report.
 
 from __future__ import annotations
 
-import base64
-import io
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
-__all__ = ["watermark", "rolling_fps", "save_figure", "png_base64", "ROLLING_WINDOW_S", "SIMULATED_COLOR"]
+__all__ = ["watermark", "rolling_fps", "save_figure", "ROLLING_WINDOW_S", "SIMULATED_COLOR"]
 
 ROLLING_WINDOW_S = 1.0
 SIMULATED_COLOR = "crimson"
@@ -22,7 +20,9 @@ SIMULATED_COLOR = "crimson"
 def watermark(figure: MplFigure, simulated: bool) -> None:
     """Stamp SIMULATED across a figure made from simulator data."""
     if simulated:
-        figure.text(0.5, 0.5, "SIMULATED", fontsize=48, color=SIMULATED_COLOR, alpha=0.18,
+        width, height = figure.get_size_inches()
+        size = max(48.0, 9.0 * min(width, height))  # a big figure gets a big mark, so it is seen at a glance
+        figure.text(0.5, 0.5, "SIMULATED", fontsize=size, color=SIMULATED_COLOR, alpha=0.18,
                     ha="center", va="center", rotation=25, transform=figure.transFigure, zorder=100)
 
 
@@ -43,9 +43,3 @@ def save_figure(figure: MplFigure, folder: Path | str, name: str) -> list[Path]:
     figure.savefig(svg, metadata={"Date": None, "Creator": None})
     return [png, svg]
 
-
-def png_base64(figure: MplFigure) -> str:
-    """The figure as a base64 PNG, for a self-contained HTML page."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=96, metadata={"Software": None})
-    return base64.b64encode(buffer.getvalue()).decode("ascii")

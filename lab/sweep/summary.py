@@ -25,7 +25,7 @@ def sweep_table(trials: pd.DataFrame) -> pd.DataFrame:
               .groupby(keys, sort=False)[["ok", "failed", "skipped"]].sum())
     figures = [f for f in SUMMARY_FIGURES if f in trials]
     ok = trials[trials["status"].eq("ok")]
-    medians = ok.groupby(keys, sort=False)[figures].median() if figures else pd.DataFrame()
+    medians = ok.groupby(keys, sort=False)[figures].median() if figures else pd.DataFrame(index=counts.index)
     notes = (trials.groupby(keys, sort=False)
              .apply(_note, include_groups=False).rename("note"))
     table = counts.join(medians).join(notes).reset_index()

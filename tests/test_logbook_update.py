@@ -1,0 +1,201 @@
+"""Updating the research log in place: only managed parts change, twice changes nothing,
+human edits survive, and only questions the data answers get ticked."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from lab.logbook import TEMPLATE, Evidence, LogbookError, update_log
+from lab.logbook.markdown import AnswerLine, TableBlock, update_markdown
+from lab.logbook.tables import MODELS_HEADER, PERFORMANCE_HEADER, VACE_HEADER
+from tests.fixtures import PIPELINES_RUN, RUNS, VACE_RUN, copy_runs
+
+SEED = TEMPLATE.read_bytes()
+TICKED = re.compile(r"^\s*- \[x\] (.*?)(?: → |$)")
+
+
+@pytest.fixture(scope="module")
+def evidence() -> Evidence:
+    return Evidence.load(None, RUNS)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    path = tmp_path / "research-log.md"
+    path.write_bytes(SEED)
+    return path
+
+
+def _managed_lines(text: str) -> set[int]:
+    """Indexes of the template's lines that an update may change: its three tables and open questions."""
+    lines = text.split("\n")
+    managed: set[int] = set()
+    headers = {"| " + " | ".join(h) + " |" for h in (VACE_HEADER, PERFORMANCE_HEADER, MODELS_HEADER)}
+    for index, line in enumerate(lines):
+        if re.sub(r"\s*\|\s*", " | ", line).strip() in {re.sub(r"\s*\|\s*", " | ", h).strip() for h in headers}:
+            end = index
+            while end < len(lines) and lines[end].startswith("|"):
+                managed.add(end)
+                end += 1
+        if line.lstrip().startswith("- [ ]"):
+            managed.add(index)
+    return managed
+
+
+def _ticked(text: str) -> set[str]:
+    return {m.group(1) for line in text.split("\n") if (m := TICKED.match(line))}
+
+
+def test_only_managed_lines_change_and_the_rest_is_byte_for_byte(log: Path, evidence: Evidence) -> None:
+    result = update_log(log, evidence)
+    assert result.changed and result.tables == ["vace-compatibility", "performance", "models"]
+    old, new = SEED.decode().split("\n"), log.read_text().split("\n")
+    managed = _managed_lines(SEED.decode())
+    for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag != "equal":
+            assert set(range(i1, i2)) <= managed, f"unmanaged lines changed: {old[i1:i2]}"
+    # and the managed ones are marked, so the next update finds them wherever they are
+    assert log.read_text().count("<!-- scope-lab:begin ") == 3
+    assert "| Warm-up time | 15-25s | SIMULATED: longlive 8.49 s;" in log.read_text()
+
+
+def test_second_update_changes_nothing(log: Path, evidence: Evidence) -> None:
+    update_log(log, evidence)
+    first = log.read_bytes()
+    stat = log.stat()
+    result = update_log(log, evidence)
+    assert not result.changed
+    assert log.read_bytes() == first
+    assert log.stat().st_mtime_ns == stat.st_mtime_ns  # not even rewritten
+
+
+def test_human_edits_outside_and_inside_human_columns_survive(log: Path, evidence: Evidence) -> None:
+    update_log(log, evidence)
+    text = log.read_text()
+    text = text.replace("## Workshop Notes\n", "## Workshop Notes\nZ: tried the avatar today, looks great.\n")
+    text = text.replace("| Warm-up time | 15-25s |", "| Warm-up time | 12-20s (re-measured) |")
+    text = text.replace("- [ ] Generation quality at 512×512?", "- [x] Generation quality at 512×512? → good (by eye)")
+    log.write_text(text)
+    result = update_log(log, evidence)
+    assert not result.changed  # nothing managed differs, so the file is left alone
+    assert log.read_text() == text
+    updated = log.read_text()
+    assert "Z: tried the avatar today, looks great." in updated
+    assert "| Warm-up time | 12-20s (re-measured) | SIMULATED:" in updated
+    assert "- [x] Generation quality at 512×512? → good (by eye)\n" in updated
+
+
+def test_edits_inside_a_managed_cell_are_replaced_from_the_data(log: Path, evidence: Evidence) -> None:
+    update_log(log, evidence)
+    expected = log.read_bytes()
+    log.write_text(log.read_text().replace("| `gray` | N/A |", "| `gray` | maybe |"))
+    assert update_log(log, evidence).changed
+    assert log.read_bytes() == expected
+
+
+def test_crlf_line_endings_are_kept(tmp_path: Path, evidence: Evidence) -> None:
+    path = tmp_path / "log.md"
+    path.write_bytes(SEED.replace(b"\n", b"\r\n"))
+    update_log(path, evidence)
+    data = path.read_bytes()
+    assert b"scope-lab:begin" in data
+    assert data.count(b"\n") == data.count(b"\r\n")  # no bare \n was introduced
+
+
+def test_answers_tick_only_what_the_data_supports(log: Path, evidence: Evidence) -> None:
+    before = _ticked(SEED.decode())
+    result = update_log(log, evidence)
+    after = _ticked(log.read_text())
+    assert after - before == {
+        "Is the API structure identical to Daydream hosted API?", "Does WHIP work the same way?",
+        "What's in the Swagger UI (`/docs`)?", "What's the latency impact of VACE?", "Latency impact?",
+        "How to provide reference images?", "RunPod warm-up time?", "Real-time viability for demo?",
+        "Is SAM3 available as a pipeline module?", "Does Scope expose segmentation or alpha output?",
+    }
+    assert before <= after  # what a human ticked stays ticked
+    text = log.read_text()
+    assert "- [ ] Generation quality at 512×512?" in text  # judged by eye, never by the data
+    assert "- [ ] Consistency quality?" in text
+    assert "- [ ] First stream creation test" in text
+    assert len(set(result.answered)) == 10
+    line = next(line for line in text.split("\n") if line.startswith("- [x] Is the API structure"))
+    assert line.endswith("<!-- scope-lab:answer api-hosted -->")
+    assert "**No**" in line and PIPELINES_RUN in line and "SIMULATED" in line
+    realtime = next(line for line in text.split("\n") if "Real-time viability" in line)
+    assert "too slow: longlive 10.3 fps" in realtime and "real-time: passthrough" in realtime
+
+
+def test_without_the_api_block_or_a_vace_sweep_those_questions_stay_open(tmp_path: Path, log: Path) -> None:
+    out = copy_runs(tmp_path / "runs", PIPELINES_RUN)
+    path = out / PIPELINES_RUN / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["servers"]["sim"]["api"]
+    path.write_text(json.dumps(manifest))
+    update_log(log, Evidence.load(None, out))
+    ticked = _ticked(log.read_text()) - _ticked(SEED.decode())
+    assert ticked == {"RunPod warm-up time?", "Real-time viability for demo?",
+                      "Is SAM3 available as a pipeline module?", "Does Scope expose segmentation or alpha output?"}
+
+
+def test_a_higher_threshold_changes_the_realtime_answer(log: Path, evidence: Evidence) -> None:
+    update_log(log, evidence, realtime_fps=5)
+    line = next(line for line in log.read_text().split("\n") if "Real-time viability" in line)
+    assert "**Yes** at a 5 fps threshold" in line
+
+
+def test_a_real_local_server_does_not_answer_the_runpod_question(tmp_path: Path, log: Path) -> None:
+    out = copy_runs(tmp_path / "runs", PIPELINES_RUN)
+    path = out / PIPELINES_RUN / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["simulated"] = False
+    manifest["servers"]["sim"] |= {"simulated": False, "api": {**manifest["servers"]["sim"]["api"], "target_kind": "url"}}
+    path.write_text(json.dumps(manifest))
+    result = update_log(log, Evidence.load(None, out))
+    assert "runpod-warmup" not in result.answered and "realtime" in result.answered
+    assert "SIMULATED" not in log.read_text().split("## Questions to Explore")[1]
+
+
+def test_missing_table_is_reported_and_nothing_else_changes() -> None:
+    text = "# Log\n\nno tables here\n- [ ] Is SAM3 available as a pipeline module?\n"
+    block = TableBlock("models", ("Pipeline ID", "Status", "Description"), lambda rows: ([["a", "b", "c"]], ""))
+    new, result = update_markdown(text, [block], [])
+    assert new == text and result.missing_tables == ["models"] and not result.changed
+    answer = AnswerLine("sam3", "Is SAM3 available as a pipeline module?", "**No**", "")
+    new, result = update_markdown(text, [], [answer])
+    assert new == text.replace("- [ ] Is SAM3 available as a pipeline module?",
+                               "- [x] Is SAM3 available as a pipeline module? → **No** <!-- scope-lab:answer sam3 -->")
+
+
+def test_a_table_moved_by_hand_is_found_by_its_markers(log: Path, evidence: Evidence) -> None:
+    update_log(log, evidence)
+    text = log.read_text()
+    start = text.index("<!-- scope-lab:begin models")
+    end = text.index("<!-- scope-lab:end models -->") + len("<!-- scope-lab:end models -->\n")
+    block = text[start:end]
+    moved = (text[:start] + text[end:]).replace("## Notes\n", "## Notes\n" + block)
+    log.write_text(moved)
+    assert not update_log(log, evidence).changed
+    assert log.read_text() == moved
+
+
+def test_missing_log_file_says_where_the_template_is(tmp_path: Path, evidence: Evidence) -> None:
+    with pytest.raises(LogbookError, match="data/research-log.md"):
+        update_log(tmp_path / "nope.md", evidence)
+
+
+def test_template_is_the_seed_log() -> None:
+    seed = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_e90020ceb63a88d5.txt"
+    if seed.exists():
+        assert SEED == seed.read_bytes()
+    assert b"| Warm-up time | 15-25s | TBD |" in SEED
+
+
+def test_vace_run_evidence_cites_the_vace_run(log: Path) -> None:
+    update_log(log, Evidence.load([VACE_RUN], RUNS))
+    line = next(line for line in log.read_text().split("\n") if "What's the latency impact of VACE?" in line)
+    assert line.startswith("- [x]") and VACE_RUN in line and "+568 ms" in line
