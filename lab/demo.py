@@ -65,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
     print("\n== research log and report ==", flush=True)
     code = lab_main(["report", "--out", str(out), "--log", str(log), "--html", str(out / "report.html")])
     print(f"\nDone in {time.perf_counter() - started:.0f} s. Everything above is SIMULATED. Open:")
-    print(f"  {log}                     the research log, its TBDs filled")
-    print(f"  {out / 'report.html'}     the report: tables, plots, manifest summary")
-    print(f"  {executed}/               the executed sweep notebooks")
+    print(f"  the research log, its TBDs filled:            {log}")
+    print(f"  the report (tables, plots, manifest summary): {out / 'report.html'}")
+    print(f"  the executed sweep notebooks:                 {executed}/")
     print("  .venv/bin/jupyter lab notebooks/   (add --allow-root as root) for 04 (warm-up, latency), "
           "05 (live panel), 06 (research log)")
     return code
