@@ -307,10 +307,10 @@ print(plan.describe())
 """, """
 sweep 'vace': 10 trials in 4 loads (a load per trial would be 10), 4 sessions, 0 skipped
   sim: about 5.0 min of pod time
-  load longlive {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
-  load longlive {"vace_enabled": true} (video): 1 session(s) x 4 segment(s)
   load streamdiffusionv2 {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
+  load longlive {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
   load streamdiffusionv2 {"vace_enabled": true} (video): 1 session(s) x 4 segment(s)
+  load longlive {"vace_enabled": true} (video): 1 session(s) x 4 segment(s)
 """),
     *_sweep_run_cells("plot_vace_overhead"),
 ]
