@@ -84,3 +84,56 @@ def test_figures_carry_units_and_n() -> None:
     figures = analyze_arrivals(smooth(10, 10) * NS).figures()
     assert {f.name for f in figures} >= {"warmup_s", "fps_out", "interval_p95", "stalls"}
     assert all(f.unit and f.n > 0 for f in figures)
+
+
+def jittery_chunks(frames: int, period_s: float, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Chunks of ``frames`` back to back (2-15 ms apart) every ``period_s`` ± 6 % (compute noise)."""
+    periods = period_s * rng.gamma(1 / 0.06**2, 0.06**2, int(seconds / period_s))
+    starts = np.cumsum(periods)
+    spacing = rng.uniform(0.002, 0.015, (starts.size, frames)).cumsum(axis=1)
+    return (starts[:, None] + spacing).ravel()
+
+
+@pytest.mark.parametrize("gaps", [pytest.param(0, id="no-stall"), pytest.param(1, id="1-stall"),
+                                  pytest.param(3, id="3-stalls")])
+def test_jittery_chunks_of_four_are_bursts_and_stalls_are_counted_exactly(gaps: int) -> None:
+    rng = np.random.default_rng(7 + gaps)
+    t = jittery_chunks(4, 0.22, 20, rng)  # about 18 fps, like an unpaced streamdiffusionv2
+    for g in range(gaps):
+        t[(g + 1) * 4 * 20:] += 1.0  # a 1 s hole every 20 chunks, always between chunks
+    a = analyze_arrivals(t * NS)
+    assert a.bursty and a.burst_frames == 4
+    assert a.stalls == gaps, f"stalls {a.stall_gaps_s}, threshold {a.stall_threshold_s}"
+    steady_span_s = t[-1] - t[0] - gaps * 1.0  # stalls count against throughput: add them back
+    assert a.fps_out.value * (steady_span_s + gaps) / steady_span_s == pytest.approx(4 / 0.22, rel=0.05)
+
+
+@pytest.mark.parametrize(("factor", "counted"), [pytest.param(2.5, 0, id="2.5x-typical"),
+                                                 pytest.param(3.5, 1, id="3.5x-typical")])
+def test_a_stall_is_a_gap_over_three_typical_gaps(factor: float, counted: int) -> None:
+    t = smooth(20, 15)
+    t[150:] += (factor - 1) / 20  # one interval becomes factor x 50 ms
+    a = analyze_arrivals(t * NS)
+    assert a.stalls == counted and a.stall_threshold_s == pytest.approx(0.15)
+
+
+def client_read_chunks(seconds: float, rng: np.random.Generator) -> np.ndarray:
+    """Chunks of 12 every 0.69 s ± 5 %, as a busy client reads them: some frames together
+    (sub-millisecond apart), others 3-40 ms apart, so a burst spreads over 0.1-0.3 s."""
+    starts = np.cumsum(0.69 * rng.gamma(400, 1 / 400, int(seconds / 0.69)))
+    together = rng.random((starts.size, 11)) < 0.4
+    gaps = np.where(together, rng.uniform(0.0001, 0.001, (starts.size, 11)), rng.uniform(0.003, 0.04, (starts.size, 11)))
+    return (starts[:, None] + np.concatenate([np.zeros((starts.size, 1)), gaps.cumsum(axis=1)], axis=1)).ravel()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_bursts_read_late_by_a_busy_client_are_still_bursts(seed: int) -> None:
+    # Seen on this machine with an unpaced longlive: on a log scale the sub-millisecond gaps
+    # made the split fall inside the bursts, and the bursts' spread moved the rolling rate
+    # enough to put warm-up after a stall, which then went uncounted.
+    t = client_read_chunks(16, np.random.default_rng(seed))
+    t[t > 6.0] += 2.0  # one 2 s stall, 6 s in
+    a = analyze_arrivals(t * NS)
+    assert a.bursty and a.burst_frames == 12
+    assert a.stalls == 1 and a.stall_gaps_s[0] == pytest.approx(2.0, abs=0.8)
+    assert a.warmup_s is not None and a.warmup_s < 1.5

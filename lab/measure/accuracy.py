@@ -5,9 +5,10 @@ internal delay (input received to output handed to its sender). Client latency m
 internal delay is the loopback transport both ways: the baseline that a perfect
 instrument would add to the simulator's own delay.
 
-The truth also says which output frame first showed a stimulus, and this module finds when
-that frame reached the client (frames are matched by RTP timestamp, which the simulator
-records as ``pts``):
+The truth also records when each frame went on the wire (``wire_ns``: encoded and its
+packets sent), and which output frame first showed a stimulus; :func:`sent_frame_arrivals`
+finds when each sent frame reached the client (matched by RTP timestamp, which the
+simulator records as ``pts``). The frame that answers a stimulus:
 
 - a parameter change (e.g. ``prompts``): the first frame of the first chunk that applied
   it (the chunk whose ``update_received_ns`` is the message's receive time);
@@ -23,8 +24,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["latency_minus_internal_ms", "SKIP_START_FRAMES", "sent_frame_arrivals", "control_truth_index",
-           "step_truth_index"]
+__all__ = [
+    "SKIP_START_FRAMES",
+    "control_truth_index",
+    "latency_minus_internal_ms",
+    "sent_frame_arrivals",
+    "step_truth_index",
+]
 
 SKIP_START_FRAMES = 5  # the first frames include connection start-up
 PTS_SLACK = 2  # ticks of the 90 kHz clock: the decoder may round a timestamp by one

@@ -14,7 +14,9 @@ Definitions (all on the arrival clock of :mod:`lab.rtc`, ``complete_ns``):
 - **rolling fps**: ``k / (t[i] - t[i-k])`` over the last ``k`` frames, with ``k`` chosen
   so the window spans at least ``MIN_WINDOW_S`` and, for a bursty stream, a whole number
   of bursts (at least two), so chunked arrival does not look like fps swings. A fixed frame
-  count avoids the quantisation of counting frames in a fixed time window.
+  count avoids the quantisation of counting frames in a fixed time window. For a bursty
+  stream the windows run from one burst's first frame to a later burst's first frame, so
+  how a burst's frames spread on arrival (a busy client reads them late) does not move it.
 - **warm-up end (steady state)**: the first time after which the rolling fps stays within
   ``tolerance`` (default 10 %) of the steady median for ``hold_s`` (default 2 s). The
   steady median is the median rolling fps over the second half of the trial.
@@ -101,8 +103,9 @@ def analyze_arrivals(
     bursty, burst_frames, typical_gap, gap_threshold = _bursts(intervals)
     threshold = stall_factor * typical_gap if typical_gap > 0 else None
     k = _window_frames(t, bursty, burst_frames)
-    rolling_t, rolling_fps = t[k:], k / np.maximum(t[k:] - t[:-k], 1e-9)
-    warmup_index = _steady_start(t, k, rolling_fps, tolerance, hold_s)
+    begins, ends = _windows(t.size, k, np.flatnonzero(intervals > gap_threshold) + 1 if bursty else None, burst_frames)
+    rolling_t, rolling_fps = t[ends], (ends - begins) / np.maximum(t[ends] - t[begins], 1e-9)
+    warmup_index = _steady_start(t, begins, ends, rolling_fps, tolerance, hold_s)
     steady_gaps = intervals[warmup_index or 0:]
     stall_gaps = steady_gaps[steady_gaps > threshold] if threshold else np.array([])
     steady_intervals = np.diff(t[warmup_index or 0:])
@@ -145,27 +148,27 @@ def _steady_fps(t: NDArray[np.float64], start: int, burst_starts: NDArray[np.int
 def _bursts(intervals: NDArray[np.float64]) -> tuple[bool, float, float, float]:
     """``(bursty, frames per burst, typical gap, gap threshold)`` from the intervals.
 
-    Splits log-intervals at the threshold that best separates two groups (Otsu's method
-    on the sorted values); bursty if the group centres are ``BURST_SEPARATION`` apart and
-    the long group is not rare noise (at least 5 % of intervals).
+    Splits the sorted log-intervals at their widest gap, among the splits that leave 5-50 %
+    of the intervals in the long group (bursts hold two frames or more, and a long group
+    under 5 % is rare noise such as stalls); bursty if the group centres are
+    ``BURST_SEPARATION`` apart. The widest gap, not the split of most variance between the
+    groups (Otsu's), because a busy client reads some frames of a burst together,
+    sub-millisecond apart: on a log scale those spread the short group so far that the
+    split of most variance falls inside it.
     """
     positive = intervals[intervals > 0]
     median = float(np.median(positive)) if positive.size else 0.0
     if positive.size < 8:
         return False, 1.0, median, np.inf
     logs = np.sort(np.log(positive))
-    best_score, best_split = -1.0, 0
-    for split in range(1, logs.size):
-        low, high = logs[:split], logs[split:]
-        score = low.size * high.size * (high.mean() - low.mean()) ** 2
-        if score > best_score:
-            best_score, best_split = score, split
+    first, last = int(np.ceil(logs.size / 2)), logs.size - int(np.ceil(0.05 * logs.size))
+    best_split = first + int(np.argmax(np.diff(logs)[first - 1:last]))
     low, high = np.exp(logs[:best_split]), np.exp(logs[best_split:])
     separated = np.median(high) >= BURST_SEPARATION * np.median(low)
     share = high.size / positive.size
     if not separated or share < 0.05 or share > 0.5:
         return False, 1.0, median, np.inf
-    gap_threshold = float(np.sqrt(np.median(high) * np.median(low)))
+    gap_threshold = float(np.exp((logs[best_split - 1] + logs[best_split]) / 2))  # inside the widest gap
     burst_ends = np.flatnonzero(intervals > gap_threshold)
     sizes = np.diff(np.concatenate(([-1], burst_ends, [intervals.size])))
     frames = float(np.median(sizes))
@@ -185,12 +188,26 @@ def _window_frames(t: NDArray[np.float64], bursty: bool, burst_frames: float) ->
     return min(k, t.size - 1)
 
 
-def _steady_start(t: NDArray[np.float64], k: int, fps: NDArray[np.float64],
+def _windows(n: int, k: int, burst_starts: NDArray[np.intp] | None,
+             burst_frames: float) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """First and last frame of each rolling window: every ``k`` frames, or for bursts from one
+    burst's first frame to a later one's (whole bursts, about ``k`` frames), so that how the
+    frames of a burst spread on arrival does not move the rate."""
+    if burst_starts is not None:
+        starts = np.concatenate(([0], burst_starts))
+        m = max(1, round(k / max(burst_frames, 1.0)))
+        if starts.size > m + 1:
+            return starts[:-m], starts[m:]
+    ends = np.arange(k, n)
+    return ends - k, ends
+
+
+def _steady_start(t: NDArray[np.float64], begins: NDArray[np.intp], ends: NDArray[np.intp], fps: NDArray[np.float64],
                   tolerance: float, hold_s: float) -> int | None:
     """Index of the first frame of the first window that starts a run in band for ``hold_s``."""
     if fps.size < 2 or t[-1] < 2 * hold_s:
         return None
-    window_end_t = t[k:]
+    window_end_t = t[ends]
     steady_median = float(np.median(fps[window_end_t >= t[-1] / 2]))
     if steady_median <= 0:
         return None
@@ -203,8 +220,8 @@ def _steady_start(t: NDArray[np.float64], k: int, fps: NDArray[np.float64],
         if run_start is None:
             run_start = i
         if window_end_t[i] - window_end_t[run_start] >= hold_s:
-            # Window run_start covers frames run_start .. run_start + k, all at the steady rate.
-            return run_start
+            # Window run_start covers frames begins[run_start] .. ends[run_start], all at the steady rate.
+            return int(begins[run_start])
     return None
 
 
