@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lab.measure.trial import ONE_SHOT_KEYS as SCOPE_ONE_SHOT_KEYS
 from lab.models import PipelineSchema
 
 __all__ = [
@@ -46,7 +47,7 @@ ControlKind = Literal["float", "int", "bool", "steps"]
 InterpolationMethod = Literal["linear", "slerp"]
 
 # Keys Scope applies to one chunk and then forgets: resent on purpose, never diffed away.
-ONE_SHOT_KEYS = frozenset({"vace_ref_images", "first_frame_image", "last_frame_image", "images", "reset_cache"})
+ONE_SHOT_KEYS = SCOPE_ONE_SHOT_KEYS | {"reset_cache"}  # Scope's one-chunk keys, and the cache-reset trigger
 # Schema properties handled by name below (or load-time only), never offered generically.
 _NAMED_PROPERTIES = frozenset({
     "height", "width", "base_seed", "denoising_steps", "noise_scale", "noise_controller",

@@ -104,8 +104,8 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
         bar = tqdm(total=len(todo), unit="trial", desc=spec.name, disable=not progress, dynamic_ncols=True)
         try:
             await asyncio.gather(*(
-                _run_target(target, clients[target], plan.groups_for(target), done, store, outcome, bar, facts[target],
-                            say)
+                _run_target(target, spec, clients[target], plan.groups_for(target), done, store, outcome, bar,
+                            facts[target], say)
                 for target in targets))
         except (KeyboardInterrupt, asyncio.CancelledError):
             outcome.interrupted = True
@@ -144,7 +144,7 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
     }
 
 
-async def _run_target(target: str, client: ScopeClient, groups: list[LoadGroup], done: set[str], store: RunStore,
+async def _run_target(target: str, sweep: SweepSpec, client: ScopeClient, groups: list[LoadGroup], done: set[str], store: RunStore,
                       outcome: SweepOutcome, bar: tqdm, facts: ServerFacts, say: Callable[[str], None]) -> None:
     """One target's groups, strictly one trial at a time."""
     timing = outcome.timing.setdefault(target, TargetTiming())
@@ -158,7 +158,7 @@ async def _run_target(target: str, client: ScopeClient, groups: list[LoadGroup],
             if references is None and _uses_references(group):
                 references = await _upload_references(client, store)
             schema = facts.schemas[group.pipeline_id]
-            spec = _trial_spec(store.manifest()["spec"], group, schema)
+            spec = _trial_spec(sweep, group, schema)
             bar.set_postfix_str(f"loading {group.pipeline_id}")
             load_started = time.perf_counter()
             try:
@@ -205,14 +205,14 @@ async def _run_one_session(client: ScopeClient, spec: TrialSpec, session: list[P
     await run_session(client, spec, segments, load=load, on_result=record)
 
 
-def _trial_spec(spec: Mapping[str, Any], group: LoadGroup, schema: PipelineSchema) -> TrialSpec:
-    parameters = dict(spec["parameters"])
+def _trial_spec(sweep: SweepSpec, group: LoadGroup, schema: PipelineSchema) -> TrialSpec:
+    parameters = dict(sweep.parameters)
     if not schema.supports_prompts:
         parameters.pop("prompts", None)
-    return TrialSpec(group.pipeline_id, mode="text" if group.mode == "text" else "video", source=spec["source"],
-                     fps=spec["fps"], duration_s=spec["duration_s"], load_params=dict(group.load),
-                     parameters=parameters, settle_timeout_s=spec["settle_timeout_s"],
-                     download_missing=spec["allow_download"])
+    return TrialSpec(group.pipeline_id, mode="text" if group.mode == "text" else "video", source=sweep.source,
+                     fps=sweep.fps, duration_s=sweep.duration_s, load_params=dict(group.load),
+                     parameters=parameters, settle_timeout_s=sweep.settle_timeout_s,
+                     download_missing=sweep.allow_download)
 
 
 def _uses_references(group: LoadGroup) -> bool:
