@@ -15,15 +15,12 @@ from lab.http import RetryPolicy
 from lab.sim import RunningSimulator, SimConfig, start_simulator
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / "shared" / "scope-fixtures"
+FIXTURES = ROOT / "tests" / "fixtures" / "scope-0.2.4"
 
 
 def load_fixture(name: str) -> Any:
-    """A response captured from a real Scope 0.2.4 server (see shared/scope-fixtures)."""
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.fail(f"missing Scope fixture {path}: the repo expects ../shared beside it")
-    return json.loads(path.read_text())
+    """A response captured from a real Scope 0.2.4 server (see tests/fixtures/scope-0.2.4/README.md)."""
+    return json.loads((FIXTURES / name).read_text())
 
 
 SIM_SPEED = 100.0  # emulated loads and downloads run 100x faster than the real-time profile

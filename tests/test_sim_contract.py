@@ -1,8 +1,9 @@
 """Contract tests: the simulator answers like the captured Scope 0.2.4 responses.
 
-The fixtures in ``shared/scope-fixtures`` come from a real Scope 0.2.4 server on a host
+The fixtures in ``tests/fixtures/scope-0.2.4`` come from a real Scope 0.2.4 server on a host
 without CUDA, so they are compared with the simulator in ``cpu_only`` mode. The GPU-only
-pipelines, which no fixture shows, are checked against the facts of ``scope-api.md`` §5.
+pipelines, which no fixture shows, are checked against the key order of the captured CPU
+pipelines and against the values Scope 0.2.4's GPU pipelines declare (a fact sheet below).
 """
 
 from __future__ import annotations
@@ -19,19 +20,12 @@ import pytest
 
 from lab.sim import SimConfig, in_process_client
 from lab.sim.profiles import DEFAULT_PROFILE_PATH, load_profiles
+from tests.conftest import load_fixture
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "scope-fixtures"
 CPU_PIPELINES = ["passthrough", "controller-viz", "rife", "scribble", "gray", "optical-flow"]
 WAN_PIPELINES = [
     "streamdiffusionv2", "longlive", "krea-realtime-video", "reward-forcing", "memflow"
 ]
-
-
-def fixture(name: str) -> Any:
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.fail(f"missing Scope fixture {path}")
-    return json.loads(path.read_text())
 
 
 @pytest.fixture
@@ -55,7 +49,7 @@ async def get_json(client: httpx.AsyncClient, path: str) -> Any:
 async def test_cpu_only_lists_exactly_the_fixture_pipelines_in_order(
     cpu_sim: httpx.AsyncClient,
 ) -> None:
-    expected = fixture("pipelines_schemas.json")["pipelines"]
+    expected = load_fixture("pipelines_schemas.json")["pipelines"]
     got = (await get_json(cpu_sim, "/api/v1/pipelines/schemas"))["pipelines"]
     assert list(expected) == CPU_PIPELINES
     assert list(got) == CPU_PIPELINES
@@ -65,7 +59,7 @@ async def test_cpu_only_lists_exactly_the_fixture_pipelines_in_order(
 async def test_cpu_pipeline_meta_equals_the_fixture(
     cpu_sim: httpx.AsyncClient, pipeline_id: str
 ) -> None:
-    expected = fixture("pipelines_schemas.json")["pipelines"][pipeline_id]
+    expected = load_fixture("pipelines_schemas.json")["pipelines"][pipeline_id]
     got = (await get_json(cpu_sim, "/api/v1/pipelines/schemas"))["pipelines"][pipeline_id]
     # The fixture's free-text descriptions were removed when it was captured; the simulator
     # has its own, in Scope's position (third key).
@@ -81,7 +75,7 @@ async def test_gpu_mode_adds_the_wan_and_depth_pipelines_in_registry_order(
 ) -> None:
     got = (await get_json(gpu_sim, "/api/v1/pipelines/schemas"))["pipelines"]
     assert list(got) == [*WAN_PIPELINES, "passthrough", "video-depth-anything", *CPU_PIPELINES[1:]]
-    fixture_keys = [k for k in fixture("pipelines_schemas.json")["pipelines"]["gray"]]
+    fixture_keys = [k for k in load_fixture("pipelines_schemas.json")["pipelines"]["gray"]]
     for pipeline_id, meta in got.items():
         keys = [k for k in meta if k not in ("description", "mode_defaults")]
         assert keys == fixture_keys, pipeline_id
@@ -126,7 +120,7 @@ async def test_wan_pipelines_match_the_fact_sheet(gpu_sim: httpx.AsyncClient) ->
 
 
 async def test_health_has_the_fixture_keys_and_says_simulator(cpu_sim: httpx.AsyncClient) -> None:
-    expected = fixture("health.json")
+    expected = load_fixture("health.json")
     got = await get_json(cpu_sim, "/health")
     assert list(got)[: len(expected)] == list(expected)
     assert set(got) - set(expected) == {"simulator"}
@@ -153,7 +147,7 @@ async def test_health_has_the_fixture_keys_and_says_simulator(cpu_sim: httpx.Asy
 async def test_endpoint_equals_the_fixture(
     cpu_sim: httpx.AsyncClient, path: str, name: str
 ) -> None:
-    expected = fixture(name)
+    expected = load_fixture(name)
     got = await get_json(cpu_sim, path)
     assert list(got) == list(expected)
     assert got == expected
@@ -163,12 +157,12 @@ async def test_gpu_hardware_reports_the_configured_vram() -> None:
     async with in_process_client(SimConfig(vram_gb=24.0)) as client:
         info = await get_json(client, "/api/v1/hardware/info")
     assert info["vram_gb"] == 24.0
-    assert list(info) == list(fixture("hardware_info.json"))
+    assert list(info) == list(load_fixture("hardware_info.json"))
 
 
 @pytest.mark.parametrize("name", ["passthrough", "gray"])
 async def test_load_sequence_behaves_like_the_fixture(name: str) -> None:
-    steps = fixture(f"pipeline_load_{name}_sequence.json")
+    steps = load_fixture(f"pipeline_load_{name}_sequence.json")
     before, post, *polls = steps
     # Speed 10: gray loads in 30 ms, long enough to see "loading" right after the request.
     async with in_process_client(SimConfig(cpu_only=True, speed=10)) as sim:
