@@ -2,7 +2,7 @@
 
 Every model keeps fields it does not know (``extra="allow"``), so a newer Scope that adds
 fields does not break the workbench, and what it added stays visible in ``model_extra``.
-Field names are Scope's own (see ``scope-api.md``); where Scope uses camelCase the model
+Field names are Scope's own; where Scope uses camelCase the model
 has a snake_case field with an alias.
 """
 

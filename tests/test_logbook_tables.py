@@ -45,7 +45,7 @@ def test_vace_compatibility_table_cell_by_cell(evidence: Evidence) -> None:
     schema_only = "schema only, no VACE trial (2026-11-25, SIMULATED)"
     assert rows == [
         ["`longlive`", "✅ **Yes**", f"✅ 5 trials with VACE loaded, 0–2 reference images ({BOTH})"],
-        # the schema says yes: the Dec 26 UI observation is out of date (DESIGN.md)
+        # the schema says yes: the research log's Dec 26 UI observation is out of date
         ["`krea-realtime-video`", "✅ **Yes**", schema_only],
         ["`streamdiffusionv2`", "✅ **Yes**", schema_only],
         ["`reward-forcing`", "✅ **Yes**", schema_only],

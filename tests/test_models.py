@@ -48,7 +48,7 @@ def test_other_real_responses_parse() -> None:
     assert load_fixture("ice_servers.json") == {"iceServers": []}
 
 
-# Example responses written from scope-api.md (its examples carry placeholders, not values).
+# Example responses in the shapes Scope's API documents for states no capture shows (loading, error).
 def test_documented_examples_parse() -> None:
     status = PipelineStatus.model_validate({
         "status": "loading", "pipeline_id": None, "load_params": {"height": 320}, "loaded_lora_adapters": None,

@@ -62,7 +62,7 @@ __all__ = ["LiveController", "LoadState", "StreamState", "LoadStatus", "Pipeline
 log = logging.getLogger(__name__)
 
 DEFAULT_INPUT_FPS = 15.0
-# The loading stages Scope 0.2.4 reports, in order (scope-api.md §3.4). They only place
+# The loading stages Scope 0.2.4 reports, in order. They only place
 # the progress bar; an unknown stage (a newer Scope) leaves it where it was.
 LOADING_STAGES = ("Initializing pipeline...", "Loading diffusion model...", "Loading text encoder...",
                   "Loading VAE...", "Warming up model...")

@@ -48,7 +48,7 @@ SourceChoice = Literal["auto", "pattern", "stamped", "step", "file", "image"]
 FIRST_FRAME_TIMEOUT_S = 30.0
 STEP_POLL_S = 0.25
 SERVER_SAMPLE_S = 1.0
-# Scope applies these keys to one chunk per send (scope-api.md, VACE one-shot semantics).
+# Scope applies these keys to one chunk per send (VACE's one-shot semantics).
 ONE_SHOT_KEYS = frozenset({"vace_ref_images", "first_frame_image", "last_frame_image", "images"})
 # A segment that sets one of them re-sends it this often, so that (about) every chunk is
 # conditioned on it: at 12-frame chunks and 20 fps a chunk takes 0.6 s. On faster

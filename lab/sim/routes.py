@@ -1,8 +1,8 @@
 """Scope's HTTP routes, as the simulator answers them (paths, fields and codes of 0.2.4).
 
-Only what the workbench needs is emulated; see ``scope-api.md`` for the real server. Routes
-not listed here fall through to the ``Frontend not built`` catch-all, as on a Scope server
-without its web UI.
+Only what the workbench needs is emulated (the real server's routes are in the repo's
+``tests/fixtures/scope-0.2.4/openapi.json``). Routes not listed here fall through to the
+``Frontend not built`` catch-all, as on a Scope server without its web UI.
 
 Where Scope's behaviour is not known, the simulator chooses: an unknown pipeline id in
 ``/models/status`` or ``/models/download`` gets 404 ``{"detail": "Pipeline <id> not found"}``,

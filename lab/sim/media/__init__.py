@@ -2,7 +2,7 @@
 
 A session answers a client's offer, receives its video (video-to-video) or none
 (text-to-video), runs the emulated pipeline chain chunk by chunk, paces the output as
-Scope 0.2.4 does (scope-api.md §4.8), takes parameter updates over the data channel, acts
+Scope 0.2.4 does, takes parameter updates over the data channel, acts
 out media faults, and records the truth of every frame it sends.
 
 Media runs in REAL time: :attr:`lab.sim.config.SimConfig.speed` scales loads and downloads,

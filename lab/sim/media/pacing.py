@@ -1,4 +1,4 @@
-"""When the output track sends each frame, and with which timestamp (scope-api.md §4.8).
+"""When the output track sends each frame, and with which timestamp, as Scope 0.2.4 does.
 
 Both pacers measure the pipeline's output throughput: total frames over total inter-batch
 time of the last ``FPS_WINDOW_BATCHES`` batches, clamped to 1-60 fps, and 60 fps before two

@@ -59,7 +59,7 @@ class LoraScale(BaseModel):
 
 
 class Parameters(BaseModel):
-    """Scope 0.2.4's runtime parameters (scope-api.md §4.3); unknown keys are kept.
+    """Scope 0.2.4's runtime parameters; unknown keys are kept.
 
     ``vace_context_scale`` and ``prompt_interpolation_method`` have non-null defaults, so
     they appear in every validated update (a Scope quirk the simulator keeps).
