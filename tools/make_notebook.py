@@ -1,11 +1,13 @@
 """Write a thin notebook from a list of cells (markdown strings and code strings).
 
 Notebooks are generated from these scripts so that their source stays reviewable in
-diffs; run ``python tools/make_notebook.py`` after changing a definition.
+diffs; run ``python tools/make_notebook.py`` after changing a definition (``--out DIR``
+writes elsewhere). ``tests/test_notebooks_sync.py`` fails while notebooks/ differs from this.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -413,9 +415,20 @@ NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART, "01-deploy-check.ipynb": DEPLOY_
 NOTEBOOKS["06-research-log.ipynb"] = RESEARCH_LOG
 
 
-def main() -> int:
-    for name, cells in NOTEBOOKS.items():
-        nbformat.write(build(cells), ROOT / "notebooks" / name)
+def write_all(out_dir: Path) -> list[Path]:
+    """Write every notebook into ``out_dir``; the sync test writes into a temp dir and compares."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in NOTEBOOKS]
+    for path in paths:
+        nbformat.write(build(NOTEBOOKS[path.name]), path)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "notebooks",
+                        help="folder to write the notebooks into (default: the repo's notebooks/)")
+    write_all(parser.parse_args(argv).out)
     return 0
 
 
