@@ -79,9 +79,7 @@ async def test_close_is_idempotent_and_reaches_the_server(client: ScopeClient, s
     source.stop()
     async with httpx.AsyncClient(base_url=sim.url) as http:
         sessions = (await http.get("/sim/sessions")).json()
-    listed = sessions
-    state = next(s["state"] for s in listed if s["session_id"] == session_id)
-    assert state != "open"
+    assert next(s["state"] for s in sessions if s["session_id"] == session_id) == "closed"
     with pytest.raises(RuntimeError, match="closed"):
         await session.send({"prompts": []})
 
@@ -120,4 +118,4 @@ async def test_cancelling_a_streaming_task_closes_the_session(client: ScopeClien
     source.stop()
     async with httpx.AsyncClient(base_url=sim.url) as http:
         listed = (await http.get("/sim/sessions")).json()
-    assert next(s["state"] for s in listed if s["session_id"] == opened[0]) != "open"
+    assert next(s["state"] for s in listed if s["session_id"] == opened[0]) == "closed"
