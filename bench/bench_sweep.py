@@ -1,6 +1,6 @@
 """Sweep efficiency: where a sweep's wall time goes, and loads versus a load-per-trial plan.
 
-Runs ``data/sweeps/pipelines.yaml`` (or another spec) against a fresh simulator and prints,
+Runs the shipped ``pipelines`` spec (or another) against a fresh simulator and prints,
 per target: wall time split into loading, measuring (the trials' measured spans), and the
 rest (connecting, first frame, warm-up, settling between segments), plus the loads the
 plan performed against the naive plan's. A second run of a runtime grid shows what

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser(
         "sweep",
-        help="run a sweep spec (data/sweeps/*.yaml) into results/<run-id>/; resumable",
+        help="run a sweep spec (a YAML file or a shipped spec) into results/<run-id>/; resumable",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     sweep.add_argument("spec", help="a YAML file, or a shipped spec name: pipelines, vace")
@@ -122,7 +122,7 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:  # type:
                         help="run ids or run folders (default: the newest run of each sweep in --out)")
     report.add_argument("--out", default="results", help="folder that holds the run folders")
     report.add_argument("--log", metavar="PATH", help="research-log markdown file to update in place "
-                        "(template: data/research-log.md)")
+                        "(a copy of the shipped template; if it is missing, the error says where that is)")
     report.add_argument("--html", metavar="PATH", help="also write one report of all the runs here")
     report.add_argument("--no-run-reports", action="store_true", help="skip results/<run>/report.html")
     report.add_argument("--realtime-fps", type=float, default=15.0,

@@ -4,7 +4,7 @@
 2. the deploy check;
 3. notebooks 02 (every pipeline) and 03 (VACE) through papermill, as one would run them
    against a pod, each leaving a run folder in ``results/``;
-4. the research log: ``data/research-log.md`` copied to ``results/research-log.md`` once,
+4. the research log: the shipped template copied to ``results/research-log.md`` once,
    then its managed tables and answers filled from the two runs; an HTML report.
 
 It prints where everything is. Everything it measures is SIMULATED.
@@ -13,7 +13,6 @@ It prints where everything is. Everything it measures is SIMULATED.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,6 @@ __all__ = ["add_arguments", "run"]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-LOG_TEMPLATE = ROOT / "data" / "research-log.md"
 # Sized for a few minutes on 2 cores with 3 trials per condition (a CI needs 3): the
 # pipelines of the research log plus passthrough, and VACE on longlive.
 DEMO_SWEEPS = {
@@ -46,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import papermill
 
     from lab.cli import main as lab_main
+    from lab.logbook import ensure_log
 
     out = Path(args.out).resolve()
     executed = out / "notebooks"
@@ -59,9 +58,7 @@ def run(args: argparse.Namespace) -> int:
             papermill.execute_notebook(NOTEBOOKS / name, executed / name, cwd=str(NOTEBOOKS), kernel_name="python3",
                                        parameters={**parameters, "target": sim.url, "out_dir": str(out),
                                                    "duration_s": args.duration}, progress_bar=False)
-    log = out / "research-log.md"
-    if not log.exists():
-        shutil.copyfile(LOG_TEMPLATE, log)
+    log = ensure_log(out / "research-log.md")
     print("\n== research log and report ==", flush=True)
     code = lab_main(["report", "--out", str(out), "--log", str(log), "--html", str(out / "report.html")])
     print(f"\nDone in {time.perf_counter() - started:.0f} s. Everything above is SIMULATED. Open:")

@@ -13,6 +13,7 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 
 from lab.measure.stamp import decode_stamp
+from lab.resources import CLIP
 from lab.sources import (
     SOURCE_KINDS,
     FrameRecord,
@@ -26,7 +27,6 @@ from lab.sources import (
     step_scenes,
 )
 
-CLIP = Path(__file__).resolve().parents[1] / "data" / "clips" / "test-loop-512.mp4"
 # Fast enough that tests spend little time sleeping, slow enough to still be paced.
 FAST_FPS = 500.0
 

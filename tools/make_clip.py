@@ -8,8 +8,8 @@ runs single-threaded.
 
 Usage::
 
-    .venv/bin/python data/clips/make_clip.py            # writes data/clips/test-loop-512.mp4
-    .venv/bin/python data/clips/make_clip.py out.mp4
+    .venv/bin/python tools/make_clip.py            # rewrites lab/data/clips/test-loop-512.mp4
+    .venv/bin/python tools/make_clip.py out.mp4
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
+from lab.resources import CLIP
+
 log = logging.getLogger(__name__)
 
 SIZE_PX = 512
@@ -33,7 +35,7 @@ FRAMES = FPS * DURATION_S
 CRF = 30
 BALL_RADIUS_PX = 44
 BAR_HEIGHT_PX = 8
-DEFAULT_OUTPUT = Path(__file__).with_name("test-loop-512.mp4")
+DEFAULT_OUTPUT = CLIP
 
 _Y, _X = np.mgrid[0:SIZE_PX, 0:SIZE_PX].astype(np.float32) / SIZE_PX
 

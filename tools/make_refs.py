@@ -1,4 +1,4 @@
-"""Draw the VACE reference images shipped in data/ref/ (made here, so free to ship).
+"""Draw the VACE reference images shipped in lab/data/ref/ (made here, so free to ship).
 
 Four 256x256 PNGs: simple drawn avatars and shapes with distinct colours, enough for a
 pipeline to be conditioned on something recognisable. Re-run to regenerate them.
@@ -6,11 +6,10 @@ pipeline to be conditioned on something recognisable. Re-run to regenerate them.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PIL import Image, ImageDraw
 
-OUT = Path(__file__).resolve().parents[1] / "data" / "ref"
+from lab.resources import REF_DIR
+
 SIZE = 256
 
 
@@ -35,11 +34,11 @@ def shapes(colours: tuple[str, str, str], background: str) -> Image.Image:
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    avatar("#f1c27d", "#1f77b4", "#e8f4ff").save(OUT / "avatar-blue.png", optimize=True)
-    avatar("#8d5524", "#d62728", "#fff1e0").save(OUT / "avatar-red.png", optimize=True)
-    shapes(("#2ca02c", "#ff7f0e", "#9467bd"), "#fafafa").save(OUT / "shapes-light.png", optimize=True)
-    shapes(("#17becf", "#bcbd22", "#e377c2"), "#202020").save(OUT / "shapes-dark.png", optimize=True)
+    REF_DIR.mkdir(parents=True, exist_ok=True)
+    avatar("#f1c27d", "#1f77b4", "#e8f4ff").save(REF_DIR / "avatar-blue.png", optimize=True)
+    avatar("#8d5524", "#d62728", "#fff1e0").save(REF_DIR / "avatar-red.png", optimize=True)
+    shapes(("#2ca02c", "#ff7f0e", "#9467bd"), "#fafafa").save(REF_DIR / "shapes-light.png", optimize=True)
+    shapes(("#17becf", "#bcbd22", "#e377c2"), "#202020").save(REF_DIR / "shapes-dark.png", optimize=True)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,11 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from lab import resources
 from lab.sources import StampedSource, VideoFileSource, VideoSource
 from lab.sources.base import Picture, as_picture, read_only
 
-__all__ = ["InputChoice", "INPUT_LABELS", "SHIPPED_CLIP", "PushedSource", "make_input"]
+__all__ = ["InputChoice", "INPUT_LABELS", "PushedSource", "make_input"]
 
 InputChoice = Literal["pattern", "clip", "upload", "webcam"]
 INPUT_LABELS: dict[InputChoice, str] = {
@@ -30,7 +31,6 @@ INPUT_LABELS: dict[InputChoice, str] = {
     "upload": "uploaded clip",
     "webcam": "webcam (this browser)",
 }
-SHIPPED_CLIP = Path(__file__).resolve().parents[2] / "data" / "clips" / "test-loop-512.mp4"
 _WAITING_GRAY = 128
 
 
@@ -97,7 +97,7 @@ def make_input(choice: InputChoice, width: int, height: int, fps: float, *,
     if choice == "pattern":
         return StampedSource(width, height, fps)
     if choice == "clip":
-        return VideoFileSource(SHIPPED_CLIP, width=width, height=height, fps=fps)
+        return VideoFileSource(resources.CLIP, width=width, height=height, fps=fps)
     if choice == "upload":
         if upload is None:
             raise ValueError("No clip was uploaded yet: upload one with the panel's clip button first.")

@@ -5,7 +5,7 @@ tables; :mod:`.questions` answers what the data answers; :mod:`.markdown` rewrit
 those parts of a markdown file. :func:`update_log` does all of it::
 
     from lab.logbook import Evidence, update_log
-    result = update_log("data/research-log.md", Evidence.load(["20261125T175942Z-775d15"]))
+    result = update_log("results/research-log.md", Evidence.load(["20261125T175942Z-775d15"]))
 
 This package must not import :mod:`lab.sweep` (the sweep runner imports :mod:`.api`).
 """
@@ -19,10 +19,9 @@ from lab.logbook.evidence import Evidence, LogbookError
 from lab.logbook.markdown import UpdateResult, update_file
 from lab.logbook.questions import DEFAULT_REALTIME_FPS, answer_questions
 from lab.logbook.tables import log_tables
+from lab.resources import LOG_TEMPLATE as TEMPLATE  # the shipped log, copied by ensure_log
 
 __all__ = ["Evidence", "LogbookError", "UpdateResult", "update_log", "ensure_log", "DEFAULT_REALTIME_FPS", "TEMPLATE"]
-
-TEMPLATE = Path(__file__).resolve().parents[2] / "data" / "research-log.md"
 
 
 def update_log(path: Path | str, evidence: Evidence, *, realtime_fps: float = DEFAULT_REALTIME_FPS) -> UpdateResult:

@@ -3,7 +3,7 @@
 This is what ``make demo`` ends with, and what notebook 06 calls::
 
     outcome = write_report(["20261125T175942Z-775d15", "20261125T180041Z-8db48f"],
-                           log="data/research-log.md", html="results/report.html")
+                           log="results/research-log.md", html="results/report.html")
 
 - every run gets ``results/<run-id>/report.html`` (that run alone) and its plots in
   ``results/<run-id>/plots/`` (PNG and SVG);

@@ -49,7 +49,8 @@ class VideoFileSource(VideoSource):
 
     Examples
     --------
-    >>> source = VideoFileSource("data/clips/test-loop-512.mp4", width=576, height=320)
+    >>> from lab.resources import CLIP
+    >>> source = VideoFileSource(CLIP, width=576, height=320)
     >>> source.width, source.height, source.fps
     (576, 320, 30.0)
     >>> source.stop()

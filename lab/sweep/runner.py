@@ -9,8 +9,8 @@ Guarantees:
   fails its group's trials, a stopped stream fails its segment and marks the rest of that
   session ``not run``;
 - several targets run concurrently, each strictly one trial at a time;
-- VACE reference images (``data/ref/``) are uploaded once per run and target, and
-  passed by the absolute paths the server returns.
+- the shipped VACE reference images (:func:`lab.resources.reference_images`) are uploaded
+  once per run and target, and passed by the absolute paths the server returns.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 import lab
+from lab import resources
 from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
 from lab.logbook.api import api_facts
@@ -37,11 +38,10 @@ from lab.store import RESULTS_DIR, RunStore, git_commit
 from lab.sweep.planner import LoadGroup, Plan, PlannedTrial, ServerFacts, gather_facts, plan_sweep
 from lab.sweep.spec import SweepSpec
 
-__all__ = ["SweepOutcome", "run_sweep", "REF_DIR", "trial_row"]
+__all__ = ["SweepOutcome", "run_sweep", "trial_row"]
 
 log = logging.getLogger(__name__)
 
-REF_DIR = Path(__file__).resolve().parents[2] / "data" / "ref"
 REF_KEY = "vace_ref_images"
 
 
@@ -220,8 +220,8 @@ def _uses_references(group: LoadGroup) -> bool:
 
 
 async def _upload_references(client: ScopeClient, store: RunStore) -> list[str]:
-    """Upload data/ref/*.png once; the manifest keeps the server paths."""
-    paths = [(await client.upload_asset(path)).path for path in sorted(REF_DIR.glob("*.png"))]
+    """Upload the shipped reference images once; the manifest keeps the server paths."""
+    paths = [(await client.upload_asset(path)).path for path in resources.reference_images()]
     references = store.manifest().get("references", {})
     store.update_manifest(references={**references, client.target.raw: paths})
     return paths
@@ -233,7 +233,7 @@ def _runtime_parameters(runtime: Mapping[str, Any], references: list[str]) -> di
     count = parameters.pop(REF_KEY, None)
     if count:
         if count > len(references):
-            raise ValueError(f"{REF_KEY}: {count} asked for, but data/ref/ has {len(references)} images")
+            raise ValueError(f"{REF_KEY}: {count} asked for, but only {len(references)} reference images ship")
         parameters[REF_KEY] = references[:count]
     return parameters
 

@@ -1,4 +1,4 @@
-"""Sweep specs: what to measure, as YAML in ``data/sweeps/`` or built in Python.
+"""Sweep specs: what to measure, as YAML (shipped ones in ``lab/data/sweeps/``) or built in Python.
 
 A spec names targets, pipelines, a grid of load settings (each combination is one
 pipeline load) and a grid of runtime settings (each combination is one segment, sent over
@@ -10,7 +10,7 @@ the data channel inside a session), plus trial length, repeats and order::
     load:                          # grid: every combination is one load
       vace_enabled: [false, true]
     runtime:                       # grid: every combination is one segment of a session
-      vace_ref_images: [0, 1, 2, 4]   # a count: that many of data/ref/ (uploaded once)
+      vace_ref_images: [0, 1, 2, 4]   # a count: that many shipped images (uploaded once)
       vace_context_scale: [0.5, 1.0, 1.5]
     parameters:                    # fixed runtime parameters of every session
       prompts: [{text: "a watercolor fox", weight: 1.0}]
@@ -39,11 +39,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lab import resources
 from lab.errors import LabError
 
-__all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "overrides_from_strings", "SPEC_DIR"]
-
-SPEC_DIR = Path(__file__).resolve().parents[2] / "data" / "sweeps"
+__all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "overrides_from_strings"]
 
 
 class SpecError(LabError):
@@ -106,7 +105,7 @@ def grid(axes: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
 
 
 def load_spec(source: str | Path | Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> SweepSpec:
-    """A spec from a YAML file, a name in ``data/sweeps/`` (``"vace"``), or a dict.
+    """A spec from a YAML file, a shipped spec's name (``"vace"``), or a dict.
 
     ``overrides`` replace top-level keys (``None`` values are ignored, so notebook
     parameters left at None keep the spec's own settings).
@@ -117,10 +116,10 @@ def load_spec(source: str | Path | Mapping[str, Any], overrides: Mapping[str, An
     if isinstance(source, Mapping):
         return _validated(dict(source), "the spec")
     path = Path(source)
-    if not path.exists() and (SPEC_DIR / f"{source}.yaml").exists():
-        path = SPEC_DIR / f"{source}.yaml"
+    if not path.exists():
+        path = resources.shipped_spec(str(source)) or path
     if not path.is_file():
-        shipped = ", ".join(p.stem for p in sorted(SPEC_DIR.glob("*.yaml")))
+        shipped = ", ".join(resources.shipped_specs())
         raise SpecError(f"No sweep spec at {path}. Give a YAML file or one of the shipped specs: {shipped}.")
     try:
         data = yaml.safe_load(path.read_text())
