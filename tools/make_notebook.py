@@ -224,13 +224,13 @@ warm-up, steady fps, frame intervals and latency. The plan loads each pipeline o
 repeat is a new session. Rows are written as each trial ends, so an interrupted run loses
 at most one trial: set `run_id` to its id to resume it. Simulator results are **SIMULATED**.
 
-Against a real pod (`data/sweeps/pipelines.yaml` sizes it at about 15 min on a 32 GB GPU):
+Against a real pod (the shipped `pipelines` spec sizes it at about 15 min on a 32 GB GPU):
 
     papermill notebooks/02-pipeline-sweep.ipynb out.ipynb -p target <pod-id> -p duration_s 20 -p repeats 3
 """),
     ("parameters", """
 target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
-spec: str = "pipelines"  # a shipped spec name (data/sweeps/) or a YAML path
+spec: str = "pipelines"  # a shipped spec name (lab/data/sweeps/) or a YAML path
 duration_s = 3.0  # seconds measured per trial; None keeps the spec's (20 s)
 repeats = 1  # sessions per pipeline; None keeps the spec's (3)
 pipelines = None  # a list of pipeline ids; None: every pipeline the server lists
@@ -273,7 +273,7 @@ VACE_SWEEP = [
 # 03 · VACE sweep
 
 What VACE costs on each pipeline whose schema supports it: loaded off versus on, then 0,
-1, 2 and 4 reference images (`data/ref/`, uploaded once) at chosen context scales. Runtime
+1, 2 and 4 reference images (`lab/data/ref/`, uploaded once) at chosen context scales. Runtime
 settings change over the data channel within one session per load; each waits until the
 output visibly responds before it is measured. Simulator results are **SIMULATED**.
 
@@ -283,7 +283,7 @@ Against a real pod, every VACE pipeline and the spec's full grid:
 """),
     ("parameters", """
 target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
-spec: str = "vace"  # a shipped spec name (data/sweeps/) or a YAML path
+spec: str = "vace"  # a shipped spec name (lab/data/sweeps/) or a YAML path
 duration_s = 3.0  # seconds measured per setting; None keeps the spec's (15 s)
 repeats = 1  # sessions per load; None keeps the spec's (2)
 pipelines = ["longlive", "streamdiffusionv2"]  # None: every VACE pipeline the server lists
@@ -326,13 +326,13 @@ The research log's own tables (*Pipeline VACE Compatibility*, *Performance Obser
 run; then the log updated in place and an HTML report written. Everything from the
 simulator is labelled **SIMULATED**. The same from the command line:
 
-    lab report RUN... --log data/research-log.md --html results/report.html
+    lab report RUN... --log results/research-log.md --html results/report.html
     lab compare RUN_A RUN_B
 """),
     ("parameters", """
 run_ids = None  # run ids to report on; None: the newest run of each sweep in out_dir
 out_dir: str = "../results"  # folder that holds the run folders
-log_path: str = "../results/research-log.md"  # research log to update in place (copied from data/ if missing)
+log_path: str = "../results/research-log.md"  # research log to update in place (copied from the template if missing)
 html_path: str = "../results/research-log-report.html"  # the HTML report of all the runs
 realtime_fps: float = 15.0  # fps a pipeline must sustain to count as real time
 compare_with = None  # a run id to compare the first run against (another GPU, Scope version); None: skip
