@@ -146,6 +146,74 @@ def flip(frame: np.ndarray, cells: list[tuple[int, int]]) -> np.ndarray:
     return with_cells(frame, {(r, c): 255 - int(frame[r * CELL_PX, c * CELL_PX, 0]) for r, c in cells})
 
 
+# --- known values: the layout and the check bits, worked out by hand --------------------------
+
+# The layout as the module docstring draws it (W/B: white/black markers, ".": code cells,
+# filled row by row with 24 Gray-coded id bits, then 16 CRC bits, most significant first).
+LAYOUT = ("W..............B", "B......WB......W", "W..............B")
+CRC_POLY_WITH_TOP_BIT = 0x1_2F15  # x^16 + 0x2F15
+
+# Each id's code bits by hand. The CRC register starts at 0 and is XORed with 0xFFFF at the end:
+# - id 0: Gray 0; the CRC of zeros is 0, so the check is 0xFFFF;
+# - id 1: Gray 1; x^16 mod P = 0x2F15 (P's low bits), so the check is 0x2F15 ^ 0xFFFF = 0xD0EA;
+# - id 2: Gray 2 ^ 1 = 3 = x + 1; (x + 1) x^16 mod P = (0x2F15 << 1) ^ 0x2F15 = 0x5E2A ^ 0x2F15 = 0x713F
+#   (0x2F15 < 0x8000: the shift needs no reduction), so the check is 0x713F ^ 0xFFFF = 0x8EC0.
+KNOWN_STAMPS = [
+    pytest.param(0, "0" * 24 + "1111111111111111", id="0"),
+    pytest.param(1, "0" * 23 + "1" + "1101000011101010", id="1"),
+    pytest.param(2, "0" * 22 + "11" + "1000111011000000", id="2"),
+]
+
+
+def hand_built_stamp(bits: str) -> np.ndarray:
+    """The 256 x 48 px RGB stamp drawn from LAYOUT with ``bits`` in its code cells."""
+    code = iter(bits)
+    levels = [[255 if cell == "W" else 0 if cell == "B" else 255 * int(next(code)) for cell in row]
+              for row in LAYOUT]
+    assert next(code, None) is None, "more bits than code cells"
+    cells = np.array(levels, np.uint8).repeat(CELL_PX, axis=0).repeat(CELL_PX, axis=1)
+    return np.repeat(cells[:, :, np.newaxis], 3, axis=2)
+
+
+def crc16_by_long_division(message: int) -> int:
+    """The stamp's CRC-16 of a 24-bit message, bit by bit (not the codec's byte table)."""
+    remainder = message << 16
+    for bit in range(24 + 16 - 1, 15, -1):
+        if remainder >> bit & 1:
+            remainder ^= CRC_POLY_WITH_TOP_BIT << (bit - 16)
+    return remainder ^ 0xFFFF
+
+
+@pytest.mark.parametrize(("frame_id", "bits"), KNOWN_STAMPS)
+def test_known_ids_match_a_hand_built_stamp(frame_id: int, bits: str) -> None:
+    hand_built = hand_built_stamp(bits)
+
+    assert np.array_equal(stamp_frame(np.zeros((STAMP_HEIGHT_PX, STAMP_WIDTH_PX, 3), np.uint8), frame_id), hand_built)
+    assert decode_stamp(hand_built) == StampReading(frame_id, True, None, 1.0, 255.0)
+
+
+@pytest.mark.parametrize(("frame_id", "bits"), KNOWN_STAMPS)
+@pytest.mark.parametrize("flipped", [0, 23, 24, 39], ids=["first-id-bit", "last-id-bit", "first-check-bit",
+                                                          "last-check-bit"])
+def test_crc_rejects_a_hand_built_stamp_with_one_bit_flipped(frame_id: int, bits: str, flipped: int) -> None:
+    wrong = bits[:flipped] + str(1 - int(bits[flipped])) + bits[flipped + 1:]
+
+    assert decode_stamp(hand_built_stamp(wrong)).reason == "checksum mismatch"
+
+
+def test_long_division_crc_gives_the_hand_worked_checks() -> None:
+    assert [crc16_by_long_division(gray) for gray in (0, 1, 3)] == [0xFFFF, 0xD0EA, 0x8EC0]
+
+
+@given(frame_id=st.integers(0, MAX_FRAME_ID))
+def test_every_stamp_carries_its_gray_code_and_crc(frame_id: int) -> None:
+    gray = frame_id ^ (frame_id >> 1)
+    bits = f"{gray:024b}{crc16_by_long_division(gray):016b}"
+
+    assert np.array_equal(stamp_frame(np.zeros((STAMP_HEIGHT_PX, STAMP_WIDTH_PX, 3), np.uint8), frame_id),
+                          hand_built_stamp(bits))
+
+
 # --- round trips through real codecs -------------------------------------------------------
 
 
