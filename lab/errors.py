@@ -24,6 +24,9 @@ Hierarchy::
             ├── ConnectionFailedError   ICE/DTLS did not connect within the timeout
             ├── StreamStoppedError      the server sent ``stream_stopped``
             └── StreamStalledError      no output frame arrived for too long
+    └── QualityModelError           an embedding model for the quality figures is unavailable
+        ├── QualityExtraMissingError    torch/transformers are not installed
+        └── ModelWeightsMissingError    the model's weights are not in the Hugging Face cache
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ __all__ = [
     "ConnectionFailedError",
     "StreamStoppedError",
     "StreamStalledError",
+    "QualityModelError",
+    "QualityExtraMissingError",
+    "ModelWeightsMissingError",
 ]
 
 
@@ -283,3 +289,19 @@ class StreamStalledError(StreamError):
         )
         self.stalled_s = stalled_s
         self.frames = frames
+
+
+class QualityModelError(LabError):
+    """An embedding model for the quality figures cannot be used; ``model_id`` names it."""
+
+    def __init__(self, message: str, *, model_id: str) -> None:
+        super().__init__(message)
+        self.model_id = model_id
+
+
+class QualityExtraMissingError(QualityModelError, ImportError):
+    """torch or transformers is missing: the optional extra ``scope-lab[quality]``."""
+
+
+class ModelWeightsMissingError(QualityModelError):
+    """The model's weights are not in the Hugging Face cache and may not be downloaded."""
