@@ -79,6 +79,18 @@ async def test_orders_grouped_and_seeded_random(client: ScopeClient, sim: SimCon
         assert [s.segment for s in plan.groups[0].sessions[0]] == [0, 1, 2]
 
 
+async def test_estimate_adds_up_the_plan_by_its_parts(client: ScopeClient, sim: SimControl) -> None:
+    spec = {"pipelines": ["passthrough", "longlive"], "runtime": {"noise_scale": [0.1, 0.5, 0.9]}, "repeats": 2,
+            "duration_s": 8}
+    plan = plan_sweep(load_spec(spec), await _facts(client, sim))
+    # per group: load + 2 sessions x 5 s + 6 segments x 8 s + 4 settles (3 segments a session,
+    # a settle between each) x 2 s = load + 66 s; the load is 5 s for passthrough (no models)
+    # and 60 s for longlive (generative): 71 s + 126 s
+    assert plan.estimates_s == {"sim": pytest.approx(71.0 + 126.0)}
+    assert plan.estimated_s == pytest.approx(197.0)
+    assert "sim: about 3.3 min of pod time" in plan.describe()
+
+
 def test_spec_errors_say_what_is_wrong() -> None:
     with pytest.raises(SpecError, match="repeats"):
         load_spec({"repeats": 0})
