@@ -47,6 +47,36 @@ def test_percentile_ci_covers_the_true_median_usually() -> None:
     assert covered >= 33  # nominal 95 %: 38 of 40 expected; 33 leaves room for chance
 
 
+def test_median_ci_of_three_values_is_their_range() -> None:
+    # A resample of three draws has the smallest value as its median when two or three of the
+    # draws are that value: 3 (1/3)^2 (2/3) + (1/3)^3 = 7/27 of resamples, far more than the
+    # 2.5 % tail; likewise the largest. So the 95 % percentile CI is [min, max].
+    figure = percentile_figure("p50", [3.0, 1.0, 2.0], 50, "ms")
+    assert (figure.value, figure.ci_low, figure.ci_high) == (2.0, 1.0, 3.0)
+
+
+def test_median_ci_width_follows_the_normal_theory_and_narrows_with_n() -> None:
+    # The median of n normal draws has a standard error of about 1.2533 sigma / sqrt(n), so
+    # a 95 % CI is about 2 x 1.96 x 1.2533 x 10 / sqrt(n) wide: 6.95 for n = 50 and 1.74
+    # for n = 800 (16x the samples, a quarter of the width). Means over 10 samples each.
+    rng = np.random.default_rng(3)
+    widths = {}
+    for n in (50, 800):
+        figures = [percentile_figure("p50", rng.normal(100, 10, n), 50, "ms") for _ in range(10)]
+        widths[n] = float(np.mean([f.ci_high - f.ci_low for f in figures]))  # type: ignore[operator]
+    assert widths[50] == pytest.approx(6.95, rel=0.25) and widths[800] == pytest.approx(1.74, rel=0.25)
+    assert 0.15 < widths[800] / widths[50] < 0.4
+
+
+def test_compare_ci_covers_the_true_difference_usually() -> None:
+    rng = np.random.default_rng(11)
+    covered = 0
+    for _ in range(40):
+        result = compare("latency", rng.normal(100, 10, 40), rng.normal(110, 10, 40), "ms")
+        covered += result.ci_low <= 10 <= result.ci_high
+    assert covered >= 33  # nominal 95 %: 38 of 40 expected; 33 leaves room for chance
+
+
 def test_small_n_warns_for_tail_percentiles() -> None:
     assert min_samples_for_percentile(95) == 40 and min_samples_for_percentile(50) == 4
     tail = percentile_figure("p95", range(10), 95, "ms")
