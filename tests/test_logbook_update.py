@@ -185,7 +185,7 @@ def test_a_table_moved_by_hand_is_found_by_its_markers(log: Path, evidence: Evid
 
 
 def test_missing_log_file_says_where_the_template_is(tmp_path: Path, evidence: Evidence) -> None:
-    with pytest.raises(LogbookError, match="data/research-log.md"):
+    with pytest.raises(LogbookError, match=re.escape(f"cp {TEMPLATE} ")):
         update_log(tmp_path / "nope.md", evidence)
 
 
