@@ -33,6 +33,7 @@ from lab.logbook.questions import DEFAULT_REALTIME_FPS, realtime_verdicts
 from lab.logbook.vace import vace_conditions
 from lab.measure.stats import Figure
 from lab.report.style import rolling_fps, watermark
+from lab.units import format_value
 
 __all__ = ["plot_fps", "plot_latency_cdfs", "plot_warmup_timeline", "plot_vace_overhead", "plot_fps_over_time",
            "plot_contact_sheet", "report_figures", "PLOTS", "PLOT_CAPTIONS",
@@ -63,33 +64,37 @@ def _finish(figure: MplFigure, evidence: Evidence) -> MplFigure:
 def plot_fps(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> MplFigure | None:
     """Steady output fps per pipeline: bars at the median over trials, 95 % CI whiskers, trials as dots.
 
-    Bars are blue when the pipeline is real time (:func:`lab.logbook.questions.realtime_verdicts`),
-    red when too slow, amber when the CI spans the threshold.
+    Bars are horizontal, so pipeline names of any length and number sit one per line and
+    never collide. They are blue when the pipeline is real time
+    (:func:`lab.logbook.questions.realtime_verdicts`), red when too slow, amber when the CI
+    spans the threshold.
     """
     verdicts = realtime_verdicts(evidence, realtime_fps)
     if not verdicts:
         return None
     colors = {"yes": "#4c72b0", "no": "#c44e52", "borderline": "#dd8452"}
-    figure, ax = plt.subplots(figsize=(min(11.0, max(5.5, 0.9 * len(verdicts) + 2.5)), 4.4), layout="constrained")
-    for x, verdict in enumerate(verdicts):
+    figure, ax = plt.subplots(figsize=(8.5, 1.6 + 0.55 * len(verdicts)), layout="constrained")
+    right = realtime_fps
+    for y, verdict in enumerate(verdicts):
         fps = verdict.fps
         assert fps.value is not None
         has_ci = fps.ci_low is not None and fps.ci_high is not None and fps.n > 1
         error = [[fps.value - fps.ci_low], [fps.ci_high - fps.value]] if has_ci else None
-        ax.bar(x, fps.value, color=colors[verdict.verdict], alpha=0.85, yerr=error, capsize=6,
-               label=verdict.pipeline_id)
+        ax.barh(y, fps.value, color=colors[verdict.verdict], alpha=0.85, xerr=error, capsize=5, height=0.6,
+                label=verdict.pipeline_id)
         values = pd.to_numeric(evidence.baseline(verdict.pipeline_id)["fps_out"], errors="coerce").dropna()
-        ax.plot(np.full(len(values), x), values, "o", color="black", ms=4, alpha=0.7, zorder=3)
-        ax.annotate(f"{fps.value:.1f}\nn={fps.n}", (x, fps.value), textcoords="offset points", xytext=(0, 8),
-                    ha="center", fontsize=9)
-    ax.axhline(realtime_fps, color="gray", ls="--", lw=1, label=f"real-time threshold {realtime_fps:g} fps")
-    ax.legend(handles=ax.get_lines()[-1:], fontsize="small", loc="upper right")
-    crowded = len(verdicts) > 6
-    ax.set_xticks(range(len(verdicts)), [v.pipeline_id for v in verdicts], rotation=30 if crowded else 0,
-                  ha="right" if crowded else "center")
-    ax.set(ylabel="steady output fps", title=_title(evidence, "Output fps per pipeline"))
-    ax.set_ylim(0, max(realtime_fps, *(v.fps.value or 0 for v in verdicts)) * 1.3)
-    ax.grid(axis="y", alpha=0.3)
+        ax.plot(values, np.full(len(values), y), "o", color="black", ms=4, alpha=0.7, zorder=3)
+        end = max([fps.value, *(values.tolist()), *([fps.ci_high] if has_ci else [])])
+        ax.annotate(f"{format_value(fps.value, fps.unit, 'fps_out')}  n={fps.n}", (end, y),
+                    textcoords="offset points", xytext=(8, 0), va="center", fontsize=9)
+        right = max(right, end)
+    ax.axvline(realtime_fps, color="gray", ls="--", lw=1, label=f"real-time threshold {realtime_fps:g} fps")
+    ax.set_yticks(range(len(verdicts)), [v.pipeline_id for v in verdicts])
+    ax.invert_yaxis()
+    ax.set_xlim(0, right * 1.3)  # room for the value beside the longest bar
+    ax.set(xlabel="steady output fps", title=_title(evidence, "Output fps per pipeline"))
+    figure.legend(handles=ax.get_lines()[-1:], fontsize="small", loc="outside lower right")
+    ax.grid(axis="x", alpha=0.3)
     return _finish(figure, evidence)
 
 
@@ -209,7 +214,8 @@ def plot_vace_overhead(evidence: Evidence) -> MplFigure | None:
             ax.set(xlabel="reference images", ylabel=label, title=f"{pipeline_id}: {label}")
             ax.set_xticks(sorted({c.ref_count for c in items}))
             ax.grid(alpha=0.3)
-            ax.legend(fontsize="small")
+        # both panels hold the same series: one legend beside the row, clear of the whiskers
+        axes[row, 1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     figure.suptitle(_title(evidence, "VACE overhead (median over trials, 95 % CI)"))
     return _finish(figure, evidence)
 
@@ -246,7 +252,7 @@ def plot_fps_over_time(evidence: Evidence) -> MplFigure | None:
             ax.plot(times, rates, lw=1.2, label=f"repeat {row['repeat']}{condition}")
         ax.set(title=pipeline_id, xlabel="seconds since offer")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize="x-small")
+        ax.legend(fontsize="x-small", loc="lower right")  # output ramps up from the left: that corner stays empty
     for ax in axes[:, 0]:
         ax.set_ylabel("output fps (1 s window)")
     for ax in list(axes.flat)[len(panels):]:
