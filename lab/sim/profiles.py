@@ -4,8 +4,9 @@ A profile file (``profiles/scope-<version>.yaml`` next to this module) lists the
 Scope's registry order. Each profile holds the metadata Scope reports for the pipeline in
 ``GET /api/v1/pipelines/schemas`` and an ``emulation`` block with what the simulator needs to
 act like it (load time, loading stages, model downloads, and how its video behaves: chunking,
-compute time, warm-up, VACE overhead; see :mod:`lab.sim.media`). Unknown keys are kept rather than
-rejected, so a newer profile file still loads.
+compute time, warm-up, VACE overhead, reference share, identity drift, flicker; see
+:mod:`lab.sim.media`). Unknown keys are kept rather than rejected, so a newer profile file
+still loads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import copy
 import functools
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
@@ -22,11 +23,15 @@ from lab.sim.config_schema import build_config_schema
 
 __all__ = [
     "DEFAULT_PROFILE_PATH",
+    "MAX_REF_SHARE",
     "ConfigSpec",
+    "DriftPerSecond",
     "Emulation",
+    "FlickerLevels",
     "MediaKind",
     "PipelineProfile",
     "ProfileFile",
+    "RefShare",
     "load_profiles",
 ]
 
@@ -48,6 +53,14 @@ class ConfigSpec(BaseModel):
 
 
 MediaKind = Literal["passthrough", "gray", "generative"]
+
+MAX_REF_SHARE = 0.9  # the prompts keep at least a tenth of a frame, whatever the context scale
+RefShare = Annotated[float, Field(ge=0, le=MAX_REF_SHARE)]
+"""Share of a frame the VACE reference picture takes at context scale 1."""
+DriftPerSecond = Annotated[float, Field(ge=0, le=10)]
+"""Fraction of the initial reference share lost per second (linear decay)."""
+FlickerLevels = Annotated[float, Field(ge=0, le=100)]
+"""Amplitude of the per-frame brightness offset, in levels of 0-255."""
 
 
 class Emulation(BaseModel):
@@ -77,6 +90,9 @@ class Emulation(BaseModel):
     pipeline_delay_s: float = Field(default=0.0, ge=0)
     loader_height: int | None = Field(default=None, ge=1)
     loader_width: int | None = Field(default=None, ge=1)
+    vace_ref_share: RefShare = 0.6
+    identity_drift_per_s: DriftPerSecond = 0.0
+    flicker_amplitude: FlickerLevels = 0.0
 
     @model_validator(mode="after")
     def _check_media(self) -> Emulation:
