@@ -13,7 +13,8 @@ Modules::
     parameters  Scope's Parameters model (422 validation); a session's pending updates
     chain       the pipeline chain a session runs, resolved from profiles and load params
     timing      emulated compute time of generative chunks (resolution, steps, warm-up, VACE)
-    render      pixels of generative output (prompt looks, input blend, noise)
+    render      pixels of generative output (prompt looks, input blend, reference, noise)
+    quality     reference share over time (identity drift) and flicker: knobs and truth
     queues      input and output frames and the queues between tracks and processor
     processor   the chunk loop: consume input, apply one update, compute, emit
     pacing      when each output frame goes and its pts (throughput or input timestamps)

@@ -2,7 +2,8 @@
 
 :class:`SessionBook` is what the routes talk to. It keeps every session of the app's life
 (closed ones too, for their ground truth) until :meth:`SessionBook.reset`, and holds the
-runtime media knobs ``extra_delay_s`` and ``unpaced``.
+runtime media knobs ``extra_delay_s``, ``unpaced`` and ``quality`` (overrides of the
+profiles' reference share, identity drift and flicker; see :mod:`lab.sim.media.quality`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lab.loopback import LOOPBACK_ADDRESS
 from lab.sim.faults import FaultBook
 from lab.sim.media.chain import build_chain
 from lab.sim.media.parameters import Parameters
+from lab.sim.media.quality import QualityKnobs
 from lab.sim.media.session import MediaSession
 from lab.sim.media.signalling import add_candidates, answer_offer
 from lab.sim.profiles import PipelineProfile
@@ -68,6 +70,7 @@ class SessionBook:
         self._dead_socket: socket.socket | None = None
         self.extra_delay_s = 0.0
         self.unpaced = False  # new sessions send frames as soon as ready (no output pacer)
+        self.quality = QualityKnobs()  # every session reads it at each chunk
 
     async def open(
         self, offer_sdp: str, initial: Parameters, *, loopback: bool
@@ -95,6 +98,7 @@ class SessionBook:
             extra_delay_ns=self._extra_delay_ns,
             loopback=loopback,
             unpaced=self.unpaced,
+            quality=self.quality,
             seed=int(load_params.get("base_seed", 42)) + next(self._seeds),
         )
         self._sessions[session.id] = session
@@ -176,14 +180,16 @@ class SessionBook:
     def snapshot(self) -> dict[str, Any]:
         """The media part of ``/sim/state``."""
         return {"extra_delay_s": self.extra_delay_s, "unpaced": self.unpaced,
-                "active_sessions": len(self.active())}
+                "quality": self.quality.to_json(), "active_sessions": len(self.active())}
 
     async def reset(self) -> None:
-        """Close and forget every session; the extra delay goes back to 0, pacing back on."""
+        """Close and forget every session; the extra delay goes back to 0, pacing back on,
+        quality back to the profiles'."""
         await self._close_all()
         self._sessions.clear()
         self.extra_delay_s = 0.0
         self.unpaced = False
+        self.quality = QualityKnobs()
 
     async def aclose(self) -> None:
         """Close every session and the ``ice_fail`` port (at shutdown)."""

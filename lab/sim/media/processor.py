@@ -10,7 +10,8 @@ Each step applies at most one pending parameter update, then:
 and then processes the chunk. Passthrough and gray return their input frames (gray turned
 gray) with the input timestamps; their frames are ready ``pipeline_delay_s`` after the chunk
 is complete. Generative pipelines paint ``output_frames_per_chunk`` frames from the prompts
-in force (and the input, in video mode) and take the chunk's emulated compute time, in real
+in force (and the input, in video mode), with the VACE reference images and flicker that
+:mod:`lab.sim.media.quality` decides, and take the chunk's emulated compute time, in real
 time. Every chunk is recorded in the session's ground truth.
 
 Paused, it starts no new chunk. A cache reset or an ``input_mode`` change restarts warm-up.
@@ -19,6 +20,7 @@ Paused, it starts no new chunk. A cache reset or an ``input_mode`` change restar
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +31,15 @@ import numpy as np
 from lab.sim.media.chain import Chain, grayscale
 from lab.sim.media.pacing import Pacer
 from lab.sim.media.parameters import ChunkParameters, SessionParameters, prompt_weights
+from lab.sim.media.quality import (
+    NOTHING_INJECTED,
+    Injected,
+    Injector,
+    QualityKnobs,
+    ReferenceImageError,
+    References,
+    reference_picture,
+)
 from lab.sim.media.queues import InputFrame, InputQueue, OutputBuffer, OutputFrame
 from lab.sim.media.render import Painter
 from lab.sim.media.timing import ChunkTimer
@@ -36,8 +47,10 @@ from lab.sim.media.truth import SessionTruth
 
 __all__ = ["FrameProcessor"]
 
+logger = logging.getLogger(__name__)
+
 PromptMix = list[tuple[str, float]]
-VACE_LOOK_SHARE = 0.6  # share of the picture VACE reference images take at context scale 1
+Processed = list[tuple[av.VideoFrame, InputFrame | None, Injected]]
 
 
 @dataclass
@@ -66,8 +79,10 @@ class FrameProcessor:
         Told about every output batch (it measures throughput).
     truth
         Where chunks are recorded.
+    quality
+        Run-time overrides of the profile's reference share, identity drift and flicker.
     seed
-        Seed of the timing and pixel noise.
+        Seed of the timing, pixel and flicker noise.
     """
 
     def __init__(
@@ -79,6 +94,7 @@ class FrameProcessor:
         pacer: Pacer,
         truth: SessionTruth,
         *,
+        quality: QualityKnobs,
         seed: int,
     ) -> None:
         self._chain = chain
@@ -96,7 +112,9 @@ class FrameProcessor:
             rng=rng,
         )
         self._painter = Painter(chain.width, chain.height, seed)
-        self._refs: tuple[str, ...] = ()
+        # Its own stream, so that flicker draws do not shift the timing noise.
+        self._injector = Injector(chain.main.emulation, quality, np.random.default_rng([seed, 1]))
+        self._references: References | None = None
         self._running = asyncio.Event()
         self._running.set()
         self._reset_requested = False
@@ -144,7 +162,8 @@ class FrameProcessor:
         if self._chain.generative:
             frames, compute_s = await self._generate(chunk, mix, inputs, started_ns)
         else:
-            frames, compute_s = [(self._filter(source.frame), source) for source in inputs], 0.0
+            frames = [(self._filter(source.frame), source, NOTHING_INJECTED) for source in inputs]
+            compute_s = 0.0
         done_ns = time.perf_counter_ns()
         self._outputs.extend(
             OutputFrame(
@@ -154,8 +173,9 @@ class FrameProcessor:
                 # Passthrough and gray forward the input timestamps; generative ones do not.
                 pts=None if self._chain.generative or source is None else source.frame.pts,
                 source=source,
+                injected=injected,
             )
-            for frame, source in frames
+            for frame, source, injected in frames
         )
         self._pacer.add_batch(done_ns, len(frames))
         self._truth.chunks.append(
@@ -167,44 +187,70 @@ class FrameProcessor:
             warmup=warmup,
             prompt=_label(mix),
             update_received_ns=chunk.update_received_ns,
+            ref_images=[] if self._references is None else list(self._references.paths),
+            ref_since_ns=None if self._references is None else self._references.since_ns,
         )
         self._chunk_index += 1
 
     async def _generate(
         self, chunk: ChunkParameters, mix: PromptMix, inputs: list[InputFrame], started_ns: int
-    ) -> tuple[list[tuple[av.VideoFrame, InputFrame | None]], float]:
+    ) -> tuple[Processed, float]:
         """Paint a chunk's frames, then wait out its emulated compute time (real time)."""
         compute_s = self._timer.next_s(
             steps=_count(chunk.values.get("denoising_step_list")) or None,
             ref_images=_count(chunk.values.get("vace_ref_images")),
         )
         count = self._chain.main.emulation.frames_per_chunk
-        looks = self._with_vace_conditioning(chunk, mix)
-        frames: list[tuple[av.VideoFrame, InputFrame | None]] = []
-        for index in range(count):
+        references = await self._update_references(chunk, started_ns)
+        plan = self._injector.plan(
+            count,
+            started_ns=started_ns,
+            compute_s=compute_s,
+            context_scale=_context_scale(chunk),
+            references=references,
+        )
+        reference = None if references is None else references.picture
+        frames: Processed = []
+        for index, injected in enumerate(plan):
             source = inputs[index * len(inputs) // count] if inputs else None
             picture = None if source is None else self._filter(source.frame)
-            frames.append((self._painter.paint(looks, picture), source))
+            frame = self._painter.paint(
+                mix,
+                picture,
+                reference=reference,
+                ref_share=injected.ref_share,
+                flicker_offset=injected.flicker_offset,
+            )
+            frames.append((frame, source, injected))
             await asyncio.sleep(0)  # let the output track send between paintings
         await asyncio.sleep(max(0.0, started_ns / 1e9 + compute_s - time.perf_counter()))
         return frames, compute_s
 
-    def _with_vace_conditioning(self, chunk: ChunkParameters, mix: PromptMix) -> PromptMix:
-        """The prompts' looks with the VACE reference images' look taking a share of the picture.
+    async def _update_references(
+        self, chunk: ChunkParameters, started_ns: int
+    ) -> References | None:
+        """The VACE reference set painted into this chunk; a chunk carrying references sets it.
 
-        The share is ``VACE_LOOK_SHARE`` x the context scale (at most 0.9). The references'
-        cost is per chunk that carries them (one-shot, as in Scope), but their influence on
-        the picture persists (the content stays conditioned through the cache) until other
-        references are sent. Without VACE loaded they do nothing.
+        The references' cost is per chunk that carries them (one-shot, as in Scope), but they
+        stay in the picture (the content stays conditioned through the cache) until others
+        are sent; an empty list removes them. Without VACE loaded they do nothing. Images that
+        cannot be read are logged and not painted.
         """
-        refs = chunk.values.get("vace_ref_images")
-        if isinstance(refs, list):
-            self._refs = tuple(str(r) for r in refs)
-        if not (self._chain.vace_enabled and self._refs):
-            return mix
-        scale = chunk.values.get("vace_context_scale", 1.0)
-        share = min(VACE_LOOK_SHARE * (float(scale) if isinstance(scale, int | float) else 1.0), 0.9)
-        return [(text, weight * (1 - share)) for text, weight in mix] + [("vace-ref:" + "|".join(self._refs), share)]
+        paths = chunk.values.get("vace_ref_images")
+        if not (isinstance(paths, list) and self._chain.vace_enabled):
+            return self._references
+        self._references = None
+        if paths:
+            refs = tuple(str(path) for path in paths)
+            try:  # decoded off the event loop: a large JPEG must not hold up the output track
+                picture = await asyncio.to_thread(
+                    reference_picture, refs, *self._painter.canvas_size
+                )
+            except ReferenceImageError as exc:
+                logger.warning("VACE reference images not painted: %s", exc)
+            else:
+                self._references = References(refs, picture, since_ns=started_ns)
+        return self._references
 
     def _filter(self, frame: av.VideoFrame) -> av.VideoFrame:
         return grayscale(frame) if self._chain.grays_input else frame
@@ -238,6 +284,12 @@ class FrameProcessor:
             self._transition = None
             self._mix = step.target
         return self._mix
+
+
+def _context_scale(chunk: ChunkParameters) -> float:
+    """``vace_context_scale`` in force (data-channel values are not validated; 1 if unusable)."""
+    scale = chunk.values.get("vace_context_scale", 1.0)
+    return float(scale) if isinstance(scale, int | float) else 1.0
 
 
 def _count(value: object) -> int:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
+from lab.sim.media.quality import NOTHING_INJECTED, Injected
+
 __all__ = ["INPUT_QUEUE_MIN_FRAMES", "InputFrame", "InputQueue", "OutputBuffer", "OutputFrame"]
 
 INPUT_QUEUE_MIN_FRAMES = 30
@@ -36,7 +38,8 @@ class OutputFrame:
     """A processed frame waiting to be sent.
 
     ``pts`` is the input timestamp to keep (pipelines that forward timestamps) or ``None``
-    (paced by throughput); ``source`` is the input frame it was made from, if any.
+    (paced by throughput); ``source`` is the input frame it was made from, if any;
+    ``injected`` is the reference share and flicker painted into it (ground truth).
     """
 
     frame: av.VideoFrame
@@ -44,6 +47,7 @@ class OutputFrame:
     chunk_index: int
     pts: int | None
     source: InputFrame | None
+    injected: Injected = NOTHING_INJECTED
 
 
 class InputQueue:

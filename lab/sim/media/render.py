@@ -1,9 +1,11 @@
-"""Pixels of emulated generative output: the prompt's look, blended with the input, plus noise.
+"""Pixels of emulated generative output: prompt looks, the input, the VACE reference, noise.
 
 A prompt's *look* is a colour and a moving periodic texture, both derived from a hash of its
 text, so different prompts look clearly different and the same prompt always looks the
 same. A frame is the weighted mix of the looks of the prompts in force; in video mode it is
-half a colour-shifted copy of the input frame; generative noise makes every frame unique.
+half a colour-shifted copy of the input frame. The VACE reference picture then takes its
+share of the whole frame, generative noise makes every frame unique, and a flicker offset
+shifts its brightness (share and offset are decided by :mod:`lab.sim.media.quality`).
 
 The work happens on a canvas ``SCALE_DIVISOR`` times smaller than the output in each
 direction and is upscaled bilinearly by swscale straight into a ``yuv420p`` frame (what
@@ -22,7 +24,7 @@ import av
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["INPUT_WEIGHT", "NOISE_SIGMA", "SCALE_DIVISOR", "Look", "Painter", "look_of"]
+__all__ = ["INPUT_WEIGHT", "NOISE_SIGMA", "SCALE_DIVISOR", "Canvas", "Look", "Painter", "look_of"]
 
 SCALE_DIVISOR = 8
 INPUT_WEIGHT = 0.5  # share of the input in a video-to-video frame
@@ -90,10 +92,25 @@ class Painter:
         self._rng = np.random.default_rng(seed)
         self._t = 0
 
+    @property
+    def canvas_size(self) -> tuple[int, int]:
+        """The small canvas (height, width) a reference picture must have."""
+        return self._small
+
     def paint(
-        self, prompts: Sequence[tuple[str, float]], source: av.VideoFrame | None
+        self,
+        prompts: Sequence[tuple[str, float]],
+        source: av.VideoFrame | None,
+        *,
+        reference: Canvas | None = None,
+        ref_share: float = 0.0,
+        flicker_offset: float = 0.0,
     ) -> av.VideoFrame:
-        """One frame of ``prompts`` (text, weight pairs), over ``source`` in video mode."""
+        """One frame of ``prompts`` (text, weight pairs), over ``source`` in video mode.
+
+        ``reference`` (at :attr:`canvas_size`) takes ``ref_share`` of the frame;
+        ``flicker_offset`` levels are added to every pixel before clipping.
+        """
         height, width = self._small
         canvas = np.zeros((height, width, 3), np.float32)
         for text, weight in prompts or [("", 1.0)]:
@@ -101,7 +118,10 @@ class Painter:
         if source is not None:
             pixels = source.to_ndarray(format="rgb24", width=width, height=height)
             canvas = INPUT_WEIGHT * pixels[:, :, _CHANNEL_SHIFT] + (1 - INPUT_WEIGHT) * canvas
+        if reference is not None and ref_share > 0:
+            canvas = (1 - ref_share) * canvas + ref_share * reference
         canvas += NOISE_SIGMA * self._rng.standard_normal(canvas.shape, np.float32)
+        canvas += flicker_offset
         self._t += 1
         pixels = np.clip(canvas, 0, 255).astype(np.uint8)
         return av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(

@@ -27,6 +27,7 @@ from lab.sim.media.chain import Chain
 from lab.sim.media.pacing import make_pacer
 from lab.sim.media.parameters import SessionParameters
 from lab.sim.media.processor import FrameProcessor
+from lab.sim.media.quality import QualityKnobs
 from lab.sim.media.queues import InputQueue, OutputBuffer
 from lab.sim.media.tracks import OutputTrack, read_input
 from lab.sim.media.truth import SessionTruth
@@ -61,6 +62,8 @@ class MediaSession:
         a generative chunk's frames go out back to back (chunked, bursty delivery).
     seed
         Seed of its timing and pixel noise.
+    quality
+        Run-time overrides of the reference share, identity drift and flicker (read live).
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class MediaSession:
         extra_delay_ns: Callable[[], int],
         loopback: bool,
         seed: int,
+        quality: QualityKnobs,
         unpaced: bool = False,
     ) -> None:
         self.id = session_id
@@ -101,7 +105,8 @@ class MediaSession:
             None
             if chain is None
             else FrameProcessor(
-                chain, self.params, self.inputs, self.outputs, self.pacer, self.truth, seed=seed
+                chain, self.params, self.inputs, self.outputs, self.pacer, self.truth,
+                quality=quality, seed=seed,
             )
         )
         self._input_attached = False

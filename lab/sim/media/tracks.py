@@ -29,6 +29,7 @@ from aiortc.mediastreams import (
 from lab.measure.stamp import decode_stamp
 from lab.sim.faults import Fault
 from lab.sim.media.pacing import Pacer
+from lab.sim.media.quality import Injected
 from lab.sim.media.queues import InputFrame, InputQueue, OutputBuffer, OutputFrame
 from lab.sim.media.truth import SessionTruth
 
@@ -47,6 +48,7 @@ class _Sent:
     chunk_index: int
     pts: int
     due_ns: int
+    injected: Injected
 
 
 async def _sleep_until(deadline_ns: int) -> None:
@@ -142,7 +144,9 @@ class OutputTrack(MediaStreamTrack):
         if self._unpaced:
             due_ns = earliest_ns
         await _sleep_until(due_ns + extra_ns)
-        return self._emit(item.frame, due_ns, pts, "frame", item.chunk_index, item.source)
+        return self._emit(
+            item.frame, due_ns, pts, "frame", item.chunk_index, item.source, item.injected
+        )
 
     async def _repeat(self, last: _Sent) -> av.VideoFrame:
         fps = self._pacer.fps
@@ -150,7 +154,7 @@ class OutputTrack(MediaStreamTrack):
         due_ns = max(time.perf_counter_ns() - extra_ns, last.due_ns + round(_NS_PER_S / fps))
         await _sleep_until(due_ns + extra_ns)
         pts = last.pts + int(VIDEO_CLOCK_RATE / fps)
-        return self._emit(last.frame, due_ns, pts, "repeat", last.chunk_index, None)
+        return self._emit(last.frame, due_ns, pts, "repeat", last.chunk_index, None, last.injected)
 
     def _emit(
         self,
@@ -160,6 +164,7 @@ class OutputTrack(MediaStreamTrack):
         kind: str,
         chunk_index: int,
         source: InputFrame | None,
+        injected: Injected,
     ) -> av.VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
@@ -169,12 +174,13 @@ class OutputTrack(MediaStreamTrack):
         frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
         sent_ns = time.perf_counter_ns()
         self._truth.add_frame(
-            sent_ns=sent_ns, pts=pts, kind=kind, chunk_index=chunk_index, source=source
+            sent_ns=sent_ns, pts=pts, kind=kind, chunk_index=chunk_index, source=source,
+            injected=injected,
         )
         if not self.first_frame.is_set():
             self._first_sent_ns = sent_ns
             self.first_frame.set()
-        self._last = _Sent(frame, chunk_index, pts, due_ns)
+        self._last = _Sent(frame, chunk_index, pts, due_ns, injected)
         return frame
 
     async def _stall_if_due(self) -> None:

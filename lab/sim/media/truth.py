@@ -13,11 +13,17 @@ id stamped in its pixels, when :func:`lab.measure.stamp.decode_stamp` reads one)
 ``wire_ns``: when aiortc next asked for a frame, which it does only once it has encoded
 this one and sent all its RTP packets (``None`` for the last frame). The first frame's
 ``wire_ns - sent_ns`` includes starting the encoder and its key frame.
+What was painted into it (see :mod:`lab.sim.media.quality`): ``ref_share``, the share of the
+frame the VACE reference picture takes (0 without one), and ``flicker_offset``, the
+brightness offset added to every pixel, in levels of 0-255 (0 for passthrough and gray).
+A ``"repeat"`` frame repeats both from the frame it repeats.
 
 Chunks: ``chunk_index``, ``started_ns``, ``done_ns``, ``frames`` (output frames),
 ``compute_s`` (emulated compute time; 0 for passthrough and gray), ``warmup`` (a warm-up
-chunk), ``prompt`` (the prompts in force) and ``update_received_ns`` (receive time of the
-parameter update first applied in this chunk, if any).
+chunk), ``prompt`` (the prompts in force), ``update_received_ns`` (receive time of the
+parameter update first applied in this chunk, if any), ``ref_images`` (the paths of the
+reference images painted into its frames, ``[]`` when none) and ``ref_since_ns`` (start of
+the chunk that applied them: the zero of the identity drift's clock; ``None`` when none).
 
 Messages: ``received_ns``, ``source`` (``"channel"`` for the data channel, ``"rest"`` for
 ``POST /api/v1/session/parameters``) and ``keys``.
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.sim.media.quality import Injected
 from lab.sim.media.queues import InputFrame
 
 __all__ = ["Columns", "SessionTruth"]
@@ -61,17 +68,25 @@ class SessionTruth:
     def __init__(self) -> None:
         self.frames = Columns(
             "out_seq", "sent_ns", "pts", "kind", "chunk_index", "input_seq",
-            "input_received_ns", "internal_delay_ns", "input_stamp_id", "wire_ns",
+            "input_received_ns", "internal_delay_ns", "input_stamp_id", "wire_ns", "ref_share",
+            "flicker_offset",
         )
         self._wire_pending = False
         self.chunks = Columns(
             "chunk_index", "started_ns", "done_ns", "frames", "compute_s", "warmup", "prompt",
-            "update_received_ns",
+            "update_received_ns", "ref_images", "ref_since_ns",
         )
         self.messages = Columns("received_ns", "source", "keys")
 
     def add_frame(
-        self, *, sent_ns: int, pts: int, kind: str, chunk_index: int, source: InputFrame | None
+        self,
+        *,
+        sent_ns: int,
+        pts: int,
+        kind: str,
+        chunk_index: int,
+        source: InputFrame | None,
+        injected: Injected,
     ) -> None:
         """Record a frame handed to aiortc."""
         self.frames.append(
@@ -85,6 +100,8 @@ class SessionTruth:
             internal_delay_ns=None if source is None else sent_ns - source.received_ns,
             input_stamp_id=None if source is None else source.stamp_id,
             wire_ns=None,
+            ref_share=injected.ref_share,
+            flicker_offset=injected.flicker_offset,
         )
         self._wire_pending = True
 
