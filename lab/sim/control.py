@@ -2,7 +2,8 @@
 
 Tests and notebooks use it to look inside the simulator and to change its world: inject
 faults, swap the GPU, add or remove model files, set ICE servers, read the ground truth of
-WebRTC sessions, delay every output frame, and reset to startup.
+WebRTC sessions, delay every output frame, set the reference share, identity drift and
+flicker painted into generative frames, and reset to startup.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 from lab.sim.deps import StateDep
 from lab.sim.faults import Fault
 from lab.sim.media import UnknownSessionError
+from lab.sim.profiles import DriftPerSecond, FlickerLevels, RefShare
 
 __all__ = ["router"]
 
@@ -31,10 +33,19 @@ class MediaUpdate(BaseModel):
     """Body of ``PUT /sim/media``: runtime media knobs (``/sim/reset`` sets them back).
 
     A knob left out keeps its value. ``unpaced`` applies to sessions opened afterwards.
+    The quality knobs (``vace_ref_share``, ``identity_drift_per_s``, ``flicker_amplitude``;
+    see :mod:`lab.sim.media.quality`) override the profile's values for every generative
+    session from its next chunk on; an explicit ``null`` gives a knob back to the profile.
     """
 
     extra_delay_s: float | None = Field(default=None, ge=0, le=60)
     unpaced: bool | None = None
+    vace_ref_share: RefShare | None = None
+    identity_drift_per_s: DriftPerSecond | None = None
+    flicker_amplitude: FlickerLevels | None = None
+
+
+_QUALITY_KNOBS = frozenset({"vace_ref_share", "identity_drift_per_s", "flicker_amplitude"})
 
 
 @router.get("/state")
@@ -102,11 +113,14 @@ async def session_truth(session_id: str, state: StateDep) -> dict[str, Any]:
 @router.put("/media")
 async def set_media(update: MediaUpdate, state: StateDep) -> dict[str, Any]:
     """Delay every output frame by ``extra_delay_s`` from now on; ``unpaced`` (new sessions)
-    sends each frame as soon as it is ready, so chunks go out back to back (bursts)."""
+    sends each frame as soon as it is ready, so chunks go out back to back (bursts); the
+    quality knobs set what generative frames get painted (see :class:`MediaUpdate`)."""
     if update.extra_delay_s is not None:
         state.media.extra_delay_s = update.extra_delay_s
     if update.unpaced is not None:
         state.media.unpaced = update.unpaced
+    for name in _QUALITY_KNOBS & update.model_fields_set:
+        setattr(state.media.quality, name, getattr(update, name))
     return state.media.snapshot()
 
 
