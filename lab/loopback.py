@@ -10,7 +10,8 @@ It is applied only when the other side is a loopback address (the simulator, loc
 tests); against a remote pod the normal gathering stays. It must be called after the
 transceivers and data channel exist and before ``setLocalDescription`` gathers
 candidates. It touches aiortc internals (``iceGatherer._connection``), so
-:func:`sdp_candidate_addresses` lets tests check every SDP candidate it produces.
+:func:`sdp_candidate_addresses` lets tests check every SDP candidate it produces, and
+importing it refuses untested aiortc and aioice versions (:mod:`lab.versions`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from aiortc import RTCPeerConnection
+
+from lab.versions import require_tested
+
+require_tested()  # lab.rtc imports this module too, so both modules' hooks are covered
 
 __all__ = ["LOOPBACK_ADDRESS", "restrict_to_loopback", "sdp_candidate_addresses"]
 
