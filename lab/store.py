@@ -5,7 +5,9 @@ ids sort by time and two runs never collide)::
 
     manifest.json        what was measured, where, with what: target, server health and
                          version, hardware, schema snapshot, the spec, lab version, git
-                         commit, simulated or real, start/end, status. Rewritten atomically.
+                         commit, the software measured with (Python, aiortc, aioice, av,
+                         numpy versions), simulated or real, start/end, status. Rewritten
+                         atomically.
     trials.jsonl         one JSON object per finished trial (ok, error or skipped),
                          appended, flushed and fsync'ed as each trial ends. Never rewritten.
     frames/<trial>.parquet   the per-frame table of a trial (arrival times, intervals, ids)
@@ -36,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from lab.errors import LabError
+from lab.versions import software_versions
 
 __all__ = ["RunStore", "Runs", "StoreError", "load_runs", "new_run_id", "redact", "git_commit", "RESULTS_DIR"]
 
@@ -118,7 +121,11 @@ class RunStore:
 
     @classmethod
     def create(cls, out_dir: Path | str, manifest: Mapping[str, Any], run_id: str | None = None) -> RunStore:
-        """A new run folder with its manifest; refuses to reuse an existing folder."""
+        """A new run folder with its manifest; refuses to reuse an existing folder.
+
+        The manifest also gets ``software``: the versions of Python and the media and numeric
+        stack measured with (:func:`lab.versions.software_versions`), so runs stay comparable.
+        """
         run_id = run_id or new_run_id()
         if not _RUN_ID.match(run_id):
             raise StoreError(f"Run id {run_id!r} is not of the form 20261125T174333Z-1a2b3c; "
@@ -131,7 +138,7 @@ class RunStore:
             raise StoreError(f"Run folder {root} already exists and runs are never overwritten: "
                              f"use --resume {run_id} to continue it, or leave the run id out.") from None
         store = cls(root)
-        store.write_manifest({"run_id": run_id, **manifest})
+        store.write_manifest({"run_id": run_id, **manifest, "software": software_versions()})
         (root / TRIALS).touch()
         return store
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,15 @@ def test_a_run_folder_is_never_overwritten(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="never overwritten.*--resume"):
         RunStore.create(tmp_path, {"kind": "sweep"}, run_id=store.run_id)
     assert [r["trial_id"] for r in store.rows()] == ["a"]
+
+
+def test_the_manifest_records_the_software_measured_with(tmp_path: Path) -> None:
+    store = RunStore.create(tmp_path, {"kind": "sweep", "software": "a caller's guess"})
+    software = json.loads((store.root / "manifest.json").read_text())["software"]
+    assert software == {
+        "python": "{}.{}.{}".format(*sys.version_info[:3]),
+        **{name: metadata.version(name) for name in ("aiortc", "aioice", "av", "numpy")},
+    }
 
 
 def test_partial_last_row_of_a_killed_writer_is_ignored_and_cut_on_resume(tmp_path: Path) -> None:
