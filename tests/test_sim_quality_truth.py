@@ -9,6 +9,7 @@ in them in proportion to ``ref_share``, and their brightness must move by ``flic
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -194,7 +195,7 @@ def test_knobs_override_the_profile_until_null_or_reset(sim: SimControl) -> None
     assert sim.state()["media"]["quality"] == profile
 
 
-def test_reference_images_that_cannot_be_painted_say_why(tmp_path: Any) -> None:
+def test_reference_images_that_cannot_be_painted_say_why(tmp_path: Path) -> None:
     not_png = tmp_path / "notes.png"
     not_png.write_text("not an image")
     cases = [("grid.png", "not an absolute path"), (str(tmp_path / "gone.png"), "cannot be read"),
