@@ -1,19 +1,40 @@
 # Two entry points for a fresh machine: `make demo` and `make test` (see README).
-# Both create .venv from pyproject.toml when it is missing or older than pyproject.toml.
+# Both create .venv from the lock, requirements/lock.txt, when it is missing or older than
+# pyproject.toml or the lock.
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+LOCK   := requirements/lock.txt
 
-.PHONY: demo test install clean
+.PHONY: demo test install lock clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Every dependency exactly as locked (hash-checked), then the project itself, editable.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
+
+# Refresh the lock after a dependency change in pyproject.toml. Existing pins are kept where
+# they still fit; `make lock LOCK_ARGS=--upgrade` (or `LOCK_ARGS="--upgrade-package av"`)
+# moves them. The runtime, test and bench dependencies are resolved for Linux and CPython
+# 3.11 against PyPI alone (local pip configuration is ignored), with the hashes of every file
+# PyPI serves for each pin, by a pinned pip-tools in a throwaway venv.
+PIP_TOOLS := pip==26.3 pip-tools==7.6.2
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp" && \
+	"$$tmp/bin/python" -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else "make lock needs CPython 3.11: PYTHON=python3.11 make lock")' && \
+	"$$tmp/bin/pip" install --quiet --disable-pip-version-check $(PIP_TOOLS) && \
+	env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
+	  PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
+	  "$$tmp/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --extra test --extra bench --index-url https://pypi.org/simple --no-emit-index-url \
+	  $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
 
 # The main job against a simulator on loopback: deploy check, the pipeline and VACE sweeps
 # (notebooks 02 and 03 through papermill), the research log filled in, an HTML report.
