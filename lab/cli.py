@@ -183,7 +183,7 @@ async def _sweep(args: argparse.Namespace) -> int:
 
     runs = load_runs(args.out, [outcome.run_id])
     print()
-    print(sweep_table(runs.trials).to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}"))
+    print(sweep_table(runs.trials).to_string(index=False))
     for target, timing in outcome.timing.items():
         print(f"\n{target}: {timing.wall_s:.0f} s wall = {timing.load_s:.0f} s loading ({timing.loads} loads) + "
               f"{timing.measure_s:.0f} s measuring + {timing.other_s:.0f} s connecting, warming up and settling")

@@ -68,9 +68,9 @@ def test_performance_table_cell_by_cell(evidence: Evidence) -> None:
     rows, caption = performance_table(evidence, LOG_PERFORMANCE_ROWS)
     speed = ", simulator loads ran 20x faster than its real-time profile"
     assert rows == [
-        ["Warm-up time", "15-25s", "SIMULATED: longlive 8.49 s; passthrough 0.440 s; gray 0.441 s "
+        ["Warm-up time", "15-25s", "SIMULATED: longlive 8.49 s; passthrough 0.44 s; gray 0.44 s "
                                    f"(load + first frame + to steady, medians; rows below{speed})"],
-        ["Inference latency", "~100ms/frame", "SIMULATED: longlive 3.00 s [2.94–3.01] n=3; passthrough 366 ms "
+        ["Inference latency", "~100ms/frame", "SIMULATED: longlive 2998 ms [2945–3006] n=3; passthrough 366 ms "
          "[363–367] n=3; gray 243 ms [240–250] n=3 (frame latency p50, input sent → output received; stamped "
          "or step test)"],
         ["VACE latency", "N/A", "SIMULATED: longlive vs VACE off: VACE on, 0 refs: +173 ms latency, fps 11.7 → "
@@ -79,14 +79,14 @@ def test_performance_table_cell_by_cell(evidence: Evidence) -> None:
         ["Memory usage", "-", "SIMULATED: 20 GB (streamdiffusionv2), 20 GB (longlive), 32 GB (krea-realtime-video), "
          "20 GB (reward-forcing), 20 GB (memflow) on a 32 GB GPU (the server's estimates; Scope reports no "
          "per-pipeline usage)"],  # the preprocessor video-depth-anything (1 GB) is left out
-        ["Model load time", "-", "SIMULATED: longlive 2.34 s n=1; passthrough 0.0196 s n=1; gray 0.126 s n=1 "
+        ["Model load time", "-", "SIMULATED: longlive 2.3 s n=1; passthrough 0.0 s n=1; gray 0.1 s n=1 "
                                  f"(load request → status loaded{speed})"],
-        ["Time to first frame", "-", "SIMULATED: longlive 3.21 s [3.21–3.26] n=3; passthrough 0.420 s "
-         "[0.415–0.464] n=3; gray 0.314 s [0.285–0.325] n=3 (WebRTC offer → first output frame)"],
-        ["Steady FPS", "-", "SIMULATED: longlive 10.3 fps [9.73–10.6] n=3; passthrough 15.0 fps [15.0–15.1] n=3; "
+        ["Time to first frame", "-", "SIMULATED: longlive 3.21 s [3.21–3.26] n=3; passthrough 0.42 s "
+         "[0.41–0.46] n=3; gray 0.31 s [0.29–0.33] n=3 (WebRTC offer → first output frame)"],
+        ["Steady FPS", "-", "SIMULATED: longlive 10.3 fps [9.7–10.6] n=3; passthrough 15.0 fps [15.0–15.1] n=3; "
          "gray 15.0 fps [15.0–15.0] n=3 (output, after warm-up)"],
-        ["p95 frame interval", "-", "SIMULATED: longlive 144 ms [130–184] n=3; passthrough 76.4 ms [71.4–82.2] "
-         "n=3; gray 97.4 ms [95.8–99.2] n=3 (steady state)"],
+        ["p95 frame interval", "-", "SIMULATED: longlive 144 ms [130–184] n=3; passthrough 76 ms [71–82] "
+         "n=3; gray 97 ms [96–99] n=3 (steady state)"],
         ["Control latency", "-", "SIMULATED: longlive 3.31 s n=1 (runtime update over the data channel → "
                                  "visible response)"],
     ]
@@ -174,6 +174,8 @@ def test_runs_of_different_servers_are_not_merged(tmp_path: Path) -> None:
 
 
 def test_format_figure() -> None:
-    assert format_figure(Figure("x", 3006.36, "ms", 3, 2944.9, 3010.0)) == "3.01 s [2.94–3.01] n=3"
-    assert format_figure(Figure("x", 0.0196, "s", 1)) == "0.0196 s n=1"
+    # figures are rounded to their unit's resolution (lab.units): 1 ms, 0.01 s; a load to its 0.1 s poll
+    assert format_figure(Figure("x", 3006.36, "ms", 3, 2944.9, 3010.0)) == "3006 ms [2945–3010] n=3"
+    assert format_figure(Figure("x", 0.0196, "s", 1)) == "0.02 s n=1"
+    assert format_figure(Figure("load_s", 0.0196, "s", 1)) == "0.0 s n=1"
     assert format_value(15.0, "fps") == "15.0 fps"

@@ -45,7 +45,7 @@ def test_report_has_tables_answers_and_manifest_summary(reported: tuple[Path, Pa
     assert '<p class="banner">SIMULATED' in page
     for title in ("Pipeline VACE Compatibility", "Performance Observations", "Models", "Questions the data answers"):
         assert f"<h2>{title}</h2>" in page
-    assert "<td>Steady FPS</td><td>-</td><td>SIMULATED: longlive 10.3 fps [9.73–10.6] n=3;" in page
+    assert "<td>Steady FPS</td><td>-</td><td>SIMULATED: longlive 10.3 fps [9.7–10.6] n=3;" in page
     assert PIPELINES_RUN in page and VACE_RUN in page
     assert "<td>0.2.4 SIMULATED</td>" in page and "9 run, 0 skipped; 3 loads (naive 9)" in page
     assert "<strong>Is the API structure identical to Daydream hosted API?</strong> → <strong>No</strong>" in page

@@ -12,7 +12,6 @@ Runs of different servers are compared (``lab compare``), never merged.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +24,7 @@ from lab.errors import LabError
 from lab.measure.stats import Figure, percentile_figure
 from lab.store import MANIFEST, RESULTS_DIR, Runs, list_runs, load_runs
 from lab.overview import SIMULATED_LABEL
+from lab.units import format_figure, format_value  # re-exported: the log reads like every other table
 
 __all__ = ["Evidence", "LogbookError", "ServerView", "latest_runs", "format_figure", "format_value",
            "BASELINE_CONDITION", "LATENCY_FIGURES"]
@@ -246,26 +246,4 @@ def latest_runs(out_dir: Path | str = RESULTS_DIR) -> list[Path]:
         if views[0].identity() == identity and name not in newest:
             newest[name] = root
     return sorted(newest.values())
-
-
-def format_value(value: float, unit: str) -> str:
-    """``3.01 s``, ``361 ms``, ``10.3 fps``: three significant digits, long ms as seconds."""
-    if unit == "ms" and abs(value) >= 1000:
-        value, unit = value / 1000, "s"
-    digits = 3 if value == 0 else max(0, 2 - math.floor(math.log10(abs(value))))
-    text = f"{value:.{digits}f}"
-    return f"{text} {unit}".strip()
-
-
-def format_figure(figure: Figure, *, n: bool = True) -> str:
-    """``10.3 fps [10.2–10.3] n=2``: the median, its 95 % CI and the number of trials."""
-    assert figure.value is not None
-    text = format_value(figure.value, figure.unit)
-    if figure.ci_low is not None and figure.ci_high is not None and figure.n > 1:
-        scale = 1000 if figure.unit == "ms" and abs(figure.value) >= 1000 else 1
-        unit = "s" if scale == 1000 else figure.unit
-        low = format_value(figure.ci_low / scale, unit).rsplit(" ", 1)[0]
-        high = format_value(figure.ci_high / scale, unit).rsplit(" ", 1)[0]
-        text += f" [{low}–{high}]"
-    return f"{text} n={figure.n}" if n else text
 

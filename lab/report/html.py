@@ -145,7 +145,7 @@ def _sweeps(evidence: Evidence) -> list[dict[str, Any]]:
     for run_id, manifest in evidence.manifests.items():
         trials = evidence.trials[evidence.trials["run_id"].eq(run_id)]
         table = sweep_table(trials)
-        rendered = table.to_html(index=False, na_rep="-", float_format=lambda v: f"{v:.3g}", border=0)
+        rendered = table.to_html(index=False, border=0)
         sweeps.append({"run_id": run_id, "name": (manifest.get("spec") or {}).get("name", "?"),
                        "table": Markup(rendered)})
     return sweeps

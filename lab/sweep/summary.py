@@ -1,21 +1,29 @@
-"""The sweep's result table: one row per pipeline and condition, medians over trials."""
+"""The sweep's result table: one row per pipeline and condition, medians over trials.
+
+:func:`sweep_medians` gives the numbers; :func:`sweep_table` the same for a person to read,
+each figure rounded to its resolution with its unit (:mod:`lab.units`).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["sweep_table", "SUMMARY_FIGURES"]
+from lab.units import format_columns
 
-# Figures shown (when present), in this order; latency is exact (stamped) or from the step test.
-SUMMARY_FIGURES = ("load_s", "ttff_s", "warmup_s", "fps_out", "interval_p95", "latency_p50", "step_latency_p50",
-                   "settle_s", "stalls")
+__all__ = ["sweep_table", "sweep_medians", "SUMMARY_FIGURES"]
+
+# Figures shown (when present), in this order, with their units; latency is exact (stamped)
+# or from the step test.
+SUMMARY_FIGURES = {"load_s": "s", "ttff_s": "s", "warmup_s": "s", "fps_out": "fps", "interval_p95": "ms",
+                   "latency_p50": "ms", "step_latency_p50": "ms", "settle_s": "s", "stalls": "count"}
 
 
-def sweep_table(trials: pd.DataFrame) -> pd.DataFrame:
+def sweep_medians(trials: pd.DataFrame) -> pd.DataFrame:
     """Per (pipeline, condition): trials ok / failed / skipped, and the median of each figure.
 
-    Trials are the unit (not frames): the median is over trials' values. ``source`` says
-    SIMULATED when the numbers come from the simulator.
+    Trials are the unit (not frames): the median is over trials' values. ``note`` is the
+    first skip reason or error, empty when there is none; ``source`` says SIMULATED when
+    the numbers come from the simulator.
     """
     if trials.empty:
         return pd.DataFrame(columns=["pipeline_id", "condition", "ok", "failed", "skipped"])
@@ -34,11 +42,17 @@ def sweep_table(trials: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def sweep_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """:func:`sweep_medians` as text: ``3.1 s``, ``15.0 fps``, and nothing where nothing was measured."""
+    return format_columns(sweep_medians(trials), SUMMARY_FIGURES)
+
+
 def _note(group: pd.DataFrame) -> str:
-    """The first skip reason or error of a group, in words."""
+    """The first skip reason or error of a group, in words; empty when there is none."""
     for _, row in group.iterrows():
-        if row.get("skip_reason"):
-            return str(row["skip_reason"])
+        reason = row.get("skip_reason")
+        if isinstance(reason, str) and reason:  # a missing reason is None or NaN (truthy), never text
+            return reason
         error = row.get("error")
         if isinstance(error, dict):
             return f"{error.get('class')} in {error.get('phase')}"
