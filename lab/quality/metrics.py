@@ -20,6 +20,7 @@ __all__ = [
     "MIN_SIDE",
     "duplicate_share",
     "freeze_share",
+    "freeze_share_of_repeats",
     "luma",
     "repeat_flags",
     "sharpness",
@@ -150,13 +151,28 @@ def freeze_share(times: ArrayLike, frames: Sequence[ArrayLike], min_duration_s: 
     arrival times in seconds, one per frame, increasing. The time resolution is the
     spacing of the frames given: pass consecutive output frames to see short freezes.
     """
+    if np.asarray(times).size != len(frames):
+        raise ValueError(f"freeze_share needs one time per frame, got {np.asarray(times).size} times "
+                         f"for {len(frames)} frames")
+    return freeze_share_of_repeats(times, repeat_flags(frames, tolerance), min_duration_s)
+
+
+def freeze_share_of_repeats(times: ArrayLike, repeats: ArrayLike,
+                            min_duration_s: float = FREEZE_MIN_DURATION_S) -> float:
+    """:func:`freeze_share` from repeat flags already known, one per frame (the first is ignored).
+
+    For flags decided elsewhere with the same tolerance, e.g. from the luma change of every
+    frame recorded while a trial streamed (:class:`lab.quality.samples.LumaChange`).
+    """
     t = np.asarray(times, dtype=float)
-    if t.ndim != 1 or t.size != len(frames) or t.size < 2:
+    flags = np.array(repeats, dtype=bool)  # a copy: the first flag is cleared below
+    if t.ndim != 1 or t.size != flags.size or t.size < 2:
         raise ValueError(f"freeze_share needs one time per frame and at least 2 frames, "
-                         f"got {t.size} times for {len(frames)} frames")
+                         f"got {t.size} times for {flags.size} frames")
     if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
         raise ValueError("times must be finite and strictly increasing (arrival times in seconds)")
-    starts = np.flatnonzero(~repeat_flags(frames, tolerance))
+    flags[0] = False
+    starts = np.flatnonzero(~flags)
     ends = np.append(t[starts[1:]], t[-1])
     durations = ends - t[starts]
     frozen = durations[(durations >= min_duration_s) & (np.diff(np.append(starts, t.size)) > 1)]
