@@ -212,6 +212,7 @@ async def _doctor(args: argparse.Namespace) -> int:
 
 
 async def _measure(args: argparse.Namespace) -> int:
+    from lab.measure.repeats import trial_table
     from lab.measure.trial import TrialSpec, run_trial
 
     parameters = {"prompts": [{"text": args.prompt, "weight": 1.0}]} if args.prompt else {}
@@ -224,9 +225,8 @@ async def _measure(args: argparse.Namespace) -> int:
         print(json.dumps({"url": result.url, "source": label, "pipeline": args.pipeline, "mode": args.mode,
                           "error": result.error, "figures": [f.as_dict() for f in result.figures]}, indent=2))
     else:
-        table = result.summary()[["name", "value", "unit", "n", "ci_low", "ci_high", "note", "warnings"]]
         print(f"\n{args.pipeline} ({args.mode}) on {result.url} [{label}]")
-        print(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
+        print(trial_table(result).drop(columns="source").to_string(index=False))
         if result.error:
             print(f"\nerror in {result.error['phase']}: {result.error['message']}", file=sys.stderr)
     return EXIT_ERROR if result.error else EXIT_OK

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -49,6 +50,8 @@ def test_measure_table_is_labelled_simulated(sim: SimControl, capsys: pytest.Cap
     assert code == EXIT_OK
     assert f"passthrough (v2v) on {sim.url} [SIMULATED]" in out
     assert "latency_p50" in out and "ttff_s" in out
+    assert re.search(r"\n\s*fps_out\s+\d+\.\d fps\s", out), out  # rounded to 0.1 fps, with its unit
+    assert re.search(r"\n\s*latency_p50\s+\d+ ms\s", out), out
 
 
 def test_measure_unknown_pipeline_exits_2_naming_the_choices(sim: SimControl, capsys: pytest.CaptureFixture[str]) -> None:

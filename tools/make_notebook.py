@@ -115,7 +115,7 @@ fps: float = 15.0  # input frame rate (v2v)
 """),
     ("code", """
 from lab import ScopeClient
-from lab.measure.repeats import repeats_table
+from lab.measure.repeats import repeats_table, trial_table
 from lab.measure.trial import TrialSpec, run_trial
 from lab.report.trial_plots import trial_dashboard
 
@@ -130,7 +130,7 @@ repeats_table(results)
 """),
     ("md", "## First trial in detail"),
     ("code", """
-results[0].summary()[["name", "value", "unit", "n", "ci_low", "ci_high", "note", "warnings"]]
+trial_table(results[0])
 """),
     ("code", """
 trial_dashboard(results);
