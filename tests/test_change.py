@@ -65,6 +65,47 @@ def test_freeze_marks_the_last_new_frame() -> None:
     assert not detect_freeze(*noisy_stream(6, None, rng), stimulus_ns=int(3.5 * NS), max_wait_s=2).detected
 
 
+def test_freeze_is_not_put_late_by_the_codec_refining_the_still_picture() -> None:
+    # What a decoder shows after a pause: the last new frame carries its coding error, the
+    # first copies refine it away (steps of 0.6 levels here, above the 0.5 that once counted
+    # as still) and later copies wander by a few tenths. The freeze is the last new frame,
+    # not the first copy whose successors happen to step less than 0.5 (two frames late).
+    rng = np.random.default_rng(6)
+    times, thumbs = noisy_stream(6, change_at_s=None, rng=rng)
+    last_new = 4 * FPS
+    yy, xx = np.mgrid[0:THUMB, 0:THUMB]
+    coding_error = np.where((yy + xx) % 2, 1.2, -1.2)[:, :, None].astype(np.float32)
+    source = thumbs[last_new].copy()
+    thumbs[last_new] = source + coding_error
+    for k, frame in enumerate(range(last_new + 1, len(thumbs)), start=1):
+        left = 0.5 if k == 1 else 0.0  # half the coding error refined away, then the rest
+        thumbs[frame] = source + left * coding_error + rng.normal(0, 0.2, source.shape).astype(np.float32)
+    steps = np.abs(np.diff(thumbs[last_new:last_new + 4], axis=0)).mean(axis=(1, 2, 3))
+    assert (steps[:2] > 0.5).all() and steps[2] < 0.5  # the copies' steps as the codec makes them
+    result = detect_freeze(times, thumbs, stimulus_ns=int(3.9 * NS))
+    assert result.detected and result.index == last_new, f"detected at frame {result.index}, froze at {last_new}"
+
+
+def test_a_pause_after_the_last_new_frame_arrived_is_a_negative_latency() -> None:
+    # The output had nothing new ready: its last new frame arrived before the stimulus.
+    rng = np.random.default_rng(7)
+    times, thumbs = noisy_stream(6, change_at_s=None, rng=rng)
+    last_new = 4 * FPS
+    thumbs[last_new + 1:] = thumbs[last_new]
+    stimulus_ns = int(times[last_new]) + 10_000_000
+    result = detect_freeze(times, thumbs, stimulus_ns=stimulus_ns)
+    assert result.detected and result.index == last_new
+    assert result.latency_s == pytest.approx(-0.010)
+
+
+def test_a_still_stream_cannot_show_a_freeze() -> None:
+    times = (np.arange(6 * FPS) * NS // FPS).astype(np.int64)
+    thumbs = np.full((times.size, THUMB, THUMB, 3), 90.0, np.float32)
+    thumbs += np.random.default_rng(8).normal(0, 0.1, thumbs.shape).astype(np.float32)
+    result = detect_freeze(times, thumbs, stimulus_ns=3 * NS)
+    assert not result.detected and "barely moved" in (result.reason or "")
+
+
 def test_chunk_boundary_jumps_are_not_changes_but_a_scene_step_is() -> None:
     rng = np.random.default_rng(4)
     times, thumbs = noisy_stream(20, change_at_s=15.2, rng=rng)

@@ -48,7 +48,9 @@ DEFAULT_BASELINE_S = 3.0
 DEFAULT_WINDOW_S = 0.5
 DEFAULT_MAX_WAIT_S = 5.0
 MIN_THRESHOLD = 4.0  # in 0..255 levels of the thumbnail's mean absolute difference
-FREEZE_THRESHOLD = 0.5
+DEFAULT_REPEATS = 3  # frames that must stay on the frozen picture
+STILL_SHARE = 0.5  # of the median frame step: frozen copies stay closer than this (see detect_freeze)
+STILL_FLOOR = 0.5  # levels: below this, a repeated picture's own coding wander (0.05-0.45) hides a freeze
 JUMP_MARGIN = 2.0  # x the largest jump in the baseline (chunk boundaries of generated video)
 _MAD_TO_SIGMA = 1.4826
 TRUNCATED = "the recording ended before a change showed"
@@ -161,25 +163,44 @@ def detect_change(
 
 
 def detect_freeze(arrival_ns: ArrayLike, thumbs: NDArray[np.float32], stimulus_ns: int, *,
-                  repeats: int = 3, max_wait_s: float = DEFAULT_MAX_WAIT_S) -> ChangeDetection:
+                  repeats: int = DEFAULT_REPEATS, baseline_s: float = DEFAULT_BASELINE_S,
+                  max_wait_s: float = DEFAULT_MAX_WAIT_S) -> ChangeDetection:
     """Find when the output froze after ``stimulus_ns`` (e.g. ``paused``): the last new frame.
 
-    A frozen stream re-sends one picture, so consecutive thumbnails stop differing (below
-    ``FREEZE_THRESHOLD``). The detection is the first frame followed by ``repeats``
-    identical frames; its arrival is when the output last changed.
+    A frozen stream re-sends one picture, but the decoded copies are not identical: the
+    encoder spends the bits a still picture saves on refining it, so the first copies move
+    the decoded picture by up to its coding error (over loopback up to about 1 level of the
+    thumbnail, 0.3 of a typical frame step) and later ones keep wandering by a few tenths.
+    Judged by consecutive steps against a fixed level, that refinement reads as new frames
+    and puts the freeze a frame or two late. So the last new frame is the first frame whose
+    next ``repeats`` frames all stay within ``STILL_SHARE`` of the stream's median frame step
+    in the ``baseline_s`` before the stimulus: a new frame lies at least about one step from
+    the picture that follows it, a frozen one only the coding error.
+
+    The last frame that arrived before the stimulus is a candidate too: when the output had
+    nothing new ready, the pause lands after its last new frame and the latency is negative.
     """
     times = np.asarray(arrival_ns, dtype=np.int64)
-    after = np.flatnonzero((times >= stimulus_ns) & (times <= stimulus_ns + int(max_wait_s * 1e9)))
-    if after.size < repeats + 1:
-        return ChangeDetection(stimulus_ns, False, None, None, FREEZE_THRESHOLD, float("nan"), 0,
-                               reason=f"only {after.size} frames after the stimulus")
-    steps = np.abs(np.diff(thumbs[after], axis=0)).mean(axis=(1, 2, 3))
-    still = steps < FREEZE_THRESHOLD
-    for position in range(still.size - repeats + 1):
-        if still[position:position + repeats].all():
-            index = int(after[position])
-            return ChangeDetection(stimulus_ns, True, index, int(times[index]), FREEZE_THRESHOLD, float(np.median(steps)), 0)
-    return ChangeDetection(stimulus_ns, False, None, None, FREEZE_THRESHOLD, float(np.median(steps)), 0,
+    before = np.flatnonzero((times < stimulus_ns) & (times >= stimulus_ns - int(baseline_s * 1e9)))
+    steps = np.abs(np.diff(thumbs[before], axis=0)).mean(axis=(1, 2, 3))
+    if steps.size < 3:
+        return ChangeDetection(stimulus_ns, False, None, None, float("nan"), float("nan"), int(steps.size),
+                               reason=f"only {before.size} frames in the {baseline_s:g} s before the stimulus")
+    motion = float(np.median(steps))
+    threshold = STILL_SHARE * motion
+    if threshold < STILL_FLOOR:
+        return ChangeDetection(stimulus_ns, False, None, None, threshold, motion, int(steps.size),
+                               reason=f"the output barely moved before the stimulus (median frame step "
+                                      f"{motion:.2f}): a freeze cannot be told from it")
+    first = max(int(np.searchsorted(times, stimulus_ns, side="left")) - 1, 0)
+    end = int(np.searchsorted(times, stimulus_ns + int(max_wait_s * 1e9), side="right"))
+    for index in range(first, min(end, times.size - repeats)):
+        later = thumbs[index + 1:index + 1 + repeats]
+        if (np.abs(later - thumbs[index]).mean(axis=(1, 2, 3)) < threshold).all():
+            return ChangeDetection(stimulus_ns, True, index, int(times[index]), threshold, motion, int(steps.size))
+    if times[-1] < stimulus_ns + int(max_wait_s * 1e9):
+        return ChangeDetection(stimulus_ns, False, None, None, threshold, motion, int(steps.size), reason=TRUNCATED)
+    return ChangeDetection(stimulus_ns, False, None, None, threshold, motion, int(steps.size),
                            reason=f"the output kept changing for {max_wait_s:g} s")
 
 
