@@ -31,7 +31,7 @@ lock:
 	"$$tmp/bin/python" -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else "make lock needs CPython 3.11: PYTHON=python3.11 make lock")' && \
 	"$$tmp/bin/pip" install --quiet --disable-pip-version-check $(PIP_TOOLS) && \
 	env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT \
-	  PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
+	  PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock  (Linux, CPython 3.11; hashes of the files on PyPI)" \
 	  "$$tmp/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
 	  --extra test --extra bench --index-url https://pypi.org/simple --no-emit-index-url \
 	  $(LOCK_ARGS) --output-file $(LOCK) pyproject.toml
