@@ -168,14 +168,22 @@ def _snapshot(model_id: str, cache_dir: str | None, download: bool) -> Path:
     where = cache_dir or constants.HF_HUB_CACHE
     if not download or constants.HF_HUB_OFFLINE:
         why = "downloads are off (HF_HUB_OFFLINE is set)" if constants.HF_HUB_OFFLINE else "downloading was not allowed"
-        raise ModelWeightsMissingError(
-            f"The weights of {model_id} are not in the Hugging Face cache ({where}) and {why}. "
-            f"On a machine with internet, run `lab quality RUN --model {model_id}` once (it downloads "
-            f"them into the cache), or copy that cache's models--{model_id.replace('/', '--')} folder "
-            f"here. The model-free figures run without them; or use --model {PIXELS}.",
-            model_id=model_id,
-        )
-    return Path(snapshot_download(model_id, cache_dir=cache_dir, allow_patterns=_WEIGHT_FILES))
+        raise _weights_missing(model_id, where, why)
+    try:
+        return Path(snapshot_download(model_id, cache_dir=cache_dir, allow_patterns=_WEIGHT_FILES))
+    except OSError as exc:  # no network, an unknown repository, a full disk: huggingface_hub's errors are OSErrors
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _weights_missing(model_id, where, f"downloading them failed ({reason})") from exc
+
+
+def _weights_missing(model_id: str, where: str, why: str) -> ModelWeightsMissingError:
+    return ModelWeightsMissingError(
+        f"The weights of {model_id} are not in the Hugging Face cache ({where}) and {why}. "
+        f"On a machine with internet, run `lab quality RUN --model {model_id}` once (it downloads "
+        f"them into the cache), or copy that cache's models--{model_id.replace('/', '--')} folder "
+        f"here. The model-free figures run without them; or use --model {PIXELS}.",
+        model_id=model_id,
+    )
 
 
 def _features(output: Any) -> NDArray[np.float32]:
