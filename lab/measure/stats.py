@@ -28,6 +28,7 @@ __all__ = [
     "Summary",
     "Comparison",
     "percentile_figure",
+    "mean_figure",
     "summarize",
     "compare",
     "min_samples_for_percentile",
@@ -129,6 +130,24 @@ def percentile_figure(name: str, values: ArrayLike, q: float, unit: str, *, ci: 
     elif ci:
         figure = replace(figure, ci_low=value, ci_high=value)
     return figure
+
+
+def mean_figure(name: str, values: ArrayLike, unit: str, *, note: str | None = None) -> Figure:
+    """The mean of ``values`` with a bootstrap CI (a share: the mean of 0/100 flags, in %).
+
+    Examples
+    --------
+    >>> str(mean_figure("similarity", [0.5, 0.6, 0.7] * 10, "cosine"))  # doctest: +ELLIPSIS
+    'similarity: 0.6 cosine [...] n=30'
+    """
+    data = _clean(values)
+    if data.size == 0:
+        return Figure(name, None, unit, 0, warnings=("no samples",), note=note)
+    value = float(np.mean(data))
+    low, high = (_bootstrap_ci(data, lambda x, axis: np.mean(x, axis=axis))
+                 if data.size >= 3 and np.ptp(data) > 0 else (value, value))
+    figure = Figure(name, value, unit, int(data.size), low, high, note=note)
+    return figure.with_warning(f"only {data.size} samples: the CI is unreliable") if data.size < 5 else figure
 
 
 def _bootstrap_ci(data: NDArray[np.float64], statistic: Any) -> tuple[float, float]:
