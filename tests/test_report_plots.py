@@ -86,7 +86,8 @@ def test_warmup_timeline_segments_per_pipeline(evidence: Evidence) -> None:
     (ax,) = figure.axes
     assert [t.get_text() for t in ax.get_yticklabels()] == PIPELINES
     assert len(ax.patches) == 3 * 4  # load, first frame, warm-up, steady per pipeline
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["load", "first frame", "warm-up", "steady"]
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["load", "first frame", "warm-up", "steady"]
     longlive = [p for p in ax.patches if abs(p.get_y() + p.get_height() / 2) < 1e-9]
     # medians over longlive's trials in the pipelines run (trials.jsonl): load 2.3446 s (one load);
     # ttff of 3.2591, 3.2051, 3.2105 s: 3.2105 s; warm-up of 3.2656 and 2.5989 s (the third never

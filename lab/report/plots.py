@@ -186,7 +186,7 @@ def plot_warmup_timeline(evidence: Evidence) -> MplFigure | None:
     speed = evidence.server.simulator_speed
     note = f" (simulator loads {speed:g}x faster than real time)" if speed and speed != 1 else ""
     ax.set(xlabel=f"seconds from load request{note}", title=_title(evidence, "Warm-up timeline (medians over trials)"))
-    ax.legend(ncols=4, fontsize="small", loc="lower right")
+    figure.legend(ncols=4, fontsize="small", loc="outside lower center")  # below: never over a bar or its text
     ax.grid(axis="x", alpha=0.3)
     return _finish(figure, evidence)
 
