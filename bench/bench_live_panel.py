@@ -6,8 +6,8 @@ kernel process's CPU time for ``--seconds`` with the live view on and again with
 (the *live view* checkbox). Both include receiving and decoding the stream and the rolling
 figures; the difference is the view: JPEG encoding in a worker thread and the widget
 messages on the kernel's iopub channel, which this script reads as a frontend would (no
-browser renders them, so the browser's own cost is not counted; tests/test_browser_live.py
-measures the same with Chromium attached). The stream is made by the simulator: SIMULATED.
+browser renders them, so the browser's own cost is not counted; bench/bench_browser_live.py
+measures the same with JupyterLab and Chromium attached). The stream is made by the simulator: SIMULATED.
 
 Run: ``.venv/bin/python bench/bench_live_panel.py [--seconds 10] [--input-fps 30]``
 """
