@@ -1,67 +1,227 @@
 """``lab demo``: the main job, end to end, against a simulator on loopback.
 
 1. start one simulator (``lab sim``) for every step, so all runs come from one server;
-2. the deploy check;
-3. notebooks 02 (every pipeline) and 03 (VACE) through papermill, as one would run them
+2. the deploy check; the demo stops if it fails;
+3. notebooks 02 (pipelines) and 03 (VACE) through papermill, as one would run them
    against a pod, each leaving a run folder in ``results/``;
 4. the research log: the shipped template copied to ``results/research-log.md`` once,
    then its managed tables and answers filled from the two runs; an HTML report.
 
-It prints where everything is. Everything it measures is SIMULATED.
+By default the sweeps are sized for a quick look (a few minutes on 2 cores); ``--full``
+runs the long version. Either way every condition gets 3 trials, the fewest for which
+the research log gives a confidence interval. Each stage has a heading and the sweeps a
+progress bar. It prints where everything is. Everything it measures is SIMULATED.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from tqdm import tqdm
 
 from lab.sim import SimConfig, start_simulator
+from lab.store import MANIFEST, TRIALS, list_runs, read_rows
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "DemoSize", "QUICK", "FULL", "demo_size", "deploy_check", "RunProgress"]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-# Sized for a few minutes on 2 cores with 3 trials per condition (a CI needs 3): the
-# pipelines of the research log plus passthrough, and VACE on longlive.
-DEMO_SWEEPS = {
+# The kernel papermill starts talks to it over loopback TCP; CurveZMQ keys encrypt that
+# (ipykernel warns on every start without them). "auto": when the kernelspec supports it.
+KERNEL_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
+
+
+@dataclass(frozen=True)
+class DemoSize:
+    """How much the demo measures: seconds per trial and each notebook's papermill parameters."""
+
+    name: str
+    duration_s: float
+    sweeps: Mapping[str, Mapping[str, Any]]
+    run_reports: bool = False  # a report per run as well as the combined one
+
+    def describe(self, notebook: str) -> str:
+        """``3 pipelines, 3 trials each of 3 s``: what one sweep measures, for its heading."""
+        parameters = self.sweeps[notebook]
+        what = f"{len(parameters['pipelines'])} pipeline{'s' if len(parameters['pipelines']) != 1 else ''}"
+        if "ref_counts" in parameters:
+            what += f", VACE off and on with {'/'.join(map(str, parameters['ref_counts']))} reference images"
+        return f"{what}, {parameters['repeats']} trials each of {self.duration_s:g} s"
+
+
+# A quick look: a fast, a slow and a frame-preserving pipeline; VACE off against on with
+# two reference images on the fast one (its trials take half as long). About 3 minutes on
+# 2 cores, leaving room for more sweeps within 5. 3 s per trial: a generative pipeline's step test
+# fires 3 s into a trial, so a shorter one has no latency figure.
+QUICK = DemoSize("quick look", 3.0, {
+    "02-pipeline-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2", "longlive", "passthrough"]},
+    "03-vace-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2"], "ref_counts": [2],
+                            "context_scales": [1.0]},
+})
+# The long version: the research log's pipelines plus passthrough, and 0, 1, 2 and 4
+# reference images; about 7 minutes on 2 cores.
+FULL = DemoSize("full", 3.0, {
     "02-pipeline-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2", "longlive", "krea-realtime-video",
                                                             "reward-forcing", "memflow", "passthrough"]},
     "03-vace-sweep.ipynb": {"repeats": 3, "pipelines": ["longlive"], "ref_counts": [0, 1, 2, 4],
                             "context_scales": [1.0]},
-}
+}, run_reports=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="results", help="folder for run folders, notebooks, log and report")
     parser.add_argument("--speed", type=float, default=10.0,
                         help="simulator speed for loads and downloads (streaming is always real time)")
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds measured per trial")
+    parser.add_argument("--full", action="store_true",
+                        help="the long version: five generative pipelines, VACE with 0/1/2/4 reference images, "
+                             "a report per run (about 7 min instead of 3)")
+    parser.add_argument("--duration", type=_seconds, default=None,
+                        help=f"seconds measured per trial (default {QUICK.duration_s:g})")
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds, or an argparse error that says so."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0 (e.g. 3 or 2.5)")
+    return value
+
+
+def demo_size(args: argparse.Namespace) -> DemoSize:
+    """The size the arguments ask for: quick or ``--full``, with ``--duration`` if given."""
+    size = FULL if args.full else QUICK
+    if args.duration is None:
+        return size
+    return DemoSize(size.name, args.duration, size.sweeps, size.run_reports)
+
+
+def deploy_check(url: str) -> bool:
+    """Run ``lab doctor`` on ``url``; False (having said why) when the sweeps should not run."""
+    from lab.cli import main as lab_main
+
+    code = lab_main(["doctor", url])
+    if code == 2:
+        print(f"\nThe deploy check failed (lab doctor exit 2): see the FAIL lines above. The sweeps would "
+              f"only record errors against {url}, so the demo stops here.", file=sys.stderr, flush=True)
+        return False
+    if code == 1:
+        print("\nThe deploy check passed with warnings (WARN lines above); going on.", flush=True)
+    return True
+
+
+class RunProgress:
+    """A terminal progress bar for a sweep that runs inside a notebook kernel.
+
+    The kernel's own bar is a widget, which a terminal never sees. The sweep appends (and
+    fsyncs) a row to its run's ``trials.jsonl`` as each trial ends, against a plan its
+    manifest states, so counting rows from outside is the sweep's own progress.
+    """
+
+    def __init__(self, out: Path, description: str, interval_s: float = 0.5) -> None:
+        self.out = out
+        self.interval_s = interval_s
+        self._before = set(list_runs(out))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="demo-progress", daemon=True)
+        self._live = sys.stderr.isatty()  # redrawn each interval on a terminal; in a log, on a change only
+        self._shown: tuple[int, str] | None = None
+        self.bar = tqdm(total=None, desc=description, unit="trial", dynamic_ncols=True,
+                        bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| {elapsed}{postfix}")
+
+    def __enter__(self) -> RunProgress:
+        self.update()
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.update()
+        self.bar.close()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.update()
+
+    def update(self) -> None:
+        """Read the new run folder (if there is one yet) and move the bar to its rows."""
+        runs = [root for root in list_runs(self.out) if root not in self._before]
+        if not runs:
+            status = "starting the kernel, planning"
+        else:
+            plan = json.loads((runs[-1] / MANIFEST).read_text()).get("plan") or {}
+            rows = read_rows(runs[-1] / TRIALS)
+            self.bar.total = int(plan.get("trials", 0)) + int(plan.get("skipped", 0))
+            self.bar.n = len(rows)
+            if self.bar.n >= self.bar.total:
+                status = "table and plot"
+            elif rows:
+                condition = "" if rows[-1]["condition"] == "default" else f" {rows[-1]['condition']}"
+                status = f"done: {rows[-1]['pipeline_id']}{condition}"
+            else:
+                status = "first load and trial"
+        if self._live or self._shown != (self.bar.n, status):
+            self._shown = (self.bar.n, status)
+            self.bar.set_postfix_str(status, refresh=False)
+            self.bar.refresh()  # on a terminal this also moves the elapsed time: a long trial still shows life
 
 
 def run(args: argparse.Namespace) -> int:
     import papermill
+    from traitlets.config import Config
 
     from lab.cli import main as lab_main
     from lab.logbook import ensure_log
 
+    size = demo_size(args)
     out = Path(args.out).resolve()
     executed = out / "notebooks"
     executed.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    stages: dict[str, float] = {}
+    steps = len(size.sweeps) + 2
+
+    def heading(number: int, text: str) -> None:
+        print(f"\n== [{number}/{steps}] {text} ==", flush=True)
+
     with start_simulator(SimConfig(speed=args.speed, models="present")) as sim:
-        print(f"simulator on {sim.url} (loads {args.speed:g}x faster than real time) [SIMULATED]\n", flush=True)
-        lab_main(["doctor", sim.url])
-        for name, parameters in DEMO_SWEEPS.items():
-            print(f"\n== {name} (papermill) ==", flush=True)
-            papermill.execute_notebook(NOTEBOOKS / name, executed / name, cwd=str(NOTEBOOKS), kernel_name="python3",
-                                       parameters={**parameters, "target": sim.url, "out_dir": str(out),
-                                                   "duration_s": args.duration}, progress_bar=False)
+        print(f"lab demo ({size.name}{'' if args.full else '; --full for the long version'}): "
+              f"simulator on {sim.url}, loads {args.speed:g}x faster than real time [SIMULATED]", flush=True)
+        heading(1, "deploy check: lab doctor")
+        stage_started = time.perf_counter()
+        if not deploy_check(sim.url):
+            return 2
+        stages["deploy check"] = time.perf_counter() - stage_started
+        for number, (name, parameters) in enumerate(size.sweeps.items(), start=2):
+            heading(number, f"notebooks/{name} through papermill: {size.describe(name)}")
+            stage_started = time.perf_counter()
+            with RunProgress(out, name.removesuffix(".ipynb")):
+                papermill.execute_notebook(NOTEBOOKS / name, executed / name, cwd=str(NOTEBOOKS),
+                                           kernel_name="python3", progress_bar=False, config=Config(KERNEL_CONFIG),
+                                           parameters={**parameters, "target": sim.url, "out_dir": str(out),
+                                                       "duration_s": size.duration_s})
+            stages[name.split("-")[0]] = time.perf_counter() - stage_started
     log = ensure_log(out / "research-log.md")
-    print("\n== research log and report ==", flush=True)
-    code = lab_main(["report", "--out", str(out), "--log", str(log), "--html", str(out / "report.html")])
-    print(f"\nDone in {time.perf_counter() - started:.0f} s. Everything above is SIMULATED. Open:")
+    heading(steps, "research log and report: lab report")
+    stage_started = time.perf_counter()
+    code = lab_main(["report", "--out", str(out), "--log", str(log), "--html", str(out / "report.html"),
+                     *([] if size.run_reports else ["--no-run-reports"])])
+    stages["report"] = time.perf_counter() - stage_started
+    timings = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in stages.items())
+    print(f"\nDone in {time.perf_counter() - started:.0f} s ({timings}). Everything above is SIMULATED. Open:")
     print(f"  the research log, its TBDs filled:            {log}")
     print(f"  the report (tables, plots, manifest summary): {out / 'report.html'}")
     print(f"  the executed sweep notebooks:                 {executed}/")

@@ -1,0 +1,87 @@
+"""``lab demo``: its sizes and arguments, the stop on a failed deploy check, its progress bar,
+and a papermill kernel that does not warn about unencrypted TCP."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
+
+from lab.cli import build_parser
+from lab.demo import FULL, KERNEL_CONFIG, QUICK, DemoSize, RunProgress, demo_size, deploy_check
+from lab.logbook.evidence import MIN_TRIALS_FOR_CI
+from lab.store import RunStore
+
+
+def _demo_args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(["demo", *argv])
+
+
+def test_the_quick_look_is_the_default_and_full_the_long_version() -> None:
+    assert demo_size(_demo_args()) is QUICK
+    assert demo_size(_demo_args("--full")) is FULL
+    quick_pipelines = QUICK.sweeps["02-pipeline-sweep.ipynb"]["pipelines"]
+    assert set(quick_pipelines) < set(FULL.sweeps["02-pipeline-sweep.ipynb"]["pipelines"])
+    assert set(QUICK.sweeps["03-vace-sweep.ipynb"]["ref_counts"]) < set(FULL.sweeps["03-vace-sweep.ipynb"]["ref_counts"])
+    assert not QUICK.run_reports and FULL.run_reports
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL], ids=["quick", "full"])
+def test_every_condition_gets_enough_trials_for_a_confidence_interval(size: DemoSize) -> None:
+    assert all(parameters["repeats"] >= MIN_TRIALS_FOR_CI for parameters in size.sweeps.values())
+
+
+def test_duration_overrides_the_size_and_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    size = demo_size(_demo_args("--full", "--duration", "5"))
+    assert size.duration_s == 5.0 and size.sweeps is FULL.sweeps
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(SystemExit) as exit_info:
+            _demo_args("--duration", bad)
+        assert exit_info.value.code == 2
+        assert f"{bad!r} is not a number of seconds above 0" in capsys.readouterr().err
+
+
+def test_the_heading_says_what_each_sweep_measures() -> None:
+    assert QUICK.describe("02-pipeline-sweep.ipynb") == "3 pipelines, 3 trials each of 3 s"
+    assert QUICK.describe("03-vace-sweep.ipynb") == ("1 pipeline, VACE off and on with 2 reference images, "
+                                                     "3 trials each of 3 s")
+
+
+def test_a_failed_deploy_check_stops_the_demo_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    assert deploy_check(url) is False
+    captured = capsys.readouterr()
+    assert "FAIL  tcp" in captured.out
+    assert "The deploy check failed (lab doctor exit 2)" in captured.err and "the demo stops here" in captured.err
+
+
+def test_progress_follows_the_rows_of_the_new_run_only(tmp_path: Path) -> None:
+    older = RunStore.create(tmp_path, {"kind": "sweep", "plan": {"trials": 9, "skipped": 0}})
+    older.append_trial({"trial_id": "old-1", "pipeline_id": "gray", "condition": "default"})
+    progress = RunProgress(tmp_path, "02-pipeline-sweep", interval_s=0.05)
+    with progress:
+        assert progress.bar.n == 0 and "starting the kernel" in str(progress.bar.postfix)
+        store = RunStore.create(tmp_path, {"kind": "sweep", "plan": {"trials": 3, "skipped": 1}})
+        store.append_trial({"trial_id": "a-1", "pipeline_id": "rife", "condition": "default", "status": "skipped"})
+        store.append_trial({"trial_id": "b-1", "pipeline_id": "longlive", "condition": "vace_enabled=true"})
+    assert (progress.bar.n, progress.bar.total) == (2, 4)  # the skipped row counts: the plan lists it
+    assert str(progress.bar.postfix).endswith("done: longlive vace_enabled=true")
+
+
+def test_the_notebook_kernel_does_not_warn_about_unencrypted_tcp(tmp_path: Path,
+                                                                 capfd: pytest.CaptureFixture[str]) -> None:
+    notebook = new_notebook(cells=[new_code_cell("print(6 * 7)")],
+                            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(notebook, tmp_path / "in.ipynb")
+    papermill.execute_notebook(tmp_path / "in.ipynb", tmp_path / "out.ipynb", kernel_name="python3",
+                               progress_bar=False, config=Config(KERNEL_CONFIG))
+    assert "42" in (tmp_path / "out.ipynb").read_text()
+    assert "without encryption" not in capfd.readouterr().err  # the kernel's stderr is this process's
