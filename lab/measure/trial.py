@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from lab import resources
 from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
 from lab.measure.arrivals import analyze_arrivals
@@ -113,6 +114,7 @@ class TrialSpec:
     stall_timeout_s: float = 5.0
     settle_timeout_s: float = 10.0
     download_missing: bool = False
+    reference_resend_s: float | None = REFERENCE_RESEND_S  # None: one-shot keys sent once, at the segment's start
 
 
 @dataclass
@@ -307,6 +309,8 @@ def _make_source(spec: TrialSpec, schema: PipelineSchema) -> VideoSource:
     options: dict[str, Any] = {"width": width, "height": height, "fps": spec.fps, **spec.source_options}
     if kind == "step":
         options.setdefault("stamp", True)
+    if kind == "file":
+        options.setdefault("path", resources.CLIP)  # the shipped looping clip, unless the spec names a file
     return make_source(kind, **options)
 
 
@@ -358,8 +362,8 @@ async def _receive_window(session: RtcSession, spec: TrialSpec, segment: Segment
     """Receive until ``start_ns + duration_s``; stimuli run beside, and a step in flight is finished."""
     tasks = [asyncio.create_task(_fire_controls(session, spec.controls, start_ns, window))]
     one_shot = {k: v for k, v in segment.parameters.items() if k in ONE_SHOT_KEYS}
-    if one_shot:
-        tasks.append(asyncio.create_task(_resend(session, one_shot)))
+    if one_shot and spec.reference_resend_s is not None:
+        tasks.append(asyncio.create_task(_resend(session, one_shot, spec.reference_resend_s)))
     stop_steps = asyncio.Event()
     stepper = (asyncio.create_task(_switch_scenes(source, spec, start_ns, session, recorder, window, stop_steps))
                if isinstance(source, StepSource) else None)
@@ -402,10 +406,10 @@ async def _settle(session: RtcSession, recorder: _FrameRecorder, sent_ns: int, s
             return detection
 
 
-async def _resend(session: RtcSession, parameters: dict[str, Any]) -> None:
+async def _resend(session: RtcSession, parameters: dict[str, Any], every_s: float) -> None:
     """Re-send one-shot keys (reference images) so that every chunk carries them, not just one."""
     while True:
-        await asyncio.sleep(REFERENCE_RESEND_S)
+        await asyncio.sleep(every_s)
         await session.send(parameters)
 
 

@@ -9,8 +9,11 @@ Guarantees:
   fails its group's trials, a stopped stream fails its segment and marks the rest of that
   session ``not run``;
 - several targets run concurrently, each strictly one trial at a time;
-- the shipped VACE reference images (:func:`lab.resources.reference_images`) are uploaded
-  once per run and target, and passed by the absolute paths the server returns.
+- the spec's VACE reference images (its ``references``, else the shipped
+  :func:`lab.resources.reference_images`) are uploaded once per run and target, and passed
+  by the absolute paths the server returns. The manifest records both sides: the local
+  files in ``spec.references`` (what quality scoring compares the output with) and the
+  server's paths per target in ``references``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from typing import Any
 from tqdm.auto import tqdm
 
 import lab
-from lab import resources
 from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
 from lab.logbook.api import api_facts
@@ -36,13 +38,11 @@ from lab.measure.trial import Segment, TrialResult, TrialSpec, load_params, run_
 from lab.models import PipelineSchema
 from lab.store import RESULTS_DIR, RunStore, git_commit
 from lab.sweep.planner import LoadGroup, Plan, PlannedTrial, ServerFacts, gather_facts, plan_sweep
-from lab.sweep.spec import SweepSpec
+from lab.sweep.spec import REF_KEY, SweepSpec
 
 __all__ = ["SweepOutcome", "run_sweep", "trial_row"]
 
 log = logging.getLogger(__name__)
-
-REF_KEY = "vace_ref_images"
 
 
 @dataclass
@@ -135,8 +135,11 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
             "models_present": dict(facts[target].models_present),
             "api": await api_facts(client),  # OpenAPI shape, /docs, simulator speed (lab.logbook.api)
         }
+    sent = spec.references if spec.references is not None or REF_KEY not in spec.runtime else \
+        [str(path) for path in spec.reference_files()]
     return {
-        "kind": "sweep", "spec": spec.model_dump(), "targets": list(clients), "servers": servers,
+        "kind": "sweep", "spec": spec.model_dump() | {"references": sent}, "targets": list(clients),
+        "servers": servers,
         "simulated": any(s["simulated"] for s in servers.values()),
         "lab_version": lab.__version__, "git_commit": git_commit(), "started_at": _now(),
         "plan": {"trials": len(plan.trials), "skipped": len(plan.skipped), "loads": plan.loads,
@@ -156,7 +159,7 @@ async def _run_target(target: str, sweep: SweepSpec, client: ScopeClient, groups
             if not any(pending):
                 continue
             if references is None and _uses_references(group):
-                references = await _upload_references(client, store)
+                references = await _upload_references(client, store, sweep)
             schema = facts.schemas[group.pipeline_id]
             spec = _trial_spec(sweep, group, schema)
             bar.set_postfix_str(f"loading {group.pipeline_id}")
@@ -212,16 +215,16 @@ def _trial_spec(sweep: SweepSpec, group: LoadGroup, schema: PipelineSchema) -> T
     return TrialSpec(group.pipeline_id, mode="text" if group.mode == "text" else "video", source=sweep.source,
                      fps=sweep.fps, duration_s=sweep.duration_s, load_params=dict(group.load),
                      parameters=parameters, settle_timeout_s=sweep.settle_timeout_s,
-                     download_missing=sweep.allow_download)
+                     download_missing=sweep.allow_download, reference_resend_s=sweep.reference_resend_s)
 
 
 def _uses_references(group: LoadGroup) -> bool:
     return any(t.runtime.get(REF_KEY) for t in group.trials)
 
 
-async def _upload_references(client: ScopeClient, store: RunStore) -> list[str]:
-    """Upload the shipped reference images once; the manifest keeps the server paths."""
-    paths = [(await client.upload_asset(path)).path for path in resources.reference_images()]
+async def _upload_references(client: ScopeClient, store: RunStore, sweep: SweepSpec) -> list[str]:
+    """Upload the sweep's reference images once; the manifest keeps the server paths."""
+    paths = [(await client.upload_asset(path)).path for path in sweep.reference_files()]
     references = store.manifest().get("references", {})
     store.update_manifest(references={**references, client.target.raw: paths})
     return paths
@@ -233,7 +236,7 @@ def _runtime_parameters(runtime: Mapping[str, Any], references: list[str]) -> di
     count = parameters.pop(REF_KEY, None)
     if count:
         if count > len(references):
-            raise ValueError(f"{REF_KEY}: {count} asked for, but only {len(references)} reference images ship")
+            raise ValueError(f"{REF_KEY}: {count} asked for, but only {len(references)} reference images were uploaded")
         parameters[REF_KEY] = references[:count]
     return parameters
 

@@ -9,9 +9,12 @@ the data channel inside a session), plus trial length, repeats and order::
     require: [vace]                # keep only pipelines whose schema supports these
     load:                          # grid: every combination is one load
       vace_enabled: [false, true]
+    references: avatar             # the reference images: a folder, a list of image files, or a
+                                   # shipped set (lab/data/ref/<name>/); none: lab/data/ref/*.png
     runtime:                       # grid: every combination is one segment of a session
-      vace_ref_images: [0, 1, 2, 4]   # a count: that many shipped images (uploaded once)
+      vace_ref_images: [0, 1, 2, 4]   # a count: the first that many references (uploaded once); all: every one
       vace_context_scale: [0.5, 1.0, 1.5]
+    reference_resend_s: 0.5        # re-send references this often; null: once per segment (drift shows)
     parameters:                    # fixed runtime parameters of every session
       prompts: [{text: "a watercolor fox", weight: 1.0}]
     duration_s: 8
@@ -26,6 +29,11 @@ with ``vace_enabled: false`` they are dropped (and the duplicates they leave mer
 ``vace_context_scale`` weighs the reference images' conditioning, so it is dropped from
 combinations with ``vace_ref_images: 0`` (the input video is not routed through VACE in
 these sweeps).
+
+``references`` is resolved when the spec is validated, to absolute paths of image files
+(checked to be images), so a missing folder or a stray text file is an error before any
+pod time is spent, and the run's manifest records exactly which images were used
+(``manifest["spec"]["references"]``; quality scoring compares every trial with them).
 """
 
 from __future__ import annotations
@@ -37,12 +45,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lab import resources
 from lab.errors import LabError
 
-__all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "overrides_from_strings"]
+__all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "overrides_from_strings", "resolve_references",
+           "IMAGE_SUFFIXES", "ALL_REFERENCES"]
+
+REF_KEY = "vace_ref_images"
+ALL_REFERENCES = "all"  # vace_ref_images: all -> every reference image of the spec
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 
 class SpecError(LabError):
@@ -72,6 +85,13 @@ class SweepSpec(BaseModel):
     seed: int = 0
     allow_download: bool = False
     settle_timeout_s: float = Field(default=10.0, gt=0)
+    references: list[str] | None = None  # absolute image paths once validated (see resolve_references)
+    reference_resend_s: float | None = Field(default=0.5, gt=0)
+
+    @field_validator("references", mode="before")
+    @classmethod
+    def _resolved_references(cls, value: Any) -> list[str] | None:
+        return None if value is None else [str(path) for path in resolve_references(value)]
 
     @field_validator("load", "runtime")
     @classmethod
@@ -81,12 +101,33 @@ class SweepSpec(BaseModel):
                 raise ValueError(f"{key!r} has no values; give at least one or remove the key")
         return value
 
+    @model_validator(mode="after")
+    def _counts_fit_the_references(self) -> SweepSpec:
+        available = len(self.reference_files())
+        for count in self.runtime.get(REF_KEY, []):
+            if count == ALL_REFERENCES:
+                continue
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                raise ValueError(f"{REF_KEY} values are counts of reference images (0, 1, 2, ...) or "
+                                 f"{ALL_REFERENCES!r}, not {count!r}")
+            if count > available:
+                raise ValueError(f"{REF_KEY}: {count} asked for, but the references hold {available} "
+                                 f"image(s); lower the count, use {ALL_REFERENCES!r}, or add images")
+        return self
+
+    def reference_files(self) -> list[Path]:
+        """The reference images this sweep sends: its ``references``, else the shipped flat set."""
+        return [Path(p) for p in self.references] if self.references is not None else resources.reference_images()
+
     def load_grid(self) -> list[dict[str, Any]]:
         return grid(self.load)
 
     def runtime_grid(self, *, vace_loaded: bool) -> list[dict[str, Any]]:
-        """Runtime combinations; meaningless VACE keys dropped and the duplicates merged."""
+        """Runtime combinations; meaningless VACE keys dropped, ``all`` counted, the duplicates merged."""
         axes = self.runtime if vace_loaded else {k: v for k, v in self.runtime.items() if not k.startswith("vace_")}
+        if axes.get(REF_KEY):
+            count = len(self.reference_files())
+            axes = {**axes, REF_KEY: [count if c == ALL_REFERENCES else c for c in axes[REF_KEY]]}
         combos = [_meaningful(c) for c in grid(axes)]
         return list({json.dumps(c, sort_keys=True, default=str): c for c in combos}.values())
 
@@ -96,6 +137,57 @@ def _meaningful(combo: dict[str, Any]) -> dict[str, Any]:
     if "vace_context_scale" in combo and "vace_ref_images" in combo and not combo["vace_ref_images"]:
         return {k: v for k, v in combo.items() if k != "vace_context_scale"}
     return combo
+
+
+def resolve_references(value: str | Path | list[str | Path]) -> list[Path]:
+    """Reference images as absolute paths: from a folder, a list of files, or a shipped set's name.
+
+    A string is a path if it exists, else the name of a shipped set (a folder of
+    ``lab/data/ref/``). A folder gives its image files (by suffix, sorted); every file must
+    open as an image. Raises ValueError (a spec error) saying what is wrong and what to do.
+    """
+    if isinstance(value, str | Path):
+        path = Path(value).expanduser()
+        if not path.exists():
+            shipped = resources.REF_DIR / str(value)
+            if not str(value) or not shipped.is_dir():
+                sets = ", ".join(sorted(p.name for p in resources.REF_DIR.iterdir() if p.is_dir())) or "none"
+                raise ValueError(f"references: {str(value)!r} is neither a folder or file that exists nor a "
+                                 f"shipped set ({sets}); give a folder of images (--set references=path/) or a "
+                                 "list of image files")
+            path = shipped
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                found = ", ".join(sorted(p.name for p in path.iterdir())[:5]) or "nothing"
+                raise ValueError(f"references: the folder {path} holds no images ({', '.join(IMAGE_SUFFIXES)}; "
+                                 f"found {found}); put your reference images there")
+            return [_image(p) for p in files]
+        return [_image(path)]
+    if isinstance(value, list) and value:
+        return [p for item in value for p in _listed(item)]
+    raise ValueError(f"references must be a folder, an image file or a non-empty list of image files, not {value!r}")
+
+
+def _listed(item: Any) -> list[Path]:
+    if not isinstance(item, str | Path):
+        raise ValueError(f"references: {item!r} in the list is not a file path")
+    path = Path(item).expanduser()
+    if not path.is_file():
+        raise ValueError(f"references: no image file at {path}; list image files that exist (or give a folder)")
+    return [_image(path)]
+
+
+def _image(path: Path) -> Path:
+    """``path`` made absolute, if it opens as an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"references: {path} is not an image PIL can read ({exc}); use PNG or JPEG files") from None
+    return path.resolve()
 
 
 def grid(axes: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
