@@ -50,7 +50,7 @@ from lab.measure.accuracy import (
     sent_frame_arrivals,
     step_truth_index,
 )
-from lab.measure.arrivals import analyze_arrivals
+from lab.measure.sent_rates import SentUnits, steady_fps, warmup_end_s
 from lab.measure.stamped import run_stamped
 from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
 from lab.sim import SimConfig, start_simulator
@@ -144,15 +144,19 @@ def one_way_ms(result: TrialResult, frames: pd.DataFrame) -> tuple[pd.Series, fl
     return arrivals, float(transport.median())
 
 
-def sent_times(frames: pd.DataFrame) -> np.ndarray:
-    return frames.loc[frames["kind"] == "frame", "sent_ns"].to_numpy(dtype=np.int64)
+def true_rates(frames: pd.DataFrame, *, chunked: bool = False) -> tuple[float | None, float]:
+    """When the simulator's steady rate began (s from its first send; None if never) and that
+    rate (over the whole stream if it never held one), from its own records."""
+    units = SentUnits.from_truth(frames, chunked=chunked)
+    warmup_s = warmup_end_s(units)
+    return warmup_s, steady_fps(units, warmup_s or 0.0) or np.nan
 
 
 def add_ttff_and_fps(result: TrialResult, frames: pd.DataFrame, ttff: Row, fps: Row) -> None:
     _, transport_ms = one_way_ms(result, frames)
     offer_ns = result.timeline.offer_sent_ns or 0
     ttff.add((int(frames["wire_ns"].iloc[0]) - offer_ns) / 1e6 + transport_ms, value(result, "ttff_s") * 1e3)
-    fps.add(analyze_arrivals(sent_times(frames)).fps_out.value or np.nan, value(result, "fps_out"))
+    fps.add(true_rates(frames)[1], value(result, "fps_out"))
 
 
 async def passthrough(bench: Bench, fps: float, seconds: float) -> list[Row]:
@@ -256,7 +260,7 @@ async def arrivals(bench: Bench, seconds: float) -> list[Row]:
         result, truth = await bench.trial(TrialSpec("longlive", mode="text", duration_s=seconds,
                                                     parameters=prompts(PROMPTS[0])))
         frames = pd.DataFrame(truth["frames"])
-        true_warmup_s = analyze_arrivals(sent_times(frames)).warmup_s
+        true_warmup_s, _ = true_rates(frames)
         if true_warmup_s is not None:
             warmup.add(true_warmup_s, measured_warmup_end_s(result, frames))
         await bench.setup(media={"unpaced": True}, fault={"kind": "stall", "after_s": 5.0, "duration_s": 2.0})
@@ -268,7 +272,7 @@ async def arrivals(bench: Bench, seconds: float) -> list[Row]:
                         - int(frames["sent_ns"].iloc[0])) / 1e9, measured_warmup_end_s(result, frames))
         bursts.add(float(chunks["frames"].median()), value(result, "burst_frames"))
         stalls.add(1.0, value(result, "stalls"))  # the one injected
-        rate.add(analyze_arrivals(sent_times(frames)).fps_out.value or np.nan, value(result, "fps_out"))
+        rate.add(true_rates(frames, chunked=True)[1], value(result, "fps_out"))
     return [warmup, configured, bursts, stalls, rate]
 
 
