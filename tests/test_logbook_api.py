@@ -8,7 +8,7 @@ from pathlib import Path
 from lab.client import ScopeClient
 from lab.logbook import Evidence
 from lab.logbook.api import api_facts, summarize_openapi
-from lab.logbook.questions import QUESTIONS
+from lab.logbook.questions import QUESTIONS, Asked
 from tests.conftest import SIM_SPEED, load_fixture
 from tests.fixtures import PIPELINES_RUN, copy_runs
 
@@ -39,7 +39,7 @@ def test_hosted_api_with_whip_is_recognised_and_answered(tmp_path: Path) -> None
     manifest["servers"]["sim"]["api"] |= facts
     path.write_text(json.dumps(manifest))
     evidence = Evidence.load(None, out)
-    answers = {q.key: q.answer(evidence, 15.0) for q in QUESTIONS}
+    answers = {q.key: q.answer(evidence, Asked(15.0)) for q in QUESTIONS}
     assert answers["api-hosted"] is not None and answers["api-hosted"].startswith("**Partly**")
     assert answers["whip"] is not None and "`/v1/streams/{id}/whip`" in answers["whip"]
 

@@ -49,7 +49,8 @@ def test_report_has_tables_answers_and_manifest_summary(reported: tuple[Path, Pa
     assert PIPELINES_RUN in page and VACE_RUN in page
     assert "<td>0.2.4 SIMULATED</td>" in page and "9 run, 0 skipped; 3 loads (naive 9)" in page
     assert "<strong>Is the API structure identical to Daydream hosted API?</strong> → <strong>No</strong>" in page
-    assert "Generation quality" not in page  # not a question the data answers
+    assert "Generation quality at 512×512?</strong>" not in page  # asked, but these runs are not scored
+    assert "Generation quality at 512×512?" in page.split("Not answered by these runs")[1]
 
 
 def test_each_run_gets_its_own_report_and_plots(reported: tuple[Path, Path, Path, str]) -> None:

@@ -38,7 +38,7 @@ def update_log(path: Path | str, evidence: Evidence, *, realtime_fps: float = DE
     path = Path(path)
     if not path.is_file():
         raise LogbookError(f"No research log at {path}. Copy the template first: cp {TEMPLATE} {path}")
-    return update_file(path, log_tables(evidence), answer_questions(evidence, realtime_fps))
+    return update_file(path, log_tables(evidence), answer_questions(evidence, realtime_fps, log_dir=path.parent))
 
 
 def ensure_log(path: Path | str) -> Path:

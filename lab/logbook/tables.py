@@ -15,13 +15,13 @@ Every measured cell starts with SIMULATED when the numbers come from the simulat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
 from lab.logbook.evidence import Evidence, format_figure, format_value
+from lab.logbook.generative import is_generative
 from lab.logbook.markdown import Rows, TableBlock
 from lab.logbook.vace import vace_effects
 from lab.measure.stats import Figure
@@ -39,11 +39,6 @@ YES, NO, UNKNOWN = "✅ **Yes**", "❌ **No**", "❓ not listed by this server"
 def pipeline_cell_id(cell: str) -> str:
     """``"`longlive`"`` -> ``"longlive"``: the id in a log's pipeline cell."""
     return cell.strip().strip("`*").strip()
-
-
-def _is_generative(schema: Mapping[str, Any]) -> bool:
-    """A video-generation model (not a pre/postprocessor, not a CPU transform): VACE could apply."""
-    return bool(schema.get("supports_prompts")) or (bool(schema.get("requires_models")) and not schema.get("usage"))
 
 
 def _merge_rows(existing: Rows | None, width: int, ids: Sequence[str],
@@ -104,7 +99,7 @@ def vace_table(evidence: Evidence, existing: Rows | None = None) -> tuple[Rows, 
         schema = schemas.get(pipeline_id)
         if schema is None:
             return [old[0], UNKNOWN, old[2]] if old else None
-        support = YES if schema.get("supports_vace") else NO if _is_generative(schema) else "N/A"
+        support = YES if schema.get("supports_vace") else NO if is_generative(schema) else "N/A"
         return [f"`{pipeline_id}`", support, _validated(evidence, pipeline_id)]
 
     rows = _merge_rows(existing, 3, list(dict.fromkeys(ids)), cells)
@@ -181,7 +176,7 @@ def _vace_latency(evidence: Evidence) -> str | None:
 
 def _memory(evidence: Evidence) -> str | None:
     estimates = [(p, s["estimated_vram_gb"]) for p, s in evidence.server.schemas.items()
-                 if s.get("estimated_vram_gb") is not None and _is_generative(s)]
+                 if s.get("estimated_vram_gb") is not None and is_generative(s)]
     if not estimates:
         return None
     listed = ", ".join(f"{gb:g} GB ({p})" for p, gb in estimates)

@@ -6,12 +6,16 @@ context scales) gets the difference in steady fps and frame latency, with a boot
 over trials (:func:`lab.measure.stats.compare`). With fewer than three trials a side the
 difference is reported but not judged.
 
-Only runs whose spec varies a VACE setting count (the VACE sweep), so a pipeline measured
-at its defaults elsewhere is not mixed in under different trial settings.
+Only runs whose spec varies a VACE setting count, so a pipeline measured at its defaults
+elsewhere is not mixed in under different trial settings. Of those, the cost comes from
+runs that re-send the references so that every chunk carries them (the VACE sweep); runs
+that send them once per segment (the avatar sweep, ``reference_resend_s: null``) measure
+how long the character holds (:mod:`lab.logbook.quality`), and would mix two regimes here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -19,7 +23,7 @@ import pandas as pd
 from lab.logbook.evidence import LATENCY_FIGURES, MIN_TRIALS_FOR_CI, Evidence
 from lab.measure.stats import Comparison, Figure, compare
 
-__all__ = ["VaceCondition", "VaceEffect", "vace_conditions", "vace_effects"]
+__all__ = ["VaceCondition", "VaceEffect", "vace_conditions", "vace_effects", "vace_runs"]
 
 
 @dataclass(frozen=True)
@@ -58,19 +62,27 @@ class VaceEffect:
         return bool(sizes) and min(sizes) >= MIN_TRIALS_FOR_CI
 
 
-def _vace_runs(evidence: Evidence) -> set[str]:
+def vace_runs(evidence: Evidence, *, resent: bool) -> set[str]:
+    """Runs whose spec varies a VACE setting: re-sending the references (``resent``), or sending them once.
+
+    Runs made before ``reference_resend_s`` existed re-sent them (every 0.5 s).
+    """
     runs = set()
     for run_id, manifest in evidence.manifests.items():
         spec = manifest.get("spec") or {}
         keys = [*(spec.get("load") or {}), *(spec.get("runtime") or {})]
-        if any(k.startswith("vace_") for k in keys):
+        if any(k.startswith("vace_") for k in keys) and (spec.get("reference_resend_s", 0.5) is not None) == resent:
             runs.add(run_id)
     return runs
 
 
-def vace_conditions(evidence: Evidence) -> dict[str, list[VaceCondition]]:
-    """Per pipeline, its VACE conditions in a stable order (off, then by refs and scale)."""
-    trials = evidence.ok[evidence.ok["run_id"].isin(_vace_runs(evidence))]
+def vace_conditions(evidence: Evidence, runs: Collection[str] | None = None) -> dict[str, list[VaceCondition]]:
+    """Per pipeline, its VACE conditions in a stable order (off, then by refs and scale).
+
+    ``runs`` None: the runs that measure what VACE costs (``vace_runs(resent=True)``).
+    """
+    runs = vace_runs(evidence, resent=True) if runs is None else runs
+    trials = evidence.ok[evidence.ok["run_id"].isin(set(runs))]
     if trials.empty or "vace_enabled" not in trials:
         return {}
     trials = trials.assign(_scale=pd.to_numeric(trials["vace_context_scale"], errors="coerce"))
