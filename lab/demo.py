@@ -136,8 +136,8 @@ class RunProgress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="demo-progress", daemon=True)
         self._live = sys.stderr.isatty()  # redrawn each interval on a terminal; in a log, on a change only
-        self._shown: tuple[int, str] | None = None
-        self.bar = tqdm(total=None, desc=description, unit="trial", dynamic_ncols=True,
+        self._shown = (0, "starting the kernel, planning")
+        self.bar = tqdm(total=None, desc=description, unit="trial", dynamic_ncols=True, postfix=self._shown[1],
                         bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| {elapsed}{postfix}")
 
     def __enter__(self) -> RunProgress:
