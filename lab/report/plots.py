@@ -129,14 +129,14 @@ def plot_latency_cdfs(evidence: Evidence) -> MplFigure | None:
     series = {p: v for p, v in series.items() if v[0].size}
     if not series:
         return None
-    outside = len(series) > 4  # a long legend goes beside the plot, not over the curves
-    figure, ax = plt.subplots(figsize=(10.5 if outside else 7.5, 4.4), layout="constrained")
+    # the legend goes beside the plot: every corner inside holds a curve's start or end
+    figure, ax = plt.subplots(figsize=(10.5, 4.4), layout="constrained")
     colors = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors
     for index, (pipeline_id, (values, kind)) in enumerate(series.items()):
         values = np.sort(values)
         ax.step(values, np.arange(1, values.size + 1) / values.size, where="post", lw=1.6,
                 color=colors[index % len(colors)],
-                label=f"{pipeline_id} (p50 {np.median(values):.0f} ms, {values.size} {kind})")
+                label=f"{pipeline_id} (p50 {format_value(float(np.median(values)), 'ms')}, {values.size} {kind})")
     low = min(v.min() for v, _ in series.values())
     high = max(v.max() for v, _ in series.values())
     if low > 0 and high / low > 8:
@@ -148,10 +148,7 @@ def plot_latency_cdfs(evidence: Evidence) -> MplFigure | None:
     ax.set(xlabel="latency, input sent → output received (ms)", ylabel="fraction of frames", ylim=(0, 1.02),
            title=_title(evidence, "Frame latency CDF per pipeline"))
     ax.grid(alpha=0.3, which="both")
-    if outside:
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    else:
-        ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _finish(figure, evidence)
 
 
