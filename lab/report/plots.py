@@ -9,7 +9,9 @@
 - :func:`plot_vace_overhead` — fps and latency against the number of reference images, one
   line per context scale, VACE off as its own marker;
 - :func:`plot_fps_over_time` — output fps over time, one line per trial, a panel per pipeline;
-- :func:`plot_contact_sheet` — sampled output frames per pipeline, for judging quality by eye.
+- :func:`plot_contact_sheet` — sampled output frames per pipeline, for judging quality by eye;
+- picture quality (:mod:`lab.report.quality_plots`): similarity to the reference images over
+  time per VACE condition, and quality against speed per pipeline and condition.
 
 Each returns a matplotlib figure (None when the runs hold nothing to plot) watermarked
 SIMULATED when the data came from the simulator.
@@ -32,12 +34,13 @@ from lab.logbook.evidence import Evidence
 from lab.logbook.questions import DEFAULT_REALTIME_FPS, realtime_verdicts
 from lab.logbook.vace import vace_conditions
 from lab.measure.stats import Figure
-from lab.report.style import rolling_fps, watermark
+from lab.report.quality_plots import plot_quality_vs_speed, plot_similarity_over_time
+from lab.report.style import rolling_fps, short_condition, watermark
 from lab.units import format_value
 
 __all__ = ["plot_fps", "plot_latency_cdfs", "plot_warmup_timeline", "plot_vace_overhead", "plot_fps_over_time",
-           "plot_contact_sheet", "report_figures", "PLOTS", "PLOT_CAPTIONS",
-           "short_condition"]
+           "plot_contact_sheet", "plot_similarity_over_time", "plot_quality_vs_speed", "report_figures", "PLOTS",
+           "PLOT_CAPTIONS", "short_condition"]
 
 PHASE_COLORS = {"load": "#8da0cb", "first frame": "#fc8d62", "warm-up": "#ffd92f", "steady": "#66c2a5"}
 
@@ -102,13 +105,6 @@ def _steady(frames: pd.DataFrame) -> pd.DataFrame:
     """Steady-state frames; all of them when the trial never settled (its figures do the same)."""
     steady = frames[frames["phase"].eq("steady")] if "phase" in frames else frames
     return steady if not steady.empty else frames
-
-
-def short_condition(condition: str) -> str:
-    """``vace_enabled=true vace_ref_images=2`` -> ``VACE=true refs=2``: legend-sized."""
-    for long, short in (("vace_enabled", "VACE"), ("vace_ref_images", "refs"), ("vace_context_scale", "scale")):
-        condition = condition.replace(long, short)
-    return condition
 
 
 def _latencies(evidence: Evidence, pipeline_id: str) -> tuple[np.ndarray, str]:
@@ -309,6 +305,8 @@ PLOTS: dict[str, Callable[[Evidence, float], MplFigure | None]] = {
     "vace_overhead": lambda evidence, _: plot_vace_overhead(evidence),
     "fps_over_time": lambda evidence, _: plot_fps_over_time(evidence),
     "contact_sheet": lambda evidence, _: plot_contact_sheet(evidence),
+    "similarity_over_time": lambda evidence, _: plot_similarity_over_time(evidence),
+    "quality_vs_speed": lambda evidence, _: plot_quality_vs_speed(evidence),
 }
 
 
@@ -325,6 +323,12 @@ PLOT_CAPTIONS: dict[str, str] = {
                      "settings, a panel per pipeline.",
     "contact_sheet": "Output frames sampled early, mid-way and late in a trial at default settings, per pipeline: "
                      "judge the quality by eye.",
+    "similarity_over_time": "Similarity of the output to the VACE reference images over a trial (avatar runs: "
+                            "references sent once, as the segment began), a line per condition: median over "
+                            "trials, their range shaded. A falling line is identity drift; VACE off is the baseline.",
+    "quality_vs_speed": "Quality against speed, a point per generative pipeline and condition (median over trials, "
+                        "95 % CI bars): similarity to the references (higher is closer to the character) and "
+                        "flicker (lower is steadier) against steady output fps. Pick a setting from it.",
 }
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure as MplFigure
 
-__all__ = ["watermark", "rolling_fps", "save_figure", "ROLLING_WINDOW_S", "SIMULATED_COLOR"]
+__all__ = ["watermark", "rolling_fps", "save_figure", "short_condition", "ROLLING_WINDOW_S", "SIMULATED_COLOR"]
 
 ROLLING_WINDOW_S = 1.0
 SIMULATED_COLOR = "crimson"
@@ -43,3 +43,9 @@ def save_figure(figure: MplFigure, folder: Path | str, name: str) -> list[Path]:
     figure.savefig(svg, metadata={"Date": None, "Creator": None})
     return [png, svg]
 
+
+def short_condition(condition: str) -> str:
+    """``vace_enabled=true vace_ref_images=2`` -> ``VACE=true refs=2``: legend-sized."""
+    for long, short in (("vace_enabled", "VACE"), ("vace_ref_images", "refs"), ("vace_context_scale", "scale")):
+        condition = condition.replace(long, short)
+    return condition

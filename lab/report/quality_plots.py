@@ -1,0 +1,177 @@
+"""Plots of picture quality: does the character hold over time, and what each setting costs in speed.
+
+- :func:`plot_similarity_over_time` — similarity of the output to the reference images over
+  a trial, a line per VACE condition (median over its trials, their range shaded), a panel
+  per pipeline; from the avatar runs' scored series (``quality/<trial>.parquet``);
+- :func:`plot_quality_vs_speed` — per generative pipeline and condition, quality against
+  steady output fps with 95 % CI bars both ways: reference similarity (avatar runs) and
+  flicker, the trade-off a user picks a setting from.
+
+Both are watermarked SIMULATED when the runs came from the simulator, like every plot.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.lines import Line2D
+
+from lab.logbook.evidence import Evidence
+from lab.logbook.generative import split_by_generation
+from lab.logbook.quality import QualityCondition, avatar_conditions, condition_figure
+from lab.measure.stats import Figure
+from lab.report.style import short_condition, watermark
+
+__all__ = ["plot_similarity_over_time", "plot_quality_vs_speed", "condition_style"]
+
+BIN_S = 0.5  # series are sampled about twice a second: trials are aligned on this grid
+OFF_COLOR = "#555555"
+MARKERS = ("o", "^", "D", "v", "P", "X", "*")
+
+
+def _title(evidence: Evidence, text: str) -> str:
+    return f"{text} — {evidence.label}"
+
+
+def condition_style(condition: QualityCondition, scales: list[float]) -> dict[str, object]:
+    """VACE off grey and dashed; VACE on coloured by context scale (darker = stronger)."""
+    if not condition.with_references:
+        return {"color": OFF_COLOR, "linestyle": "--", "marker": "s"}
+    colors = plt.get_cmap("viridis")(np.linspace(0.15, 0.85, max(len(scales), 1)))
+    index = scales.index(condition.condition.context_scale) if condition.condition.context_scale in scales else 0
+    return {"color": colors[len(scales) - 1 - index], "linestyle": "-", "marker": MARKERS[index % len(MARKERS)]}
+
+
+def _scales(conditions: list[QualityCondition]) -> list[float]:
+    return sorted({c.condition.context_scale for c in conditions
+                   if c.with_references and c.condition.context_scale is not None})
+
+
+def _series(evidence: Evidence, trials: pd.DataFrame) -> list[pd.DataFrame]:
+    """The scored series of ``trials`` that were stored, with reference similarity."""
+    out = []
+    for run_id, trial_id in zip(trials["run_id"], trials["trial_id"], strict=True):
+        path = evidence.runs.roots[run_id] / "quality" / f"{trial_id}.parquet"
+        if path.is_file():
+            series = pd.read_parquet(path, columns=["t_s", "ref_similarity"]).dropna()
+            if not series.empty:
+                out.append(series)
+    return out
+
+
+def _binned(series: list[pd.DataFrame]) -> pd.DataFrame:
+    """Median, min and max over trials at each ``BIN_S`` step (bins every trial reached)."""
+    frames = [s.assign(bin=(s["t_s"] / BIN_S).round() * BIN_S) for s in series]
+    per_trial = pd.concat([f.groupby("bin")["ref_similarity"].mean().rename(k) for k, f in enumerate(frames)], axis=1)
+    per_trial = per_trial.dropna() if len(frames) > 1 else per_trial
+    return pd.DataFrame({"median": per_trial.median(axis=1), "low": per_trial.min(axis=1),
+                         "high": per_trial.max(axis=1)})
+
+
+def plot_similarity_over_time(evidence: Evidence) -> MplFigure | None:
+    """Reference similarity over a trial: a line per VACE condition, a panel per pipeline (avatar runs)."""
+    panels = {}
+    for pipeline_id, conditions in avatar_conditions(evidence).items():
+        lines = [(c, _series(evidence, c.condition.trials)) for c in conditions]
+        lines = [(c, s) for c, s in lines if s]
+        if lines:
+            panels[pipeline_id] = lines
+    if not panels:
+        return None
+    columns = min(2, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(6.2 * columns + 2.4, 3.6 * rows), layout="constrained",
+                                squeeze=False, sharey=True)
+    handles: dict[str, Line2D] = {}
+    for ax, (pipeline_id, lines) in zip(axes.flat, panels.items()):
+        scales = _scales([c for c, _ in lines])
+        for condition, series in lines:
+            style = condition_style(condition, scales)
+            binned = _binned(series)
+            line, = ax.plot(binned.index, binned["median"], lw=2, color=style["color"], linestyle=style["linestyle"],
+                            label=condition.label)
+            if len(series) > 1:
+                ax.fill_between(binned.index, binned["low"], binned["high"], color=style["color"], alpha=0.15, lw=0)
+            handles.setdefault(condition.label, line)
+        ax.set(title=pipeline_id, xlabel="seconds into the measured trial (references sent just before)")
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("similarity to the references (cosine)")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    figure.legend(handles=list(handles.values()), fontsize="small", loc="outside right upper",
+                  title="condition (median over trials,\nshaded: their range)", title_fontsize="small")
+    figure.suptitle(_title(evidence, "Similarity to the reference images over time"))
+    watermark(figure, evidence.simulated)
+    return figure
+
+
+def _point(figure: Figure | None) -> tuple[float, float, float] | None:
+    """(value, minus, plus) for an error bar; no bar without a CI."""
+    if figure is None or figure.value is None:
+        return None
+    low = figure.ci_low if figure.ci_low is not None else figure.value
+    high = figure.ci_high if figure.ci_high is not None else figure.value
+    return figure.value, max(figure.value - low, 0.0), max(high - figure.value, 0.0)
+
+
+def _quality_points(evidence: Evidence, name: str) -> list[tuple[str, str, tuple, tuple]]:
+    """(pipeline, condition label, fps point, quality point) per generative pipeline and condition."""
+    trials = evidence.ok[evidence.ok[name].notna()] if name in evidence.ok else evidence.ok.iloc[0:0]
+    generative = split_by_generation(list(dict.fromkeys(trials["pipeline_id"])), evidence.server.schemas).generative
+    conditions = {(c.pipeline_id, c.condition.trials["condition"].iloc[0]): c.label
+                  for items in avatar_conditions(evidence).values() for c in items}
+    points = []
+    for (pipeline_id, condition), group in trials.groupby(["pipeline_id", "condition"], sort=False):
+        if pipeline_id not in generative:
+            continue
+        fps = _point(condition_figure(evidence, "fps_out", group))
+        quality = _point(condition_figure(evidence, name, group))
+        if fps is not None and quality is not None:
+            points.append((pipeline_id, conditions.get((pipeline_id, condition), short_condition(condition)), fps, quality))
+    return points
+
+
+def _scatter(ax: Axes, points: list[tuple[str, str, tuple, tuple]], colors: dict[str, object],
+             markers: dict[str, str]) -> None:
+    """A point per condition with CI bars both ways; a faint line joins a pipeline's conditions."""
+    for pipeline_id in dict.fromkeys(p for p, *_ in points):
+        mine = sorted((label, x[0], y[0]) for p, label, x, y in points if p == pipeline_id)
+        ax.plot([x for _, x, _ in mine], [y for *_, y in mine], color=colors[pipeline_id], alpha=0.3, lw=1, zorder=1)
+    for pipeline_id, label, (x, x_minus, x_plus), (y, y_minus, y_plus) in points:
+        ax.errorbar([x], [y], xerr=[[x_minus], [x_plus]], yerr=[[y_minus], [y_plus]], color=colors[pipeline_id],
+                    marker=markers[label], ms=8, capsize=3, lw=1.2, linestyle="none", markeredgecolor="white")
+
+
+def plot_quality_vs_speed(evidence: Evidence) -> MplFigure | None:
+    """Quality against steady fps per generative pipeline and condition: pick a setting from it."""
+    panels = [(name, label, note) for name, label, note in (
+        ("ref_similarity", "similarity to the references (cosine)", "higher: closer to the character"),
+        ("flicker", "flicker (levels of 0–255)", "lower: steadier picture"))]
+    data = [(name, label, note, _quality_points(evidence, name)) for name, label, note in panels]
+    data = [d for d in data if d[3]]
+    if not data:
+        return None
+    pipelines = list(dict.fromkeys(p for *_, points in data for p, *_ in points))
+    labels = list(dict.fromkeys(label for *_, points in data for _, label, *_ in points))
+    colors = dict(zip(pipelines, plt.get_cmap("tab10").colors, strict=False))
+    markers = {label: ("s" if "off" in label.lower() or "=false" in label else MARKERS[k % len(MARKERS)])
+               for k, label in enumerate(labels)}
+    figure, axes = plt.subplots(1, len(data), figsize=(5.6 * len(data) + 2.6, 4.4), layout="constrained", squeeze=False)
+    for ax, (_, label, note, points) in zip(axes[0], data, strict=True):
+        _scatter(ax, points, colors, markers)
+        ax.set(xlabel="steady output fps", ylabel=label, title=f"{label.split(' (')[0]} ({note})")
+        ax.grid(alpha=0.3)
+    by_pipeline = [Line2D([], [], color=colors[p], marker="o", linestyle="none", ms=8, label=p) for p in pipelines]
+    by_condition = [Line2D([], [], color="#444444", marker=markers[label], linestyle="none", ms=8, label=label)
+                    for label in labels]
+    figure.legend(handles=[*by_pipeline, *by_condition], fontsize="small", loc="outside right upper",
+                  title="colour: pipeline\nmarker: condition", title_fontsize="small")
+    figure.suptitle(_title(evidence, "Quality against speed per condition (median over trials, 95 % CI)"))
+    watermark(figure, evidence.simulated)
+    return figure
