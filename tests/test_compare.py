@@ -59,6 +59,10 @@ def test_a_scaled_figure_is_a_regression_and_only_it(tmp_path: Path) -> None:
     assert row["b"] == pytest.approx(1.5 * row["a"]) and row["ci_low"] > 0
     assert row["verdict"].startswith("- 1.50x (slower)")
     assert "REGRESSION gray [default] latency_p50" in result.describe()
+    # as people read it: gray's latency p50 over its three trials is 242.95 ms (trials.jsonl), 364.43 ms scaled
+    shown = result.shown().set_index(["pipeline_id", "figure"])
+    assert shown.loc[("gray", "latency_p50"), ["A", "B"]].tolist() == ["243 ms n=3", "364 ms n=3"]
+    assert "#f8d0d0" in result.styled().to_html()  # the regression's row is red
     # fewer fps is worse too; more fps is an improvement, not a regression
     faster = _scaled_copy(out, PIPELINES_RUN, "20261126T000001Z-bbbbbb", "passthrough", "fps_out", 1.3)
     better = compare_runs(PIPELINES_RUN, faster, out)

@@ -68,11 +68,7 @@ class RunComparison:
         if self.table.empty:
             return "\n".join([*lines, "", "No pipeline and condition measured in both runs."])
         lines.append("")
-        shown = self.table.assign(
-            A=[_value(r["a"], r["unit"], r["n_a"]) for _, r in self.table.iterrows()],
-            B=[_value(r["b"], r["unit"], r["n_b"]) for _, r in self.table.iterrows()],
-            diff=[_difference(r) for _, r in self.table.iterrows()],
-        )[["pipeline_id", "condition", "figure", "A", "B", "diff", "verdict"]]
+        shown = self.shown()
         lines.append(shown.to_string(index=False))
         regressions = self.regressions
         lines.append("")
@@ -82,28 +78,43 @@ class RunComparison:
             lines.append(f"REGRESSION {row['pipeline_id']} [{row['condition']}] {row['figure']}: {row['verdict']}")
         return "\n".join(lines)
 
+    def shown(self) -> pd.DataFrame:
+        """The table as people read it: medians and differences rounded to their resolution, with units."""
+        rows = [row for _, row in self.table.iterrows()]
+        return self.table.assign(
+            A=[_value(r["a"], r["unit"], r["n_a"], r["figure"]) for r in rows],
+            B=[_value(r["b"], r["unit"], r["n_b"], r["figure"]) for r in rows],
+            diff=[_difference(r) for r in rows],
+        )[["pipeline_id", "condition", "figure", "A", "B", "diff", "verdict"]]
+
     def styled(self) -> Any:
-        """The table for notebooks, regressions in red and improvements in green."""
-        def colour(row: pd.Series) -> list[str]:
-            tint = "#f8d0d0" if row["regression"] else "#d9f2d9" if row["improvement"] else ""
-            return [f"background-color: {tint}" if tint else ""] * len(row)
+        """:meth:`shown` for notebooks, regressions in red and improvements in green."""
         caption = f"B = {self.run_b} ({self.label_b}) against A = {self.run_a} ({self.label_a})"
-        return self.table.style.apply(colour, axis=1).hide(axis="index").set_caption(caption).format(precision=3)
+        if self.table.empty:
+            return self.table.style.hide(axis="index").set_caption(caption)
+        tints = pd.Series(["#f8d0d0" if regression else "#d9f2d9" if improvement else ""
+                           for regression, improvement in zip(self.table["regression"], self.table["improvement"],
+                                                              strict=True)], index=self.table.index)
+
+        def colour(row: pd.Series) -> list[str]:
+            tint = tints[row.name]
+            return [f"background-color: {tint}" if tint else ""] * len(row)
+        return self.shown().style.apply(colour, axis=1).hide(axis="index").set_caption(caption)
 
 
-def _value(value: float | None, unit: str, n: int) -> str:
-    return "-" if value is None or pd.isna(value) else f"{format_value(value, unit)} n={n}"
+def _value(value: float | None, unit: str, n: int, figure: str) -> str:
+    return "-" if value is None or pd.isna(value) else f"{format_value(value, unit, figure)} n={n}"
 
 
 def _difference(row: pd.Series) -> str:
     if row["difference"] is None or pd.isna(row["difference"]):
         return "-"
-    unit = row["unit"]
+    unit, figure = row["unit"], row["figure"]
     ci = ""
     if not pd.isna(row["ci_low"]) and row["ci_low"] != row["ci_high"]:
-        ci = f" [{format_value(row['ci_low'], unit)}, {format_value(row['ci_high'], unit)}]"
+        ci = f" [{format_value(row['ci_low'], unit, figure)}, {format_value(row['ci_high'], unit, figure)}]"
     sign = "+" if row["difference"] >= 0 else ""
-    return f"{sign}{format_value(row['difference'], unit)}{ci}"
+    return f"{sign}{format_value(row['difference'], unit, figure)}{ci}"
 
 
 def _server_changes(a: Evidence, b: Evidence) -> list[str]:
@@ -134,7 +145,7 @@ def _judge(name: str, xa: pd.Series, xb: pd.Series, unit: str, min_effect: float
         word = ("slower" if not higher_better else "lower") if worse else ("faster" if not higher_better else "higher")
         row["verdict"] = f"{'-' if worse else '+'} {result.ratio:.2f}x ({word})"
     elif abs(result.difference) < threshold:
-        row["verdict"] = f"~ within {format_value(threshold, unit)}"
+        row["verdict"] = f"~ within {format_value(threshold, unit, name)}"
     else:
         row["verdict"] = "~ not significant"
     return row
