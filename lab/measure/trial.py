@@ -37,6 +37,7 @@ from lab.measure.latency import join_stamped, latency_figures, stamp_accounting
 from lab.measure.stamp import decode_stamp
 from lab.measure.stats import Figure, percentile_figure
 from lab.models import PipelineSchema
+from lab.quality.samples import InputKeeper, LumaChange, PairSampler, QualitySamples, prompt_text
 from lab.rtc import InputMode, ReceivedFrame, RtcSession, SessionTimeline
 from lab.sources import StepSource, VideoSource, make_source
 
@@ -57,6 +58,10 @@ ONE_SHOT_KEYS = frozenset({"vace_ref_images", "first_frame_image", "last_frame_i
 REFERENCE_RESEND_S = 0.5
 SETTLE_BASELINE_S = 1.0  # quiet output before a parameter update, for the change detector's noise baseline
 SAMPLE_POINTS = (0.1, 0.5, 0.95)  # where in a segment's measured span output frames are kept as samples
+# A pipeline keeps the picture (fidelity can be scored) when stamps are readable in at least
+# this share of its output: generative video-to-video that lets a stamp through now and then
+# (the simulator blends half the input into its frames) redraws the picture all the same.
+KEEPS_PICTURE_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,7 @@ class TrialResult:
     error: dict[str, str] | None = None
     segment: Segment = field(default_factory=Segment)
     samples: list[np.ndarray] = field(default_factory=list, repr=False)
+    quality: QualitySamples | None = field(default=None, repr=False)  # scored after streaming (lab.quality.score)
 
     def figure(self, name: str) -> Figure:
         """The figure called ``name`` (KeyError if this trial did not produce it)."""
@@ -154,17 +160,28 @@ class TrialResult:
 
 
 class _FrameRecorder:
-    """Per-frame extras computed in the receive loop: stamp id and thumbnail."""
+    """Per-frame extras computed in the receive loop: stamp id, thumbnail, luma change.
 
-    def __init__(self, read_stamps: bool) -> None:
+    ``inputs`` keeps a stamped source's pictures for fidelity (:class:`InputKeeper`).
+    """
+
+    def __init__(self, read_stamps: bool, inputs: InputKeeper | None = None) -> None:
         self.read_stamps = read_stamps
+        self.inputs = inputs
         self.stamp_ids: list[int | None] = []
         self.thumbs: list[np.ndarray] = []
+        self.luma_changes: list[float] = []
+        self._luma_change = LumaChange()
 
     def __call__(self, frame: ReceivedFrame) -> None:
         if self.read_stamps:
             self.stamp_ids.append(decode_stamp(frame.frame).frame_id)
         self.thumbs.append(thumbnail(frame.frame))
+        self.luma_changes.append(self._luma_change(frame.frame))
+
+    def stamp_id(self, frame: ReceivedFrame) -> int | None:
+        """The stamp id read from ``frame`` (its ``seq`` indexes this recorder's lists)."""
+        return self.stamp_ids[frame.seq] if self.read_stamps and frame.seq < len(self.stamp_ids) else None
 
 
 async def run_trial(client: ScopeClient, spec: TrialSpec, *,
@@ -210,7 +227,11 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
     for result in results:
         result.server_state = state
     source = _make_source(spec, schema) if spec.mode == "video" else None
-    run = _SessionRun(spec, results, source, _FrameRecorder(read_stamps=bool(source is not None and _is_stamped(spec))),
+    stamped = source is not None and _is_stamped(spec)
+    inputs = InputKeeper() if stamped else None
+    if source is not None and inputs is not None:
+        source.on_sent.append(inputs)
+    run = _SessionRun(spec, results, source, _FrameRecorder(read_stamps=stamped, inputs=inputs),
                       on_result or (lambda result: None))
     phase = "connect"
     try:
@@ -254,10 +275,36 @@ class _SessionRun:
             frames, thumbs = _frame_table(self.session, self.recorder)
             _analyse(result, self.windows[k], frames, thumbs, self.source, first=k == 0)
             result.samples = self.windows[k].samples
+            result.quality = self._quality_samples(k)
         elif k == 0:
             result.figures = _connection_figures(result)
         self.emitted = k + 1
         self.on_result(result)
+
+    def _quality_samples(self, k: int) -> QualitySamples | None:
+        """What segment ``k`` kept for its quality figures, from its first steady frame on."""
+        pairs, frames = self.windows[k].pairs, self.results[k].frames
+        if pairs is None or frames.empty:
+            return None
+        steady = frames["complete_ns"][frames["phase"] == "steady"]
+        parameters: dict[str, Any] = dict(self.spec.parameters)
+        for earlier in self.results[: k + 1]:
+            parameters.update(earlier.segment.parameters)
+        return pairs.samples(frames["complete_ns"].to_numpy(), frames["luma_change"].to_numpy(),
+                             steady_from_ns=int(steady.iloc[0]) if len(steady) else pairs.start_ns,
+                             prompt=prompt_text(parameters), no_pairing=self._no_pairing(frames))
+
+    def _no_pairing(self, frames: pd.DataFrame) -> str | None:
+        """Why output frames cannot be paired with the input they answer (None if they can)."""
+        if self.spec.mode == "text":
+            return "text-to-video: no input"
+        if not self.recorder.read_stamps:
+            return "the input is not stamped: output frames cannot be paired with the input they answer"
+        readable = int(frames["stamp_id"].notna().sum()) if "stamp_id" in frames else 0
+        if readable < KEEPS_PICTURE_SHARE * len(frames):
+            return (f"the pipeline does not keep the picture: a stamp was readable in {readable} of its "
+                    f"{len(frames)} output frames")
+        return None
 
     def fail(self, exc: LabError, phase: str) -> None:
         """The segment in progress gets the error; later ones were not run because of it."""
@@ -282,6 +329,7 @@ class _Window:
     controls: list[tuple[int, ControlChange]] = field(default_factory=list)
     switches: list[int] = field(default_factory=list)
     samples: list[np.ndarray] = field(default_factory=list)
+    pairs: PairSampler | None = None  # the quality samples taken in the measured window
     quiet_ns: int | None = None  # when the last step response had passed
 
 
@@ -370,10 +418,14 @@ async def _receive_window(session: RtcSession, spec: TrialSpec, segment: Segment
     try:
         deadline = start_ns + int(spec.duration_s * 1e9)
         sample_at = [start_ns + int(spec.duration_s * 1e9 * q) for q in SAMPLE_POINTS]
+        window.pairs = PairSampler(start_ns, recorder.inputs)
         async for frame in session.frames(stall_timeout_s=spec.stall_timeout_s):
+            rgb = None
             if sample_at and frame.complete_ns >= sample_at[0]:
-                window.samples.append(frame.rgb())
+                rgb = frame.rgb()
+                window.samples.append(rgb)
                 sample_at.pop(0)
+            window.pairs.offer(frame, recorder.stamp_id(frame), rgb)
             if frame.complete_ns >= deadline:
                 break
         if stepper is not None:
@@ -475,6 +527,7 @@ def _frame_table(session: RtcSession, recorder: _FrameRecorder) -> tuple[pd.Data
     frames["t_s"] = (frames["complete_ns"] - origin) / 1e9
     if recorder.read_stamps:
         frames["stamp_id"] = pd.array(recorder.stamp_ids[: len(frames)], dtype="Int64")
+    frames["luma_change"] = np.array(recorder.luma_changes[: len(frames)], dtype=float)
     return frames, np.array(recorder.thumbs[: len(frames)])
 
 

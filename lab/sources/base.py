@@ -11,7 +11,8 @@ frames, sets their pts, stamps them and records them:
   the next frame at once and the schedule restarts from there, with the pts jumping by
   the time lost, rather than a burst of overdue frames.
 * Each emitted frame appends a :class:`FrameRecord` (frame id, pts, ``sent_ns`` on
-  ``time.perf_counter_ns``) to ``source.records``.
+  ``time.perf_counter_ns``) to ``source.records``, and is handed with its picture to the
+  callbacks in ``source.on_sent`` (e.g. to keep some inputs for fidelity figures).
 * With ``stamp=True`` each frame carries its frame id (:mod:`lab.measure.stamp`).
 * ``stop()`` ends a source; ``recv()`` then raises aiortc's ``MediaStreamError``.
 """
@@ -22,6 +23,7 @@ import asyncio
 import logging
 import time
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +104,9 @@ class VideoSource(MediaStreamTrack):
     ----------
     records:
         One :class:`FrameRecord` per emitted frame, in order.
+    on_sent:
+        Callbacks called with each emitted frame's record and picture (as sent, stamped;
+        treat it as read-only), in the sending path: keep them fast.
     """
 
     kind = "video"
@@ -128,6 +133,7 @@ class VideoSource(MediaStreamTrack):
         self.stamp = stamp
         self.start_id = start_id
         self.records: list[FrameRecord] = []
+        self.on_sent: list[Callable[[FrameRecord, Picture], None]] = []
         self._index = 0
         self._start: float | None = None
         self._skipped_ticks = 0
@@ -157,7 +163,10 @@ class VideoSource(MediaStreamTrack):
         frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
         frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
         self._index = index + 1
-        self.records.append(FrameRecord(frame_id, pts, time.perf_counter_ns()))
+        record = FrameRecord(frame_id, pts, time.perf_counter_ns())
+        self.records.append(record)
+        for callback in self.on_sent:
+            callback(record, picture)
         return frame
 
     async def _wait_for(self, index: int) -> int:
