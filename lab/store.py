@@ -13,6 +13,14 @@ ids sort by time and two runs never collide)::
     frames/<trial>.parquet   the per-frame table of a trial (arrival times, intervals, ids)
     samples/<trial>-<k>.jpg  a few output frames of a trial
     contact_sheet.jpg    the samples of the run on one page
+    references/<name>    the reference images the quality figures compare with (copied once)
+    quality/<trial>.npz  a trial's quality samples (frame pairs, inputs, per-frame luma
+                         change, prompt; :class:`lab.quality.samples.QualitySamples`), written
+                         once: what ``lab quality`` re-scores from
+    quality/<trial>.parquet  its scored series (one row per sampled pair)
+    quality.jsonl        one row per scored trial (trial_id, model, figures); appended during
+                         a sweep, replaced atomically by a re-score. ``load_runs`` joins its
+                         figures to the trials'.
 
 Rules: a run folder is never overwritten (creating an existing id fails); resuming
 appends to it. A process killed mid-write can leave a partial last line in
@@ -27,6 +35,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +54,8 @@ __all__ = ["RunStore", "Runs", "StoreError", "load_runs", "new_run_id", "redact"
 RESULTS_DIR = Path("results")
 MANIFEST = "manifest.json"
 TRIALS = "trials.jsonl"
+QUALITY = "quality.jsonl"
+REFERENCES = "references"
 REDACTED = "<redacted>"
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|authorization|api[_-]?key|cookie", re.I)
 _SECRET_VALUE = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b|\bBearer\s+\S+", re.I)
@@ -103,10 +114,14 @@ def _dumps(value: Any) -> str:
     return json.dumps(redact(value), default=_json_default, allow_nan=False, sort_keys=False)
 
 
-def _disk_error(path: Path, run_id: str, exc: OSError) -> StoreError:
+def _disk_error(path: Path, run_id: str, exc: OSError, then: str | None = None) -> StoreError:
+    then = then or f"continue with --resume {run_id}"
     return StoreError(f"Could not write {path}: {exc.strerror or exc}. What was recorded before is kept "
-                      f"(trials.jsonl is flushed after every trial). Free disk space, then continue "
-                      f"with --resume {run_id}.")
+                      f"(trials.jsonl is flushed after every trial). Free disk space, then {then}.")
+
+
+def _rescore_hint(run_id: str) -> str:
+    return f"score the run again with `lab quality {run_id}`"
 
 
 class RunStore:
@@ -175,9 +190,11 @@ class RunStore:
 
     def append_trial(self, row: Mapping[str, Any]) -> None:
         """Append one trial row and make it durable before returning."""
+        self._append_row(self.root / TRIALS, row)
+
+    def _append_row(self, path: Path, row: Mapping[str, Any], then: str | None = None) -> None:
         if "trial_id" not in row:
-            raise ValueError("a trial row needs a trial_id")
-        path = self.root / TRIALS
+            raise ValueError("a row needs a trial_id")
         line = _dumps(row) + "\n"
         try:
             with path.open("a", encoding="utf-8") as handle:
@@ -185,7 +202,7 @@ class RunStore:
                 handle.flush()
                 os.fsync(handle.fileno())
         except OSError as exc:
-            raise _disk_error(path, self.run_id, exc) from exc
+            raise _disk_error(path, self.run_id, exc, then) from exc
 
     def rows(self) -> list[dict[str, Any]]:
         """The finished trial rows, in the order they were written."""
@@ -236,6 +253,106 @@ class RunStore:
         pattern = f"{trial_id}-*.jpg" if trial_id else "*.jpg"
         return sorted((self.root / "samples").glob(pattern))
 
+    # -- quality: samples, references, scores --------------------------------------------
+
+    def copy_references(self, paths: Sequence[Path]) -> list[Path]:
+        """Copy the reference images into ``references/`` once, so a re-score needs nothing else.
+
+        A run keeps the set it was first given: a second call with the same names keeps the
+        copies; a different set is refused (the figures already scored used the first).
+        """
+        folder = self.root / REFERENCES
+        names = sorted(Path(p).name for p in paths)
+        if folder.is_dir():
+            kept = sorted(p.name for p in folder.iterdir())
+            if kept != names:
+                raise StoreError(f"Run {self.run_id} already holds the reference images {kept}; a run is "
+                                 f"scored against one set, so {names} cannot replace them. Start a new run.")
+            return self.reference_paths()
+        temporary = folder.with_name(REFERENCES + ".tmp")
+        try:
+            shutil.rmtree(temporary, ignore_errors=True)
+            temporary.mkdir()
+            for path in paths:
+                shutil.copyfile(path, temporary / Path(path).name)
+            os.replace(temporary, folder)
+        except OSError as exc:
+            raise _disk_error(folder, self.run_id, exc) from exc
+        return self.reference_paths()
+
+    def reference_paths(self) -> list[Path]:
+        """The run's reference images (none for a run that sent none), sorted by name."""
+        folder = self.root / REFERENCES
+        return sorted(folder.iterdir()) if folder.is_dir() else []
+
+    def write_quality_samples(self, trial_id: str, arrays: Mapping[str, np.ndarray]) -> Path:
+        """A trial's quality samples as a compressed ``.npz`` (plain arrays, text redacted); written once."""
+        path = self.root / "quality" / f"{trial_id}.npz"
+        if path.exists():
+            raise StoreError(f"{path} exists: quality samples are raw data and never overwritten.")
+        clean = {name: _redacted_array(array) for name, array in arrays.items()}
+        temporary = path.with_suffix(".npz.tmp")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            with temporary.open("wb") as handle:
+                np.savez_compressed(handle, **clean)
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise _disk_error(path, self.run_id, exc) from exc
+        return path
+
+    def read_quality_samples(self, trial_id: str) -> dict[str, np.ndarray]:
+        with np.load(self.root / "quality" / f"{trial_id}.npz", allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+
+    def quality_sample_ids(self) -> list[str]:
+        """Trials with stored quality samples, in the order their rows were written."""
+        stored = {p.stem for p in (self.root / "quality").glob("*.npz")}
+        return [row["trial_id"] for row in self.rows() if row["trial_id"] in stored]
+
+    def write_quality_series(self, trial_id: str, series: pd.DataFrame) -> Path:
+        """A trial's scored series (derived: replaced atomically when re-scored)."""
+        path = self.root / "quality" / f"{trial_id}.parquet"
+        temporary = path.with_suffix(".parquet.tmp")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            series.reset_index(drop=True).to_parquet(temporary, index=False)
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise _disk_error(path, self.run_id, exc, _rescore_hint(self.run_id)) from exc
+        return path
+
+    def read_quality_series(self, trial_id: str) -> pd.DataFrame:
+        return pd.read_parquet(self.root / "quality" / f"{trial_id}.parquet")
+
+    def append_quality(self, row: Mapping[str, Any]) -> None:
+        """Append one trial's quality row (trial_id, model, figures), durable before returning."""
+        self._append_row(self.root / QUALITY, row, _rescore_hint(self.run_id))
+
+    def quality_rows(self) -> list[dict[str, Any]]:
+        return read_rows(self.root / QUALITY)
+
+    def replace_quality(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Replace ``quality.jsonl`` atomically (temporary file, fsync, rename): a re-score."""
+        path = self.root / QUALITY
+        temporary = path.with_suffix(".jsonl.tmp")
+        try:
+            with temporary.open("w", encoding="utf-8") as handle:
+                handle.writelines(_dumps(row) + "\n" for row in rows)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise _disk_error(path, self.run_id, exc, _rescore_hint(self.run_id)) from exc
+
+
+def _redacted_array(array: np.ndarray) -> np.ndarray:
+    """Text arrays (the prompt) redacted like every other stored text; other arrays as they are."""
+    array = np.asarray(array)
+    if array.dtype.kind != "U":
+        return array
+    return np.array([redact(str(item)) for item in array.ravel()]).reshape(array.shape)
+
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a ``trials.jsonl``; a partial last line (killed writer) is ignored."""
@@ -275,18 +392,29 @@ class Runs:
         """The per-frame table of one trial."""
         return RunStore(self.roots[run_id]).read_frames(trial_id)
 
+    def quality_series(self, run_id: str, trial_id: str) -> pd.DataFrame:
+        """The scored quality series of one trial (t_s, warp_error, ref_similarity, ...)."""
+        return RunStore(self.roots[run_id]).read_quality_series(trial_id)
+
 
 def load_runs(out_dir: Path | str = RESULTS_DIR, run_ids: Iterable[str] | None = None) -> Runs:
-    """All runs under ``out_dir`` (or the chosen ones; a path to a run folder works too)."""
+    """All runs under ``out_dir`` (or the chosen ones; a path to a run folder works too).
+
+    Quality figures (``quality.jsonl``) join their trials as any other figure, with the
+    embedding model they were scored with in the trial's ``quality_model``.
+    """
     roots = _resolve_runs(out_dir, run_ids)
     trial_rows, figure_rows, manifests = [], [], []
     for root in roots:
         manifest = json.loads((root / MANIFEST).read_text())
         manifests.append(_flat_manifest(manifest))
+        quality = {row["trial_id"]: row for row in read_rows(root / QUALITY)}
         for row in read_rows(root / TRIALS):
-            figures = row.get("figures") or {}
+            scored = quality.get(row["trial_id"], {})
+            figures = {**(row.get("figures") or {}), **(scored.get("figures") or {})}
             flat = {k: v for k, v in row.items() if k != "figures"}
             flat["run_id"] = root.name
+            flat["quality_model"] = scored.get("model")
             for name, figure in figures.items():
                 flat[name] = figure.get("value")
                 figure_rows.append({"run_id": root.name, "trial_id": row["trial_id"],
