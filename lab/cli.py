@@ -13,9 +13,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from typing import TYPE_CHECKING
+
 from lab.client import DownloadProgressEvent, LoadProgress, ScopeClient
 from lab.errors import LabError
 from lab.overview import server_overview
+
+if TYPE_CHECKING:
+    from lab.quality.embed import Embedder
 
 __all__ = ["main", "build_parser"]
 
@@ -66,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--prompt", help="initial prompt (generative pipelines)")
     measure.add_argument("--download", action="store_true", help="download missing models before loading")
     measure.add_argument("--json", action="store_true", help="print JSON: each figure with value, unit and n")
+    measure.add_argument("--quality-model", default="pixels", metavar="MODEL",
+                         help="embedding model of the quality figures: pixels (no model) or a Hugging Face "
+                              "CLIP repo, e.g. openai/clip-vit-base-patch32 (needs scope-lab[quality])")
     measure.set_defaults(handler=lambda args: asyncio.run(_measure(args)))
 
     doctor = commands.add_parser(
@@ -104,7 +112,57 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_arguments(demo_parser)
     demo_parser.set_defaults(handler=demo.run)
     _add_report_commands(commands)
+    _add_quality_command(commands)
     return parser
+
+
+def _add_quality_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    quality = commands.add_parser(
+        "quality",
+        help="score a stored run's quality samples again (another embedding model, newer metrics)",
+        description="Reads results/<run>/quality/<trial>.npz and references/, scores every trial, and "
+                    "replaces quality.jsonl atomically (the same samples and model give the same rows). "
+                    "Exit 0, or 2 on an error: unknown run, a run without samples, or a model that cannot "
+                    "load (the model-free figures are then still scored and written).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    quality.add_argument("run", metavar="RUN", help="run id or run folder")
+    quality.add_argument("--model", default="pixels",
+                         help="pixels (no model) or a Hugging Face CLIP repo, e.g. openai/clip-vit-base-patch32 "
+                              "(needs scope-lab[quality]; weights from the Hugging Face cache)")
+    quality.add_argument("--results", "--out", dest="out", default="results", help="folder that holds the run folders")
+    quality.set_defaults(handler=_quality)
+
+
+def _quality(args: argparse.Namespace) -> int:
+    from lab.quality.score import QUALITY_FIGURES
+    from lab.quality.stored import rescore_run
+    from lab.store import RunStore, load_runs
+
+    runs = load_runs(args.out, [args.run])  # an unknown run is a clear StoreError
+    (root,) = runs.roots.values()
+    store = RunStore(root)
+    embedder = _embedder_or_none(args.model)
+    rows = rescore_run(store, args.model, embedder)
+    table = load_runs(root).figures
+    shown = table[table["figure"].isin(QUALITY_FIGURES)]
+    print(f"run {store.run_id}: {len(rows)} trials scored with {args.model} -> {root / 'quality.jsonl'}")
+    if not shown.empty:
+        wide = shown.pivot(index="trial_id", columns="figure", values="value")
+        print(wide.reindex(columns=[f for f in QUALITY_FIGURES if f in wide.columns]).to_string(float_format="%.4g"))
+    return EXIT_OK if embedder is not None else EXIT_ERROR
+
+
+def _embedder_or_none(model: str) -> Embedder | None:
+    """The embedding model, or None with the reason on stderr (the model-free figures go on without it)."""
+    from lab.errors import QualityModelError
+    from lab.quality.embed import load_embedder
+
+    try:
+        return load_embedder(model)
+    except QualityModelError as exc:
+        print(f"error: {exc}\nThe model-free quality figures are scored without it.", file=sys.stderr)
+        return None
 
 
 def _add_report_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -220,10 +278,18 @@ async def _measure(args: argparse.Namespace) -> int:
                      duration_s=args.duration, parameters=parameters, download_missing=args.download)
     async with ScopeClient(args.target) as client:
         result = await run_trial(client, spec, on_event=None if args.json else (lambda text: print(f"  {text}", flush=True)))
+    embedder = None
+    if result.quality is not None and result.error is None:  # scored after streaming, like a sweep's trials
+        from lab.quality.score import score_trial
+
+        embedder = _embedder_or_none(args.quality_model)
+        figures, _ = score_trial(result.quality, references=[], prompt=result.quality.prompt, embedder=embedder)
+        result.figures += figures
     label = "SIMULATED" if result.simulated else f"Scope {result.server_version}"
     if args.json:
         print(json.dumps({"url": result.url, "source": label, "pipeline": args.pipeline, "mode": args.mode,
-                          "error": result.error, "figures": [f.as_dict() for f in result.figures]}, indent=2))
+                          "error": result.error, "quality_model": args.quality_model if embedder else None,
+                          "figures": [f.as_dict() for f in result.figures]}, indent=2))
     else:
         print(f"\n{args.pipeline} ({args.mode}) on {result.url} [{label}]")
         print(trial_table(result).drop(columns="source").to_string(index=False))

@@ -9,6 +9,11 @@ Guarantees:
   fails its group's trials, a stopped stream fails its segment and marks the rest of that
   session ``not run``;
 - several targets run concurrently, each strictly one trial at a time;
+- each trial's quality samples are stored (``quality/<trial>.npz``) and scored with the
+  spec's ``quality_model`` once its session has ended (never while anything of that target
+  streams), into ``quality.jsonl`` and ``quality/<trial>.parquet``; a sweep that sends
+  reference images copies them into the run's ``references/`` first, and every trial of it
+  (VACE off too, as the baseline) is compared with them;
 - the spec's VACE reference images (its ``references``, else the shipped
   :func:`lab.resources.reference_images`) are uploaded once per run and target, and passed
   by the absolute paths the server returns. The manifest records both sides: the local
@@ -36,6 +41,9 @@ from lab.errors import LabError
 from lab.logbook.api import api_facts
 from lab.measure.trial import Segment, TrialResult, TrialSpec, load_params, run_session
 from lab.models import PipelineSchema
+from lab.quality.embed import load_embedder
+from lab.quality.samples import QualitySamples
+from lab.quality.stored import RunScorer
 from lab.store import RESULTS_DIR, RunStore, git_commit
 from lab.sweep.planner import LoadGroup, Plan, PlannedTrial, ServerFacts, gather_facts, plan_sweep
 from lab.sweep.spec import REF_KEY, SweepSpec
@@ -89,8 +97,12 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
         plan = plan_sweep(spec, facts)
         if dry_run:
             return SweepOutcome("(dry run)", None, plan)
+        embedder = load_embedder(spec.quality_model)  # a model that cannot load stops the sweep before it starts
         if store is None:
             store = RunStore.create(out_dir, await _manifest(spec, clients, facts, plan))
+        if any(t.runtime.get(REF_KEY) for t in plan.trials):
+            store.copy_references(spec.reference_files())
+        scorer = RunScorer(store, spec.quality_model, embedder)
         outcome = SweepOutcome(store.run_id, store.root, plan)
         done = store.finished_trial_ids()
         outcome.already_done = len(done & {t.trial_id for t in [*plan.trials, *plan.skipped]})
@@ -104,7 +116,7 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
         bar = tqdm(total=len(todo), unit="trial", desc=spec.name, disable=not progress, dynamic_ncols=True)
         try:
             await asyncio.gather(*(
-                _run_target(target, spec, clients[target], plan.groups_for(target), done, store, outcome, bar,
+                _run_target(target, spec, clients[target], plan.groups_for(target), done, scorer, outcome, bar,
                             facts[target], say)
                 for target in targets))
         except (KeyboardInterrupt, asyncio.CancelledError):
@@ -147,9 +159,11 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
     }
 
 
-async def _run_target(target: str, sweep: SweepSpec, client: ScopeClient, groups: list[LoadGroup], done: set[str], store: RunStore,
-                      outcome: SweepOutcome, bar: tqdm, facts: ServerFacts, say: Callable[[str], None]) -> None:
+async def _run_target(target: str, sweep: SweepSpec, client: ScopeClient, groups: list[LoadGroup], done: set[str],
+                      scorer: RunScorer, outcome: SweepOutcome, bar: tqdm, facts: ServerFacts,
+                      say: Callable[[str], None]) -> None:
     """One target's groups, strictly one trial at a time."""
+    store = scorer.store
     timing = outcome.timing.setdefault(target, TargetTiming())
     started = time.perf_counter()
     references: list[str] | None = None
@@ -179,18 +193,20 @@ async def _run_target(target: str, sweep: SweepSpec, client: ScopeClient, groups
                 timing.load_s += time.perf_counter() - load_started
                 timing.loads += 1
             for session in (s for s in pending if s):
-                await _run_one_session(client, spec, session, load, references or [], store, outcome, bar, facts)
+                await _run_one_session(client, spec, session, load, references or [], scorer, outcome, bar, facts)
                 load = None  # only the first trial after a load carries it
     finally:
         timing.wall_s += time.perf_counter() - started
 
 
 async def _run_one_session(client: ScopeClient, spec: TrialSpec, session: list[PlannedTrial], load: LoadResult | None,
-                           references: list[str], store: RunStore, outcome: SweepOutcome, bar: tqdm,
+                           references: list[str], scorer: RunScorer, outcome: SweepOutcome, bar: tqdm,
                            facts: ServerFacts) -> None:
     segments = [Segment(_runtime_parameters(t.runtime, references), t.condition) for t in session]
     planned = iter(session)
     timing = outcome.timing[session[0].target]
+    store = scorer.store
+    kept: list[tuple[str, QualitySamples]] = []
 
     def record(result: TrialResult) -> None:
         trial = next(planned)
@@ -201,11 +217,15 @@ async def _run_one_session(client: ScopeClient, spec: TrialSpec, session: list[P
             store.write_samples(trial.trial_id, result.samples)
         if result.error is None:
             timing.measure_s += spec.duration_s
+            if result.quality is not None:
+                kept.append((trial.trial_id, result.quality))
         outcome.rows_written += 1
         bar.update()
 
     bar.set_postfix_str(f"{session[0].pipeline_id}: {len(session)} segment(s)")
     await run_session(client, spec, segments, load=load, on_result=record)
+    for trial_id, samples in kept:  # the session is over: scoring cannot slow its receive path
+        await asyncio.to_thread(scorer.keep_and_score, trial_id, samples)
 
 
 def _trial_spec(sweep: SweepSpec, group: LoadGroup, schema: PipelineSchema) -> TrialSpec:

@@ -22,6 +22,9 @@ the data channel inside a session), plus trial length, repeats and order::
     order: grouped                 # or random: shuffled within a load group (seeded)
     mode: prefer_video             # video where supported, else the pipeline's default;
                                    # or default, video, text (others are skipped rows)
+    quality_model: pixels          # embedding model of the quality figures: "pixels" (no
+                                   # model) or a Hugging Face CLIP repo, e.g.
+                                   # openai/clip-vit-base-patch32 (needs scope-lab[quality])
 
 Runtime keys starting with ``vace_`` only mean something with VACE loaded: under a load
 with ``vace_enabled: false`` they are dropped (and the duplicates they leave merged), so
@@ -85,6 +88,7 @@ class SweepSpec(BaseModel):
     seed: int = 0
     allow_download: bool = False
     settle_timeout_s: float = Field(default=10.0, gt=0)
+    quality_model: str = Field(default="pixels", min_length=1)
     references: list[str] | None = None  # absolute image paths once validated (see resolve_references)
     reference_resend_s: float | None = Field(default=0.5, gt=0)
 
