@@ -50,7 +50,29 @@ def test_vace_sweep_notebook_records_each_reference_count(sim: SimControl, tmp_p
     assert len(references[sim.url]) == 4
 
 
-@pytest.mark.parametrize("name", ["02-pipeline-sweep.ipynb", "03-vace-sweep.ipynb"])
+def test_avatar_notebook_scores_every_condition_against_the_given_references(sim: SimControl, tmp_path: Path) -> None:
+    from PIL import Image
+
+    sim.put("/sim/models", {"streamdiffusionv2": True})
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for k, name in enumerate(("front.png", "side.png")):
+        Image.new("RGB", (64, 64), (200, 60 * k, 90)).save(folder / name)
+    run_dir = _execute("07-avatar-quality.ipynb", tmp_path, target=sim.url, references=str(folder), duration_s=3.0,
+                       repeats=1, pipelines=["streamdiffusionv2"], context_scales=[1.0])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["spec"]["references"] == [str(folder / "front.png"), str(folder / "side.png")]
+    trials = load_runs(run_dir).trials
+    assert (trials["status"] == "ok").all(), trials["error"].dropna().tolist()
+    assert sorted(trials["condition"]) == ["vace_enabled=false",
+                                           "vace_enabled=true vace_ref_images=2 vace_context_scale=1.0"]
+    assert trials["ref_similarity"].notna().all()  # VACE off too: the baseline is scored against the same set
+    executed = (tmp_path / "07-avatar-quality.ipynb").read_text()
+    assert "MetaDJ avatar reference test results?" in executed and "SIMULATED" in executed
+    assert executed.count("image/png") >= 2  # similarity over time, quality against speed
+
+
+@pytest.mark.parametrize("name", ["02-pipeline-sweep.ipynb", "03-vace-sweep.ipynb", "07-avatar-quality.ipynb"])
 def test_sweep_notebooks_have_papermill_parameters(name: str) -> None:
     parameters = papermill.inspect_notebook(NOTEBOOKS / name)
     assert {"target", "duration_s", "repeats", "pipelines", "run_id", "out_dir"} <= set(parameters)

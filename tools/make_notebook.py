@@ -317,6 +317,80 @@ sweep 'vace': 10 trials in 4 loads (a load per trial would be 10), 4 sessions, 0
     *_sweep_run_cells("plot_vace_overhead"),
 ]
 
+AVATAR_QUALITY = [
+    ("md", """
+# 07 · Avatar quality: does VACE keep the character?
+
+On each pipeline whose schema supports VACE: VACE off (the baseline), then on with your
+reference images at chosen context scales. The references are sent once per setting, so the
+output's similarity to them over the trial shows how long the character holds (its slope is
+the identity drift). Every trial is scored after its session (flicker, detail, similarity;
+`lab quality RUN --model ...` re-scores a run with another embedding model, e.g. CLIP).
+Simulator results are **SIMULATED**.
+
+The best condition is the one with the highest reference similarity, or, of those whose
+95 % CI overlaps it, the one that drifts least. Against a real pod, with your own images:
+
+    papermill notebooks/07-avatar-quality.ipynb out.ipynb -p target <pod-id> -p references /path/to/avatar/ \\
+        -p pipelines None -p context_scales None -p duration_s 20 -p repeats 3
+"""),
+    ("parameters", """
+target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
+spec: str = "avatar"  # a shipped spec name (lab/data/sweeps/) or a YAML path
+references = None  # a folder of your reference images, or a list of image files; None: the shipped drawn set
+duration_s = 4.0  # seconds measured per setting; None keeps the spec's (20 s)
+repeats = 1  # sessions per load; None keeps the spec's (3)
+pipelines = ["streamdiffusionv2"]  # None: every VACE pipeline the server lists
+context_scales = [1.0]  # VACE context scales; None keeps the spec's (0.5, 1.0, 1.5)
+run_id = None  # a run id to resume instead of starting a new run
+out_dir: str = "../results"  # where run folders go
+"""),
+    ("code", """
+from lab.logbook.evidence import Evidence
+from lab.logbook.questions import answers_table
+from lab.report.html import render_table
+from lab.report.plots import plot_quality_vs_speed, plot_similarity_over_time
+from lab.store import load_runs
+from lab.sweep import load_spec, run_sweep, sweep_table
+
+runtime = load_spec(spec).runtime | ({"vace_context_scale": context_scales} if context_scales else {})
+sweep = load_spec(spec, {"duration_s": duration_s, "repeats": repeats, "pipelines": pipelines, "runtime": runtime,
+                         "references": references})
+print("references:", ", ".join(sweep.references or []))
+"""),
+    ("checked", """
+# NBVAL_CHECK_OUTPUT  (the plan is deterministic for a given server)
+plan = (await run_sweep(sweep, targets=[target], dry_run=True, progress=False)).plan
+print(plan.describe())
+""", """
+sweep 'avatar': 2 trials in 2 loads (a load per trial would be 2), 2 sessions, 0 skipped
+  sim: about 2.3 min of pod time
+  load streamdiffusionv2 {"vace_enabled": true} (video): 1 session(s) x 1 segment(s)
+  load streamdiffusionv2 {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
+"""),
+    ("code", """
+outcome = await run_sweep(sweep, targets=[target], out_dir=out_dir, resume=run_id)
+evidence = Evidence.load([outcome.run_id], out_dir)
+print(f"run {outcome.run_id}: {outcome.rows_written} trials recorded in {outcome.root}")
+"""),
+    ("code", """
+sweep_table(load_runs(out_dir, [outcome.run_id]).trials)
+"""),
+    ("md", "## What the research log gets from this run"),
+    ("code", """
+asked = ["Consistency quality?", "MetaDJ avatar reference test results?", "Generation quality at 512×512?"]
+answers = answers_table(evidence)
+render_table(answers[answers["question"].isin(asked)])
+"""),
+    ("md", "## Similarity over time, and quality against speed"),
+    ("code", """
+plot_similarity_over_time(evidence);
+"""),
+    ("code", """
+plot_quality_vs_speed(evidence);
+"""),
+]
+
 RESEARCH_LOG = [
     ("md", """
 # 06 · Research log
@@ -413,6 +487,7 @@ NOTEBOOKS = {"00-quickstart.ipynb": QUICKSTART, "01-deploy-check.ipynb": DEPLOY_
              "05-live-explore.ipynb": LIVE_EXPLORE, "02-pipeline-sweep.ipynb": PIPELINE_SWEEP,
              "03-vace-sweep.ipynb": VACE_SWEEP}
 NOTEBOOKS["06-research-log.ipynb"] = RESEARCH_LOG
+NOTEBOOKS["07-avatar-quality.ipynb"] = AVATAR_QUALITY
 
 
 def write_all(out_dir: Path) -> list[Path]:

@@ -85,7 +85,7 @@ def plot_similarity_over_time(evidence: Evidence) -> MplFigure | None:
         return None
     columns = min(2, len(panels))
     rows = math.ceil(len(panels) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(6.2 * columns + 2.4, 3.6 * rows), layout="constrained",
+    figure, axes = plt.subplots(rows, columns, figsize=(6.2 * columns + 1.0, 3.6 * rows + 1.2), layout="constrained",
                                 squeeze=False, sharey=True)
     handles: dict[str, Line2D] = {}
     for ax, (pipeline_id, lines) in zip(axes.flat, panels.items()):
@@ -104,8 +104,10 @@ def plot_similarity_over_time(evidence: Evidence) -> MplFigure | None:
         ax.set_ylabel("similarity to the references (cosine)")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    figure.legend(handles=list(handles.values()), fontsize="small", loc="outside right upper",
-                  title="condition (median over trials,\nshaded: their range)", title_fontsize="small")
+    # below the panels: never under the title, whatever the number of panels
+    figure.legend(handles=list(handles.values()), fontsize="small", loc="outside lower center",
+                  ncols=min(len(handles), 2 * columns), title="condition (median over trials, shaded: their range)",
+                  title_fontsize="small")
     figure.suptitle(_title(evidence, "Similarity to the reference images over time"))
     watermark(figure, evidence.simulated)
     return figure
@@ -148,6 +150,18 @@ def _scatter(ax: Axes, points: list[tuple[str, str, tuple, tuple]], colors: dict
                     marker=markers[label], ms=8, capsize=3, lw=1.2, linestyle="none", markeredgecolor="white")
 
 
+def _two_rows(first: list[Line2D], second: list[Line2D]) -> tuple[list[Line2D], int]:
+    """Legend handles and column count putting ``first`` on the top row and ``second`` below it.
+
+    A legend fills column by column, so the two lists are interleaved (the shorter padded
+    with blank entries).
+    """
+    width = max(len(first), len(second))
+    blank = Line2D([], [], linestyle="none", label=" ")
+    padded = [[*items, *[blank] * (width - len(items))] for items in (first, second)]
+    return [h for pair in zip(*padded, strict=True) for h in pair], width
+
+
 def plot_quality_vs_speed(evidence: Evidence) -> MplFigure | None:
     """Quality against steady fps per generative pipeline and condition: pick a setting from it."""
     panels = [(name, label, note) for name, label, note in (
@@ -158,11 +172,12 @@ def plot_quality_vs_speed(evidence: Evidence) -> MplFigure | None:
     if not data:
         return None
     pipelines = list(dict.fromkeys(p for *_, points in data for p, *_ in points))
-    labels = list(dict.fromkeys(label for *_, points in data for _, label, *_ in points))
+    labels = sorted({label for *_, points in data for _, label, *_ in points})  # VACE off, then by scale
     colors = dict(zip(pipelines, plt.get_cmap("tab10").colors, strict=False))
     markers = {label: ("s" if "off" in label.lower() or "=false" in label else MARKERS[k % len(MARKERS)])
                for k, label in enumerate(labels)}
-    figure, axes = plt.subplots(1, len(data), figsize=(5.6 * len(data) + 2.6, 4.4), layout="constrained", squeeze=False)
+    figure, axes = plt.subplots(1, len(data), figsize=(max(5.6 * len(data), 8.0), 5.4), layout="constrained",
+                                squeeze=False)
     for ax, (_, label, note, points) in zip(axes[0], data, strict=True):
         _scatter(ax, points, colors, markers)
         ax.set(xlabel="steady output fps", ylabel=label, title=f"{label.split(' (')[0]} ({note})")
@@ -170,8 +185,9 @@ def plot_quality_vs_speed(evidence: Evidence) -> MplFigure | None:
     by_pipeline = [Line2D([], [], color=colors[p], marker="o", linestyle="none", ms=8, label=p) for p in pipelines]
     by_condition = [Line2D([], [], color="#444444", marker=markers[label], linestyle="none", ms=8, label=label)
                     for label in labels]
-    figure.legend(handles=[*by_pipeline, *by_condition], fontsize="small", loc="outside right upper",
-                  title="colour: pipeline\nmarker: condition", title_fontsize="small")
+    handles, width = _two_rows(by_pipeline, by_condition)
+    figure.legend(handles=handles, fontsize="small", loc="outside lower center", ncols=width,
+                  title="colour: pipeline, marker: condition", title_fontsize="small")
     figure.suptitle(_title(evidence, "Quality against speed per condition (median over trials, 95 % CI)"))
     watermark(figure, evidence.simulated)
     return figure
