@@ -42,7 +42,7 @@ def test_the_shipped_set_is_one_drawn_character_in_three_views() -> None:
     assert spec.references == SHIPPED_SET and [Path(p).name for p in SHIPPED_SET] == [
         "dj-front.png", "dj-left.png", "dj-right.png"]
     assert spec.reference_resend_s is None  # sent once per segment: the similarity is free to drift
-    assert spec.duration_s >= 20 and spec.source == "file"
+    assert spec.duration_s >= 20 and spec.repeats >= 3 and spec.source == "file"  # drift shows; CIs over trials
 
 
 async def test_avatar_plan_is_vace_off_then_the_whole_set_at_each_scale(client: ScopeClient, sim: SimControl) -> None:
@@ -51,7 +51,7 @@ async def test_avatar_plan_is_vace_off_then_the_whole_set_at_each_scale(client: 
     assert plan.loads == 2 * len(VACE_PIPELINES) and not plan.skipped
     for pipeline_id in VACE_PIPELINES:
         groups = {g.load["vace_enabled"]: g for g in plan.groups if g.pipeline_id == pipeline_id}
-        assert [[t.runtime for t in s] for s in groups[False].sessions] == [[{}], [{}]]  # the baseline, 2 repeats
+        assert [[t.runtime for t in s] for s in groups[False].sessions] == [[{}]] * 3  # the baseline, 3 repeats
         for session in groups[True].sessions:
             assert sorted(t.runtime["vace_context_scale"] for t in session) == [0.5, 1.0, 1.5]
             assert {t.runtime["vace_ref_images"] for t in session} == {3}  # "all" = the three images
@@ -97,7 +97,7 @@ async def test_dry_run_plans_and_writes_nothing(sim: SimControl, tmp_path: Path)
     outcome = await run_sweep(load_spec("avatar"), targets=[sim.url], out_dir=tmp_path / "results", dry_run=True,
                               progress=False)
     assert outcome.root is None and not (tmp_path / "results").exists()
-    assert "40 trials in 10 loads" in outcome.plan.describe()
+    assert "60 trials in 10 loads" in outcome.plan.describe()  # 5 pipelines x (off + 3 scales) x 3 repeats
 
 
 async def test_references_are_recorded_and_sent_once_per_segment(sim: SimControl, tmp_path: Path) -> None:
