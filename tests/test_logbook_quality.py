@@ -13,6 +13,7 @@ from lab.logbook import TEMPLATE, Evidence, update_log
 from lab.logbook.generative import is_generative, split_by_generation
 from lab.logbook.quality import avatar_conditions, avatar_runs, best_condition
 from lab.logbook.questions import answer_questions
+from lab.logbook.vace import vace_conditions
 from tests.avatar_runs import CPU_SCOPE_SCHEMAS, Trial, avatar_spec, write_run
 from tests.fixtures import PIPELINES_RUN, copy_runs
 
@@ -122,6 +123,13 @@ def test_without_an_avatar_run_the_vace_quality_questions_stay_open(tmp_path: Pa
     answers = _answers(Evidence.load(None, tmp_path))
     assert "vace-consistency" not in answers and "avatar-results" not in answers
     assert "quality-512" in answers  # flicker and detail need no avatar run
+    assert set(vace_conditions(Evidence.load(None, tmp_path))) == {"longlive", "streamdiffusionv2"}  # what VACE costs
+
+
+def test_an_avatar_run_is_not_mixed_into_what_vace_costs(out: Path) -> None:
+    """References sent once cost less than re-sent every chunk: the two regimes stay apart."""
+    evidence = Evidence.load(None, out)
+    assert "vace-consistency" in _answers(evidence) and vace_conditions(evidence) == {}
 
 
 def test_the_log_ticks_the_quality_questions_and_marks_them_simulated(out: Path, tmp_path: Path) -> None:
