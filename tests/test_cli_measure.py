@@ -17,6 +17,9 @@ FIGURES = {
     "warmup_s": "s", "fps_out": "fps", "interval_p50": "ms", "interval_p95": "ms", "interval_max": "ms",
     "stalls": "count", "burst_frames": "frames", "server_fps_out": "fps",
     "latency_p50": "ms", "latency_p95": "ms", "latency_max": "ms", "frames_lost": "count",
+    # quality, scored after streaming (the picture is kept, so fidelity is paired by stamp id)
+    "flicker": "levels", "flicker_trend": "levels/s", "duplicate_share": "%", "freeze_share": "%",
+    "fidelity_ssim": "SSIM", "sharpness": "levels²",
 }
 
 
@@ -42,6 +45,8 @@ def test_measure_sim_prints_every_figure_as_json(monkeypatch: pytest.MonkeyPatch
         assert figure["value"] is None or math.isfinite(figure["value"])
     assert figures["latency_p50"]["value"] > 0 and figures["fps_out"]["value"] == pytest.approx(15, rel=0.1)
     assert figures["stalls"]["value"] == 0 and figures["frames_lost"]["value"] == 0
+    assert report["quality_model"] == "pixels" and figures["fidelity_ssim"]["value"] > 0.9
+    assert figures["prompt_alignment"]["value"] is None and "no text prompt" in figures["prompt_alignment"]["note"]
 
 
 def test_measure_table_is_labelled_simulated(sim: SimControl, capsys: pytest.CaptureFixture[str]) -> None:
