@@ -8,6 +8,7 @@ streaming end, against the simulator's truth, is in ``test_quality_sim.py``.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -108,7 +109,8 @@ def blend(share: float, reference: np.ndarray, content: np.ndarray) -> np.ndarra
 
 
 # A 4 x 4 grid of mid-tone blocks: strong layout, no clipping.
-REFERENCE = np.kron(np.random.default_rng(7).integers(40, 215, (4, 4, 3)), np.ones((SIDE // 4, SIDE // 4, 1))).astype(np.uint8)
+BLOCKS = np.random.default_rng(7).integers(40, 215, (4, 4, 3))
+REFERENCE = np.kron(BLOCKS, np.ones((SIDE // 4, SIDE // 4, 1))).astype(np.uint8)
 
 
 def test_reference_similarity_rises_with_the_share_and_drift_follows_its_decay() -> None:
@@ -319,3 +321,24 @@ def test_lab_quality_rescores_a_run_and_says_what_is_wrong(tmp_path: Path, capsy
     [row] = [json.loads(line) for line in (store.root / "quality.jsonl").read_text().splitlines()]
     assert row["model"] == "lab-tests/absent" and row["figures"]["flicker"]["value"] == pytest.approx(5, abs=0.3)
     assert row["figures"]["prompt_alignment"]["value"] is None
+
+
+def test_lab_compare_judges_quality_figures_like_the_others(tmp_path: Path) -> None:
+    """Two copies of a stored run whose gray trials flicker more in B: a flicker regression, and only that."""
+    from lab.report.compare import compare_runs
+    from tests.fixtures import PIPELINES_RUN, copy_runs
+
+    out = copy_runs(tmp_path / "a", PIPELINES_RUN)
+    b_root = tmp_path / "b"
+    shutil.copytree(out / PIPELINES_RUN, b_root / PIPELINES_RUN)
+    for root, gray_flicker in ((out / PIPELINES_RUN, 2.0), (b_root / PIPELINES_RUN, 4.0)):
+        store = RunStore(root)
+        flicker = {row["trial_id"]: (gray_flicker if row["pipeline_id"] == "gray" else 2.0) + 0.01 * k
+                   for k, row in enumerate(store.rows()) if row["status"] == "ok"}
+        store.replace_quality({"trial_id": trial_id, "model": "pixels",
+                               "figures": {"flicker": {"value": value, "unit": "levels", "n": 10}}}
+                              for trial_id, value in flicker.items())
+    result = compare_runs(str(out / PIPELINES_RUN), str(b_root / PIPELINES_RUN), tmp_path)
+    flagged = result.regressions
+    assert list(zip(flagged["pipeline_id"], flagged["figure"], strict=True)) == [("gray", "flicker")]
+    assert set(result.table["figure"]) >= {"flicker", "fps_out"}

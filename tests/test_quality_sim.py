@@ -131,7 +131,8 @@ async def test_a_sweep_scores_its_trials_and_lab_quality_rescores_them_alike(
         sim: SimControl, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sim.put("/sim/models", {"streamdiffusionv2": True})
     spec = load_spec({"duration_s": 2.5, "repeats": 1, "pipelines": ["passthrough", "streamdiffusionv2"],
-                      "runtime": {"vace_ref_images": [1]}, "parameters": {"prompts": [{"text": "a fox", "weight": 1.0}]}})
+                      "runtime": {"vace_ref_images": [1]},
+                      "parameters": {"prompts": [{"text": "a fox", "weight": 1.0}]}})
     outcome = await run_sweep(spec, targets=[sim.url], out_dir=tmp_path, progress=False)
     assert outcome.root is not None
     store = RunStore(outcome.root)

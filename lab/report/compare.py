@@ -33,12 +33,19 @@ MIN_TRIALS = 3
 COMPARED: dict[str, bool] = {
     "load_s": False, "ttff_s": False, "warmup_s": False, "fps_out": True, "interval_p95": False,
     "latency_p50": False, "step_latency_p50": False, "control_latency_p50": False, "settle_s": False,
+    # quality (lab.quality.score); sharpness and flicker_trend have no better direction to judge
+    "flicker": False, "duplicate_share": False, "freeze_share": False, "fidelity_ssim": True,
+    "ref_similarity": True, "identity_drift": True, "prompt_alignment": True,
 }
 # Differences below these are within what the instrument resolves (load: the 0.1 s status
 # poll; connection phases: event-loop and ICE jitter; fps: one frame over a short trial).
 RESOLUTION: dict[str, float] = {
     "load_s": 0.1, "ttff_s": 0.05, "warmup_s": 0.1, "fps_out": 0.5, "interval_p95": 5.0,
     "latency_p50": 10.0, "step_latency_p50": 50.0, "control_latency_p50": 50.0, "settle_s": 0.1,
+    # flicker: the codec and content leave ~2 levels on a still stream, varying by ~0.3; drift:
+    # 6 s trials without decay measure within about 0.01 cosine/s of 0 (tests/test_quality_sim.py)
+    "flicker": 0.5, "duplicate_share": 1.0, "freeze_share": 1.0, "fidelity_ssim": 0.01,
+    "ref_similarity": 0.01, "identity_drift": 0.01, "prompt_alignment": 0.01,
 }
 
 
