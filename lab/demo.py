@@ -2,14 +2,16 @@
 
 1. start one simulator (``lab sim``) for every step, so all runs come from one server;
 2. the deploy check; the demo stops if it fails;
-3. notebooks 02 (pipelines) and 03 (VACE) through papermill, as one would run them
-   against a pod, each leaving a run folder in ``results/``;
+3. notebooks 02 (pipelines), 03 (VACE cost) and 07 (avatar quality) through papermill,
+   as one would run them against a pod, each leaving a run folder in ``results/``;
 4. the research log: the shipped template copied to ``results/research-log.md`` once,
-   then its managed tables and answers filled from the two runs; an HTML report.
+   then its managed tables and answers filled from the runs; an HTML report.
 
-By default the sweeps are sized for a quick look (a few minutes on 2 cores); ``--full``
-runs the long version. Either way every condition gets 3 trials, the fewest for which
-the research log gives a confidence interval. Each stage has a heading and the sweeps a
+By default the sweeps are sized for a quick look (under 5 minutes on 2 cores); ``--full``
+runs the long version. The speed sweeps give every condition 3 trials, the fewest for
+which the research log gives a confidence interval over trials; the quick avatar sweep
+runs one longer trial per condition (its answers then carry that trial's own CI and say
+so), since identity drift needs time to show. Each stage has a heading and the sweeps a
 progress bar. It prints where everything is. Everything it measures is SIMULATED.
 """
 
@@ -55,25 +57,37 @@ class DemoSize:
         what = f"{len(parameters['pipelines'])} pipeline{'s' if len(parameters['pipelines']) != 1 else ''}"
         if "ref_counts" in parameters:
             what += f", VACE off and on with {'/'.join(map(str, parameters['ref_counts']))} reference images"
-        return f"{what}, {parameters['repeats']} trials each of {self.duration_s:g} s"
+        if "context_scales" in parameters and "ref_counts" not in parameters:
+            what += f", VACE off and on at context scales {'/'.join(map(str, parameters['context_scales']))}"
+        trials = "trial" if parameters["repeats"] == 1 else "trials"
+        return f"{what}, {parameters['repeats']} {trials} each of {self.duration_s_of(notebook):g} s"
+
+    def duration_s_of(self, notebook: str) -> float:
+        """Seconds per trial of one sweep: its own where it sets one, else the demo's."""
+        return float(self.sweeps[notebook].get("duration_s", self.duration_s))
 
 
 # A quick look: a fast, a slow and a frame-preserving pipeline; VACE off against on with
-# two reference images on the fast one (its trials take half as long). About 3 minutes on
-# 2 cores, leaving room for more sweeps within 5. 3 s per trial: a generative pipeline's step test
-# fires 3 s into a trial, so a shorter one has no latency figure.
+# two reference images on the fast one (its trials take half as long); the avatar sweep
+# (VACE off, then on at three context scales) on the fast one, one 6 s trial each. Under
+# 5 minutes on 2 cores. 3 s per speed trial: a generative pipeline's step test fires 3 s
+# into a trial, so a shorter one has no latency figure.
 QUICK = DemoSize("quick look", 3.0, {
     "02-pipeline-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2", "longlive", "passthrough"]},
     "03-vace-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2"], "ref_counts": [2],
                             "context_scales": [1.0]},
+    "07-avatar-quality.ipynb": {"repeats": 1, "pipelines": ["streamdiffusionv2"], "duration_s": 6.0,
+                                "context_scales": [0.5, 1.0, 1.5]},
 })
-# The long version: the research log's pipelines plus passthrough, and 0, 1, 2 and 4
-# reference images; about 7 minutes on 2 cores.
+# The long version: the research log's pipelines plus passthrough, 0, 1, 2 and 4 reference
+# images, and the avatar sweep on two pipelines with 3 trials per condition.
 FULL = DemoSize("full", 3.0, {
     "02-pipeline-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2", "longlive", "krea-realtime-video",
                                                             "reward-forcing", "memflow", "passthrough"]},
     "03-vace-sweep.ipynb": {"repeats": 3, "pipelines": ["longlive"], "ref_counts": [0, 1, 2, 4],
                             "context_scales": [1.0]},
+    "07-avatar-quality.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2", "longlive"], "duration_s": 8.0,
+                                "context_scales": [0.5, 1.0, 1.5]},
 }, run_reports=True)
 
 
@@ -104,7 +118,8 @@ def demo_size(args: argparse.Namespace) -> DemoSize:
     size = FULL if args.full else QUICK
     if args.duration is None:
         return size
-    return DemoSize(size.name, args.duration, size.sweeps, size.run_reports)
+    sweeps = {name: {**parameters, "duration_s": args.duration} for name, parameters in size.sweeps.items()}
+    return DemoSize(size.name, args.duration, sweeps, size.run_reports)
 
 
 def deploy_check(url: str) -> bool:
@@ -212,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
                 papermill.execute_notebook(NOTEBOOKS / name, executed / name, cwd=str(NOTEBOOKS),
                                            kernel_name="python3", progress_bar=False, config=Config(KERNEL_CONFIG),
                                            parameters={**parameters, "target": sim.url, "out_dir": str(out),
-                                                       "duration_s": size.duration_s})
+                                                       "duration_s": size.duration_s_of(name)})
             stages[name.split("-")[0]] = time.perf_counter() - stage_started
     log = ensure_log(out / "research-log.md")
     heading(steps, "research log and report: lab report")

@@ -7,7 +7,8 @@ precision and never pass through here.
 
 A figure's resolution is the finest step its measurement can tell apart, or finer: 1 ms
 for latencies and frame intervals, 0.01 s for times on the frame clock, 0.1 fps for
-rates, and the status poll interval for a pipeline load. Showing more digits would
+rates, the status poll interval for a pipeline load; for picture quality 0.01 luma levels
+(flicker), 0.001 of a cosine (similarity) and 0.0001 cosine per second (drift). Showing more digits would
 claim precision the measurement does not have.
 """
 
@@ -29,7 +30,10 @@ __all__ = ["resolution", "format_value", "format_range", "format_figure", "forma
            "UNIT_RESOLUTION", "FIGURE_RESOLUTION"]
 
 UNIT_RESOLUTION: dict[str, float] = {"ms": 1.0, "s": 0.01, "fps": 0.1, "count": 1.0, "frames": 1.0, "GB": 0.1,
-                                     "%": 0.1}
+                                     "%": 0.1,
+                                     # picture quality (lab.quality): luma levels of 0-255 and cosines
+                                     "levels": 0.01, "levels/s": 0.001, "levels²": 0.1,
+                                     "cosine": 0.001, "cosine/s": 0.0001, "SSIM": 0.001}
 # Figures measured more coarsely than their unit: a load is timed by polling its status.
 FIGURE_RESOLUTION: dict[str, float] = {"load_s": DEFAULT_POLL_INTERVAL_S}
 

@@ -46,7 +46,7 @@ class Trial:
     series: pd.DataFrame | None = None
 
 
-UNITS = {"ref_similarity": "cosine", "identity_drift": "cosine/s", "flicker": "levels", "sharpness": "levels^2",
+UNITS = {"ref_similarity": "cosine", "identity_drift": "cosine/s", "flicker": "levels", "sharpness": "levels²",
          "flicker_trend": "levels/s"}
 
 

@@ -33,13 +33,24 @@ def test_the_quick_look_is_the_default_and_full_the_long_version() -> None:
 
 
 @pytest.mark.parametrize("size", [QUICK, FULL], ids=["quick", "full"])
-def test_every_condition_gets_enough_trials_for_a_confidence_interval(size: DemoSize) -> None:
-    assert all(parameters["repeats"] >= MIN_TRIALS_FOR_CI for parameters in size.sweeps.values())
+def test_every_speed_condition_gets_enough_trials_for_a_confidence_interval(size: DemoSize) -> None:
+    speed_sweeps = [parameters for name, parameters in size.sweeps.items() if not name.startswith("07-")]
+    assert len(speed_sweeps) == 2
+    assert all(parameters["repeats"] >= MIN_TRIALS_FOR_CI for parameters in speed_sweeps)
+
+
+def test_the_avatar_sweep_runs_longer_trials_than_the_speed_sweeps() -> None:
+    # Identity drift is a slope over a trial: it needs more than the speed sweeps' 3 s.
+    for size in (QUICK, FULL):
+        assert size.duration_s_of("07-avatar-quality.ipynb") > size.duration_s_of("02-pipeline-sweep.ipynb") == 3.0
+    assert FULL.sweeps["07-avatar-quality.ipynb"]["repeats"] >= MIN_TRIALS_FOR_CI
 
 
 def test_duration_overrides_the_size_and_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
     size = demo_size(_demo_args("--full", "--duration", "5"))
-    assert size.duration_s == 5.0 and size.sweeps is FULL.sweeps
+    assert size.duration_s == 5.0 and size.sweeps.keys() == FULL.sweeps.keys()
+    assert {size.duration_s_of(name) for name in size.sweeps} == {5.0}  # every sweep, the avatar one too
+    assert size.sweeps["02-pipeline-sweep.ipynb"]["pipelines"] == FULL.sweeps["02-pipeline-sweep.ipynb"]["pipelines"]
     for bad in ("0", "-1", "soon"):
         with pytest.raises(SystemExit) as exit_info:
             _demo_args("--duration", bad)
@@ -51,6 +62,8 @@ def test_the_heading_says_what_each_sweep_measures() -> None:
     assert QUICK.describe("02-pipeline-sweep.ipynb") == "3 pipelines, 3 trials each of 3 s"
     assert QUICK.describe("03-vace-sweep.ipynb") == ("1 pipeline, VACE off and on with 2 reference images, "
                                                      "3 trials each of 3 s")
+    assert QUICK.describe("07-avatar-quality.ipynb") == ("1 pipeline, VACE off and on at context scales "
+                                                         "0.5/1.0/1.5, 1 trial each of 6 s")
 
 
 def test_a_failed_deploy_check_stops_the_demo_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:

@@ -78,7 +78,7 @@ def test_vace_answers_cell_by_cell(out: Path) -> None:
     cite = f"(run `{RUN}`, 2026-11-27, SIMULATED)"
     pixels = "embedding `pixels` (colour layout, not identity: score with a CLIP model for identity)"
     longlive = ("VACE on, 3 refs, scale 1.0: similarity 0.860 cosine [0.840–0.880] n=3 (VACE off: 0.410 cosine "
-                "[0.400–0.420] n=3), drift -0.00100 cosine/s [-0.00200–0.000100] n=3: no drift measurable (CI spans 0)")
+                "[0.400–0.420] n=3), drift -0.0010 cosine/s [-0.0020–0.0001] n=3: no drift measurable (CI spans 0)")
     sd = ("VACE on, 3 refs, scale 1.0: similarity 0.620 cosine [0.610–0.630] n=3 (VACE off: 0.310 cosine "
           "[0.300–0.320] n=3), drift -0.0150 cosine/s [-0.0160–-0.0140] n=3: fades, 0.900 cosine per minute")
     assert answers["vace-consistency"] == (
@@ -98,8 +98,8 @@ def test_generation_quality_at_512_with_the_contact_sheet(out: Path) -> None:
     assert answer == (
         "**Measured** at 512×512 (generative pipelines at plain settings; flicker = median warp error between "
         "consecutive output frames after optical-flow alignment, lower is steadier; detail = variance of the "
-        "Laplacian, higher is sharper): longlive flicker 2.20 levels [2.00–2.40] n=3, detail 310 levels^2 "
-        "[300–320] n=3; streamdiffusionv2 flicker 2.20 levels [2.00–2.40] n=3, detail 310 levels^2 [300–320] n=3"
+        "Laplacian, higher is sharper): longlive flicker 2.20 levels [2.00–2.40] n=3, detail 310.0 levels² "
+        "[300.0–320.0] n=3; streamdiffusionv2 flicker 2.20 levels [2.00–2.40] n=3, detail 310.0 levels² [300.0–320.0] n=3"
         " | not at 512×512: krea-realtime-video (576x320); look at the frames: "
         f"[contact sheet {RUN}]({RUN}/plots/contact_sheet.png) (run `{RUN}`, 2026-11-27, SIMULATED)")
 
@@ -114,7 +114,7 @@ def test_one_trial_per_condition_shows_its_own_ci_and_says_so(tmp_path: Path) ->
     assert answer.startswith(
         "**Best: `longlive`, VACE on, 3 refs, scale 1.0: similarity 0.860 cosine [0.850–0.870 cosine over its "
         "samples, 1 trial] (VACE off: 0.410 cosine [0.400–0.420 cosine over its samples, 1 trial]), drift "
-        "-0.00400 cosine/s [-0.00500–-0.00300 cosine/s over its samples, 1 trial]: fades, 0.240 cosine per minute")
+        "-0.0040 cosine/s [-0.0050–-0.0030 cosine/s over its samples, 1 trial]: fades, 0.240 cosine per minute")
 
 
 def test_without_an_avatar_run_the_vace_quality_questions_stay_open(tmp_path: Path) -> None:

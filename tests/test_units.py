@@ -20,6 +20,10 @@ from lab.units import format_by_row, format_columns, format_figure, format_range
     (15, "fps", None, "15.0 fps"),
     (14.96, "fps", "fps_out", "15.0 fps"),
     (2.0, "count", "stalls", "2"),  # a count needs no unit after it
+    (-0.00799, "cosine", "ref_similarity", "-0.008 cosine"),  # picture quality (lab.quality)
+    (-0.001362, "cosine/s", "identity_drift", "-0.0014 cosine/s"),
+    (3.6912, "levels", "flicker", "3.69 levels"),
+    (13.149, "levels²", "sharpness", "13.1 levels²"),
     (-0.004, "s", None, "0.00 s"),  # never "-0.00"
     (-12.4, "ms", None, "-12 ms"),  # a difference keeps its sign
 ])
