@@ -52,6 +52,7 @@ from aiortc.mediastreams import MediaStreamError
 from lab.client import ScopeClient
 from lab.errors import ConnectionFailedError, ScopeError, StreamStalledError, StreamStoppedError
 from lab.loopback import restrict_to_loopback
+from lab.tasks import cancel_and_wait
 
 __all__ = ["RtcSession", "open_session", "ReceivedFrame", "FrameLog", "SessionTimeline", "InputMode"]
 
@@ -343,8 +344,9 @@ class RtcSession:
             self._on_message(raw)
 
     async def _wait_connected(self, timeout_s: float, *, has_turn: bool, loopback: bool) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._connection_settled.wait(), timeout_s)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await self._connection_settled.wait()
         if self._pc.connectionState != "connected":
             raise ConnectionFailedError(url=self.client.url, session_id=self.session_id,
                                         state=self._pc.connectionState, timeout_s=timeout_s,
@@ -402,8 +404,9 @@ class RtcSession:
                 if self._track_ended.is_set() and queue.empty():
                     return
                 try:
-                    item = await asyncio.wait_for(queue.get(), stall_timeout_s)
-                except asyncio.TimeoutError:
+                    async with asyncio.timeout(stall_timeout_s):
+                        item = await queue.get()
+                except TimeoutError:
                     raise StreamStalledError(url=self.client.url, session_id=self.session_id,
                                              stalled_s=float(stall_timeout_s or 0), frames=len(self.log)) from None
                 if item is None:
@@ -446,7 +449,8 @@ class RtcSession:
             raise RuntimeError("This session is closed; open a new one.")
         if self._stopped is not None:
             raise self._stopped
-        await asyncio.wait_for(self._channel_open.wait(), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            await self._channel_open.wait()
         body = dict(parameters)
         sent_ns = time.perf_counter_ns()
         self._channel.send(json.dumps(body))
@@ -470,17 +474,15 @@ class RtcSession:
         if self.state is SessionState.CLOSED:
             return
         self.state = SessionState.CLOSED
-        if self._receiver_task is not None:
-            self._receiver_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._receiver_task
+        await cancel_and_wait(self._receiver_task)
         await self._pc.close()
         self._track_ended.set()
         self._wake_subscribers()
         if self.session_id is not None:
             try:
-                await asyncio.wait_for(self.client.webrtc_close(self.session_id), 5.0)
-            except (ScopeError, asyncio.TimeoutError) as exc:
+                async with asyncio.timeout(5.0):
+                    await self.client.webrtc_close(self.session_id)
+            except (ScopeError, TimeoutError) as exc:
                 log.info("session %s: server did not confirm close: %s", self.session_id, exc)
 
     async def __aenter__(self) -> RtcSession:

@@ -55,6 +55,7 @@ from lab.models import AssetInfo, PipelineSchema
 from lab.overview import ServerOverview, server_overview
 from lab.rtc import ReceivedFrame, RtcSession
 from lab.sources import StampedSource, VideoSource
+from lab.tasks import cancel_and_wait
 
 __all__ = ["LiveController", "LoadState", "StreamState", "LoadStatus", "PipelineChoice", "LoadedPipeline",
            "load_params_for", "LOADING_STAGES", "DEFAULT_INPUT_FPS"]
@@ -383,9 +384,7 @@ class LiveController:
         if self._clip is not None:
             self.stop_recording()
         if stream.watcher is not None and stream.watcher is not asyncio.current_task():
-            stream.watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stream.watcher
+            await cancel_and_wait(stream.watcher)
         try:
             await stream.session.close()
         finally:

@@ -50,6 +50,7 @@ from lab.live.results import LIVE_RESULTS_DIR
 from lab.live.stats import LiveFigures
 from lab.live.view import DEFAULT_MAX_FPS, FrameView, chart_svg, placeholder_jpeg
 from lab.sources import VideoSource
+from lab.tasks import cancel_and_wait
 
 __all__ = ["LivePanel", "DEFAULT_KEY", "DEFAULT_PROMPT"]
 
@@ -462,10 +463,7 @@ class LivePanel:
         if _PANELS.get(self.key) is self:
             del _PANELS[self.key]
         self._ticker.cancel()
-        for task in [self._ticker, *self._tasks]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._ticker, *self._tasks)
         await self.view.close()
         self._follow_cells(register=False)
         self.webcam.active = False

@@ -16,7 +16,6 @@ milliseconds per redraw.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
 import time
@@ -27,6 +26,7 @@ import ipywidgets as widgets
 from PIL import Image
 
 from lab.live.stats import LiveFigures
+from lab.tasks import cancel_and_wait
 
 __all__ = ["FrameView", "encode_jpeg", "placeholder_jpeg", "chart_svg", "DEFAULT_MAX_FPS", "JPEG_QUALITY"]
 
@@ -113,10 +113,7 @@ class FrameView:
     async def close(self) -> None:
         """Stop updating the widget and end the task."""
         self.enabled = False
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         self._newest = None
 
 

@@ -40,6 +40,7 @@ from lab.models import PipelineSchema
 from lab.quality.samples import InputKeeper, LumaChange, PairSampler, QualitySamples, prompt_text
 from lab.rtc import InputMode, ReceivedFrame, RtcSession, SessionTimeline
 from lab.sources import StepSource, VideoSource, make_source
+from lab.tasks import cancel_and_wait
 
 __all__ = ["ControlChange", "Segment", "TrialSpec", "TrialResult", "run_trial", "run_session", "load_params",
            "ONE_SHOT_KEYS"]
@@ -400,9 +401,7 @@ async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[
             window.end_ns = time.perf_counter_ns()
             run.emit(k)
     finally:
-        sampler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampler
+        await cancel_and_wait(sampler)
 
 
 async def _receive_window(session: RtcSession, spec: TrialSpec, segment: Segment, window: _Window,
@@ -430,13 +429,11 @@ async def _receive_window(session: RtcSession, spec: TrialSpec, segment: Segment
                 break
         if stepper is not None:
             stop_steps.set()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(asyncio.shield(stepper), spec.step_timeout_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(spec.step_timeout_s):
+                    await asyncio.shield(stepper)
     finally:
-        for task in [*tasks, *([stepper] if stepper else [])]:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(*tasks, stepper)
 
 
 async def _settle(session: RtcSession, recorder: _FrameRecorder, sent_ns: int, spec: TrialSpec,
@@ -503,8 +500,9 @@ async def _switch_scenes(source: StepSource, spec: TrialSpec, start_ns: int, ses
             if thumbs.size:
                 seen = detect_change(times, thumbs, stimulus, not_before_ns=quiet_from).arrival_ns
         quiet_from = window.quiet_ns = (seen or stimulus) + int(2 * DEFAULT_WINDOW_S * 1e9)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), max((quiet_from - time.perf_counter_ns()) / 1e9, 0) + spec.step_every_s)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max((quiet_from - time.perf_counter_ns()) / 1e9, 0) + spec.step_every_s):
+                await stop.wait()
 
 
 async def _sample_server(client: ScopeClient, current: list[TrialResult], first_ns: int) -> None:
