@@ -13,17 +13,25 @@ of real motion beyond it.
 ``--presets``: the warp error of a pure pan (ideally 0) and the cost of each DIS preset,
 behind :data:`lab.quality.flow.DIS_PRESET`.
 
+``--clip``: milliseconds per frame and per prompt of the default embedding model's
+architecture (CLIP ViT-B/32, :data:`lab.quality.embed.DEFAULT_MODEL`) through
+:class:`lab.quality.embed.ClipEmbedder`, with random weights: no download, and the same
+arithmetic as the trained model. Needs the ``quality`` extra.
+
 Usage::
 
-    .venv/bin/python bench/bench_quality.py [--calls 100] [--codec-noise] [--presets]
+    .venv/bin/python bench/bench_quality.py [--calls 100] [--codec-noise] [--presets] [--clip]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -137,12 +145,39 @@ def presets(calls: int) -> None:
         flow.DIS_PRESET = chosen
 
 
+def clip_cost(calls: int, folder: Path) -> None:
+    """Per-frame and per-prompt cost of a ViT-B/32 CLIP (random weights) in batches of 32."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizerFast
+
+    from lab.quality.embed import ClipEmbedder
+
+    CLIPModel(CLIPConfig()).save_pretrained(folder)  # transformers' default config is ViT-B/32
+    CLIPImageProcessor().save_pretrained(folder)
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1, "a</w>": 2, "portrait</w>": 3}
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    CLIPTokenizerFast(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt")).save_pretrained(folder)
+    embedder = ClipEmbedder("ViT-B/32 (random weights)", folder)
+    frames = [texture(256, 256, seed=k) for k in range(32)]
+    batches = max(calls // 32, 3)
+    per_frame = time_calls_ms(lambda: embedder.images(frames), batches) / len(frames)
+    per_prompt = time_calls_ms(lambda: embedder.texts(["a portrait"]), batches)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print("| embedding (CLIP ViT-B/32) | median ms | p95 ms |")
+    print("|---|---|---|")
+    print(f"| per frame (batch of 32, 256 px in, 224 px model) | {np.median(per_frame):.1f} | "
+          f"{np.percentile(per_frame, 95):.1f} |")
+    print(f"| per prompt | {np.median(per_prompt):.1f} | {np.percentile(per_prompt, 95):.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--calls", type=int, default=100, help="timed calls per case")
     parser.add_argument("--codec-noise", action="store_true", help="measure VP8 noise on repeated pictures")
     parser.add_argument("--presets", action="store_true", help="compare the DIS presets on a pure pan")
+    parser.add_argument("--clip", action="store_true", help="cost of the CLIP embedding (quality extra)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     print(f"{platform.node()}  {platform.processor() or platform.machine()}  Python {platform.python_version()}  "
@@ -151,6 +186,9 @@ def main() -> None:
         codec_noise()
     elif args.presets:
         presets(max(args.calls // 5, 5))
+    elif args.clip:
+        with tempfile.TemporaryDirectory() as folder:
+            clip_cost(args.calls, Path(folder))
     else:
         cost_table(args.calls)
 
