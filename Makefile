@@ -18,7 +18,7 @@ TORCH        := torch==2.13.0+cpu
 TORCH_WHEELS ?= /opt/wheels
 TORCH_FROM   ?= $(if $(wildcard $(TORCH_WHEELS)/$(subst ==,-,$(TORCH))-*.whl),--find-links $(TORCH_WHEELS),--extra-index-url https://download.pytorch.org/whl/cpu)
 
-.PHONY: demo test install lock clean
+.PHONY: demo test check install lock clean
 
 install: $(STAMP)
 
@@ -67,6 +67,11 @@ demo: $(STAMP)
 
 test: $(QSTAMP) /usr/bin/chromium
 	$(PY) -m pytest
+
+# The fast tier while editing: no real-time streaming, notebook kernels or browser (tests
+# marked slow or browser, and the nbval notebooks, are left out; `make test` runs them).
+check: $(QSTAMP)
+	$(PY) -m pytest tests -m "not slow and not browser" -p no:cacheprovider
 
 # The browser test (tests/test_browser_live.py) drives Debian's Chromium through Playwright,
 # which never downloads a browser of its own.

@@ -60,6 +60,8 @@ from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
 from lab.rtc import InputMode
 from tests.conftest import SimControl
 
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
+
 FPS = 30.0
 SECONDS = 6.0
 # Added simulator delays. bench/bench_accuracy.py also runs 250 ms: there the transport

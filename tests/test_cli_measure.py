@@ -11,6 +11,8 @@ import pytest
 from lab.cli import EXIT_ERROR, EXIT_OK, main
 from tests.conftest import SIM_SPEED, SimControl
 
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
+
 # What a passthrough trial reports (stamped input: exact latency).
 FIGURES = {
     "load_s": "s", "signalling_s": "s", "connect_s": "s", "first_frame_s": "s", "ttff_s": "s",

@@ -18,6 +18,8 @@ from lab.sim.profiles import DEFAULT_PROFILE_PATH
 from lab.sweep import load_spec, run_sweep
 from tests.fixtures import PIPELINES_RUN, copy_runs
 
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
+
 BASE_DELAY_S = 0.14  # gray's pipeline delay in the shipped profile
 SLOW_DELAY_S = 1.0  # ... and in the "new version": large enough to stand out on a busy 2-core machine
 

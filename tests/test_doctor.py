@@ -10,6 +10,8 @@ import pytest
 from lab.doctor import ApiShape, DoctorReport, run_doctor
 from tests.conftest import SimControl, load_fixture
 
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
+
 
 def row(report: DoctorReport, name: str):  # type: ignore[no-untyped-def]
     return next(c for c in report.checks if c.name == name)

@@ -29,6 +29,8 @@ from lab.measure.change import thumbnail
 from lab.rtc import ReceivedFrame
 from tests.conftest import SimControl
 
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
+
 PROMPT = [{"text": "a lighthouse at dusk", "weight": 1.0}]
 
 

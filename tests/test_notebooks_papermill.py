@@ -11,6 +11,8 @@ import pytest
 from lab.store import load_runs
 from tests.conftest import ROOT, SimControl
 
+pytestmark = pytest.mark.slow  # runs notebook kernels or renders reports: `make check` leaves it out
+
 NOTEBOOKS = ROOT / "notebooks"
 
 

@@ -15,6 +15,8 @@ from lab.logbook import TEMPLATE
 from lab.report.writer import write_report
 from tests.fixtures import PIPELINES_RUN, VACE_RUN, copy_runs
 
+pytestmark = pytest.mark.slow  # runs notebook kernels or renders reports: `make check` leaves it out
+
 
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, str]:

@@ -18,6 +18,8 @@ from lab.rtc import ReceivedFrame, open_session
 from lab.sources import StampedSource
 from tests.conftest import SimControl
 
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
+
 FPS = 15.0
 
 
@@ -30,10 +32,16 @@ async def test_passthrough_round_trip_keeps_every_stamp_in_order(client: ScopeCl
         await asyncio.sleep(10.0)
         offer, answer = session._pc.localDescription.sdp, session._pc.remoteDescription.sdp
         timeline, frames = session.timeline, session.log.to_dataframe()
+        session_id = session.session_id
     source.stop()
     accounting = stamp_accounting(pd.Series(pd.array(ids, dtype="Int64")))
-    assert accounting.readable >= 0.95 * FPS * 9.5  # ~10 s of frames, minus chunking at the start
-    assert (accounting.unreadable, accounting.lost, accounting.reordered, accounting.repeated) == (0, 0, 0, 0)
+    assert (accounting.unreadable, accounting.reordered, accounting.repeated) == (0, 0, 0)
+    # Like Scope, the simulator samples a chunk from its input queue and drops the rest when it
+    # falls behind (a busy machine): its records say which ids it sent. Every one came back, in order.
+    sent_back = [int(i) for i in sim.truth(session_id)["frames"]["input_stamp_id"]]
+    assert ids == sent_back[: len(ids)], "the ids read back differ from the ids the simulator sent"
+    assert len(sent_back) - len(ids) <= FPS  # at most the last second's frames were still on the way at close
+    assert len(ids) >= FPS * 5  # and the stream ran
     # nothing leaves loopback: every candidate on both sides is 127.0.0.1
     assert set(sdp_candidate_addresses(offer)) == {"127.0.0.1"} == set(sdp_candidate_addresses(answer))
     assert timeline.offer_sent_ns < timeline.answer_received_ns < timeline.connected_ns < timeline.first_frame_ns  # type: ignore[operator]

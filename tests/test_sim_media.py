@@ -11,23 +11,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 
 from lab.client import ScopeClient
 from lab.errors import ConnectionFailedError, ServerError, StreamStalledError, StreamStoppedError
 from lab.loopback import LOOPBACK_ADDRESS, restrict_to_loopback, sdp_candidate_addresses
+from lab.measure.accuracy import sent_frame_arrivals
 from lab.measure.stamp import decode_stamp, stamp_frame
 from lab.rtc import ReceivedFrame, RtcSession, open_session
 from lab.sim import SimConfig, create_app, parse_fault_spec
 from lab.sim.profiles import PipelineProfile, load_profiles
 from lab.sources import StampedSource, TestPatternSource
 from tests.conftest import SimControl
+
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
 
 PROFILES = {profile.id: profile for profile in load_profiles().pipelines}
 MS = 1e6  # ns per ms
@@ -53,26 +57,38 @@ async def load(client: ScopeClient, sim: SimControl, pipeline: str, **load_param
     await client.load_pipeline(pipeline, load_params)
 
 
+def rate_fps(times_ns: np.ndarray) -> float:
+    """Frames per second over a run of frame times."""
+    return (len(times_ns) - 1) / (float(times_ns.max() - times_ns.min()) / 1e9)
+
+
 def delay_ms(pipeline: str) -> float:
     return PROFILES[pipeline].emulation.pipeline_delay_s * 1000
+
+
+STAMPED_SIZE = 256
+"""Side of the stamped input. At 512 x 512 and 30 fps, with two busy processes on a 2-core
+machine, the simulator's encoder needs more than its share of the CPU: its output backs up
+(its records show frames sent when aiortc asked, behind their time), which hides the timing
+these tests look at. A quarter of the pixels keeps it on schedule."""
 
 
 def stamped(
     client: ScopeClient, pipeline: str = "gray", fps: float = 30.0
 ) -> contextlib.AbstractAsyncContextManager[RtcSession]:
-    """A video-to-video session fed 512 x 512 stamped frames."""
+    """A video-to-video session fed ``STAMPED_SIZE`` x ``STAMPED_SIZE`` stamped frames."""
     return open_session(
-        client, [pipeline], source=StampedSource(512, 512, fps), connect_timeout_s=5
+        client, [pipeline], source=StampedSource(STAMPED_SIZE, STAMPED_SIZE, fps), connect_timeout_s=5
     )
 
 
-async def wait_chunks(sim: SimControl, session_id: str | None, count: int) -> dict[str, Any]:
-    """The session's truth once it has ``count`` chunks."""
-    while True:
-        record = await truth(sim, session_id)
-        if len(record["chunks"]["chunk_index"]) >= count:
-            return record
+async def wait_truth(
+    sim: SimControl, session_id: str | None, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The session's truth once ``ready`` holds for it (the test's timeout bounds the wait)."""
+    while not ready(record := await truth(sim, session_id)):
         await asyncio.sleep(0.2)
+    return record
 
 
 async def collect(session: RtcSession, seconds: float) -> list[ReceivedFrame]:
@@ -272,7 +288,13 @@ async def test_passthrough_delay_shows_chunks_of_four_and_input_pacing(
     # timestamps holds every frame as long as the chunk's first one.
     expected_ms = 3 * 1000 / fps + delay_ms("passthrough")
     assert expected_ms - 20 < np.median(internal_ms) < expected_ms + 40
-    assert internal_ms.max() - internal_ms.min() < 50  # not 0-3 intervals as unpaced chunks
+    # Unpaced, a chunk's frames would leave together, its 1st to 4th frame 3, 2, 1, 0 intervals
+    # longer inside than the last; paced, each position in the chunk waits alike (within half
+    # an interval: a busy machine jitters single frames, not a position in every chunk).
+    chunks = np.array(rows["chunk_index"][4:])
+    position = np.array([np.sum(chunks[:i] == chunk) for i, chunk in enumerate(chunks)])
+    by_position = [np.median(internal_ms[position == k]) for k in range(4)]
+    assert max(by_position) - min(by_position) < 0.5 * 1000 / fps, by_position
     gaps_ms = np.diff(rows["sent_ns"][4:]) / MS
     assert np.median(gaps_ms) == pytest.approx(1000 / fps, abs=6)
     assert np.mean(gaps_ms < 20) < 0.1  # no bursts of a chunk's 4 frames
@@ -280,7 +302,7 @@ async def test_passthrough_delay_shows_chunks_of_four_and_input_pacing(
 
 async def test_gray_output_is_gray(client: ScopeClient, sim: SimControl) -> None:
     await load(client, sim, "gray")
-    source = TestPatternSource(512, 512, 30)
+    source = TestPatternSource(STAMPED_SIZE, STAMPED_SIZE, 30)
     assert np.abs(np.diff(source.render(0).astype(int), axis=2)).mean() > 20  # colour input
     async with open_session(client, ["gray"], source=source, connect_timeout_s=5) as session:
         frames = await first(session, 20)
@@ -289,8 +311,15 @@ async def test_gray_output_is_gray(client: ScopeClient, sim: SimControl) -> None
         pixels = frame.rgb().astype(int)
         assert np.abs(np.diff(pixels, axis=2)).mean() < 3
         assert pixels.std() > 30  # the pattern's structure is still there
-    internal_ms = np.median((await truth(sim, session_id))["frames"]["internal_delay_ns"]) / MS
-    assert delay_ms("gray") <= internal_ms < delay_ms("gray") + 30  # chunks of 1
+    record = await truth(sim, session_id)
+    chunks, rows = record["chunks"], record["frames"]
+    assert set(chunks["frames"]) == {1}  # chunks of 1: no frame waits for the next
+    done_ns = dict(zip(chunks["chunk_index"], chunks["done_ns"]))
+    held_ms = np.array([sent - done_ns[c] for sent, c in zip(rows["sent_ns"], rows["chunk_index"])]) / MS
+    # Never out before the pipeline's delay. Later frames keep their input timestamps' spacing
+    # from the first (which a busy machine may delay), so the first is the one held exactly it.
+    assert held_ms.min() >= delay_ms("gray")
+    assert held_ms[0] < delay_ms("gray") + 1000 / 30
 
 
 # --- generative ---------------------------------------------------------------------------
@@ -309,8 +338,10 @@ async def test_t2v_longlive_runs_at_the_profile_throughput_after_warmup(
     async with open_session(
         client, ["longlive"], parameters={"prompts": prompts}, connect_timeout_s=5
     ) as session:
-        record = await wait_chunks(sim, session.session_id, warmup + window)
+        await wait_truth(sim, session.session_id, lambda r: len(r["chunks"]["chunk_index"]) >= warmup + window)
         frames = await collect(session, 2.0)
+        received = session.log.to_dataframe()
+        record = await truth(sim, session.session_id)
     chunks = record["chunks"]
     assert chunks["warmup"][:warmup + 1] == [True] * warmup + [False]
     compute = chunks["compute_s"]
@@ -319,9 +350,14 @@ async def test_t2v_longlive_runs_at_the_profile_throughput_after_warmup(
     frames_made = longlive.emulation.frames_per_chunk * (len(done_s) - 1)
     produced_fps = frames_made / (done_s[-1] - done_s[0])
     assert produced_fps == pytest.approx(expected_fps, rel=0.1)
-    arrivals_s = np.array([frame.complete_ns for frame in frames]) / 1e9
-    client_fps = (len(arrivals_s) - 1) / (arrivals_s[-1] - arrivals_s[0])
-    assert client_fps == pytest.approx(expected_fps, rel=0.1)
+    # The client gets what the simulator sent, at the rate it sent it (matched by timestamp): on
+    # a busy machine its encoder may send slower than it makes frames, and its records say so.
+    sent = pd.DataFrame(record["frames"])
+    arrived = sent_frame_arrivals(received, sent)
+    collected = arrived.between(frames[0].complete_ns, frames[-1].complete_ns).fillna(False).to_numpy(dtype=bool)
+    assert collected.sum() == len(frames)
+    client_fps = rate_fps(np.array([frame.complete_ns for frame in frames]))
+    assert client_fps == pytest.approx(rate_fps(sent["sent_ns"][collected].to_numpy()), rel=0.1)
 
 
 async def test_prompt_change_shows_at_a_chunk_boundary_and_reset_warms_up_again(
@@ -337,7 +373,16 @@ async def test_prompt_change_shows_at_a_chunk_boundary_and_reset_warms_up_again(
         session.on_frame(lambda frame: pictures.__setitem__(frame.pts, small(frame)))
         await session.wait_frames(30)
         sent_ns = await session.send({"prompts": whale})
-        await session.wait_frames(len(session.log) + 20)
+
+        def whale_arrived(record: dict[str, Any]) -> bool:
+            # Queued frames of the old prompt go first (a busy machine can queue many), and the
+            # cache reset drops what is queued: reset only once a new frame has reached us.
+            rows = record["frames"]
+            new = [pts for pts, c in zip(rows["pts"], rows["chunk_index"])
+                   if record["chunks"]["prompt"][c] == "a blue whale at night"]
+            return bool(new) and any(abs(seen - new[0]) <= 2 for seen in list(pictures))
+
+        await wait_truth(sim, session.session_id, whale_arrived)
         await session.send({"reset_cache": True})
         await session.wait_frames(len(session.log) + 8)
         record = await truth(sim, session.session_id)
@@ -412,9 +457,12 @@ async def test_rest_parameters_and_metrics_report_the_session(
             update = {"prompts": [{"text": "dusk"}]}
             response = await http.post("/api/v1/session/parameters", json=update)
             current = (await http.get("/api/v1/session/parameters")).json()["parameters"]
+        asked_ns = time.perf_counter_ns()
         metrics = await client.session_metrics()
+        answered_ns = time.perf_counter_ns()
         await asyncio.sleep(0.3)
         messages = [message for _, message in session.messages]
+        chunks = (await truth(sim, session.session_id))["chunks"]
     applied = {  # Scope's quirk: these two defaults always come along
         "prompts": [{"text": "dusk", "weight": 1.0}],
         "prompt_interpolation_method": "linear",
@@ -427,7 +475,14 @@ async def test_rest_parameters_and_metrics_report_the_session(
     entry = metrics.sessions[session.session_id]
     assert entry["frames_in"] >= entry["frames_out"] >= 15
     assert 0 < entry["fps_out"] <= entry["fps_in"]
-    assert entry["pipeline_fps"] == pytest.approx(30, rel=0.2)
+    # The pacer's throughput when the server answered: frames over time of the last 10 batches
+    # done by then. The simulator's records give it (not the input's 30 fps: a busy machine
+    # makes it process fewer).
+    done_ns, made = np.array(chunks["done_ns"]), np.array(chunks["frames"])
+    last = [i for i in range(len(done_ns)) if done_ns[i] <= answered_ns and (i + 1 == len(done_ns)
+                                                                          or done_ns[i + 1] > asked_ns)]
+    rates = [made[i - 9:i + 1].sum() / ((done_ns[i] - done_ns[i - 10]) / 1e9) for i in last if i >= 10]
+    assert rates and min(abs(entry["pipeline_fps"] - rate) for rate in rates) < 1e-6, (entry["pipeline_fps"], rates)
 
 
 async def test_delete_closes_the_session(client: ScopeClient, sim: SimControl) -> None:
@@ -485,8 +540,12 @@ async def test_stream_stopped_fault_raises_with_the_message(
             async for _ in session.frames(stall_timeout_s=3):
                 pass
         [summary] = await sim_get(sim, "/sim/sessions")
+        sent_s = np.array((await truth(sim, session.session_id))["frames"]["sent_ns"]) / 1e9
     assert info.value.server_message == "GPU fell off the bus"
-    assert summary["state"] == "stopped" and 10 < summary["frames_out"] < 25
+    assert summary["state"] == "stopped" and summary["frames_out"] == len(sent_s) > 1
+    # It stopped 0.5 s after the first frame: the last one went within one of the stream's own
+    # frame gaps (long ones on a busy machine) of that moment.
+    assert abs(sent_s[-1] - sent_s[0] - 0.5) <= np.diff(sent_s).max()
 
 
 async def test_stall_fault_leaves_one_gap_of_its_length(
@@ -502,8 +561,10 @@ async def test_stall_fault_leaves_one_gap_of_its_length(
         arrivals = session.log.to_dataframe()["complete_ns"].to_numpy()
     sim_gaps_s = np.diff(record["frames"]["sent_ns"]) / 1e9
     client_gaps_s = np.diff(arrivals) / 1e9
+    # A busy machine can add long gaps of its own to the simulator's sends: its records have
+    # them, and the client must see exactly the long gaps the simulator left, the stall the longest.
+    assert np.sum(client_gaps_s > stall_s / 2) == np.sum(sim_gaps_s > stall_s / 2) >= 1
     for gaps in (sim_gaps_s, client_gaps_s):
-        assert np.sum(gaps > stall_s / 2) == 1
         assert stall_s - 0.05 < gaps.max() < stall_s + 0.25
 
 

@@ -23,6 +23,8 @@ from lab.sim.media.quality import ReferenceImageError, reference_picture
 from lab.sources import TestPatternSource
 from tests.conftest import SimControl
 
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
+
 SIDE = 384  # streamdiffusionv2 at 384 x 384 runs about 29 fps once warm (VACE loaded)
 SMALL = 64  # received frames are compared at 64 x 64
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)

@@ -18,6 +18,8 @@ from lab.sweep.planner import gather_facts, plan_sweep
 from lab.sweep.spec import SpecError, overrides_from_strings
 from tests.conftest import SimControl
 
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
+
 VACE_PIPELINES = {"streamdiffusionv2", "longlive", "krea-realtime-video", "reward-forcing", "memflow"}
 SHIPPED_SET = sorted(str(p.resolve()) for p in (REF_DIR / "avatar").glob("*.png"))
 

@@ -10,12 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from lab.sim import SimConfig, start_simulator
 from lab.store import load_runs
 from lab.sweep import load_spec, run_sweep
 from tests.conftest import ROOT, SimControl
+
+pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
 
 QUICK = {"duration_s": 1.5, "settle_timeout_s": 1.0, "repeats": 1}
 
