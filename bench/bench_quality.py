@@ -29,7 +29,6 @@ import argparse
 import json
 import platform
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +38,7 @@ import numpy as np
 from lab import quality
 from lab.quality import flow
 from lab.quality.synthetic import texture, vp8_round_trip
+from timing import time_calls  # bench/timing.py (scripts run from bench/ on sys.path)
 
 SIZES = (256, 128)
 WARMUP_CALLS = 5
@@ -46,14 +46,7 @@ WARMUP_CALLS = 5
 
 def time_calls_ms(call: Callable[[], object], calls: int) -> np.ndarray:
     """Wall time of each of ``calls`` calls, in milliseconds, after a warm-up."""
-    for _ in range(WARMUP_CALLS):
-        call()
-    times = np.empty(calls)
-    for i in range(calls):
-        start = time.perf_counter_ns()
-        call()
-        times[i] = (time.perf_counter_ns() - start) / 1e6
-    return times
+    return time_calls(call, calls, warmup=WARMUP_CALLS, unit_s=1e-3)
 
 
 def cost_table(calls: int) -> None:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 from collections.abc import Callable
 
 import av
 import numpy as np
 
 from lab.measure.stamp import decode_stamp, stamp_frame
+from timing import time_calls  # bench/timing.py (scripts run from bench/ on sys.path)
 
 SIZES = ((512, 512), (576, 320))  # width x height
 WARMUP_CALLS = 50
@@ -28,14 +28,7 @@ WARMUP_CALLS = 50
 
 def time_calls_us(call: Callable[[], object], calls: int) -> np.ndarray:
     """Wall time of each of ``calls`` calls, in microseconds, after a warm-up."""
-    for _ in range(WARMUP_CALLS):
-        call()
-    times = np.empty(calls)
-    for i in range(calls):
-        start = time.perf_counter_ns()
-        call()
-        times[i] = (time.perf_counter_ns() - start) / 1e3
-    return times
+    return time_calls(call, calls, warmup=WARMUP_CALLS, unit_s=1e-6)
 
 
 def summary(times: np.ndarray) -> str:

@@ -31,7 +31,7 @@ async def test_passthrough_round_trip_keeps_every_stamp_in_order(client: ScopeCl
         session.on_frame(lambda f: ids.append(decode_stamp(f.frame).frame_id))
         await asyncio.sleep(10.0)
         offer, answer = session._pc.localDescription.sdp, session._pc.remoteDescription.sdp
-        timeline, frames = session.timeline, session.log.to_dataframe()
+        timeline = session.timeline
         session_id = session.session_id
     source.stop()
     accounting = stamp_accounting(pd.Series(pd.array(ids, dtype="Int64")))

@@ -343,9 +343,9 @@ def _generation_quality(evidence: Evidence, asked: Asked) -> str | None:
     sheets = ", ".join(f"[contact sheet {r}]({asked.link(evidence.runs.roots[r] / CONTACT_SHEET)})" for r in runs)
     skipped = f" | not at 512×512: {'; '.join(elsewhere)}" if elsewhere else ""
     others = _not_judged(generation)
-    return _cited(evidence, f"**Measured** at 512×512 (generative pipelines at plain settings; flicker = median "
-                            f"warp error between consecutive output frames after optical-flow alignment, lower is "
-                            f"steadier; detail = variance of the Laplacian, higher is sharper): " + "; ".join(parts)
+    return _cited(evidence, "**Measured** at 512×512 (generative pipelines at plain settings; flicker = median "
+                            "warp error between consecutive output frames after optical-flow alignment, lower is "
+                            "steadier; detail = variance of the Laplacian, higher is sharper): " + "; ".join(parts)
                             + f"{skipped}{others}; look at the frames: {sheets}", runs)
 
 
