@@ -179,8 +179,15 @@ def _bursts(intervals: NDArray[np.float64]) -> tuple[bool, float, float, float]:
 
 
 def _window_frames(t: NDArray[np.float64], bursty: bool, burst_frames: float) -> int:
-    """Frames per rolling window: spans MIN_WINDOW_S, whole bursts (two or more) if bursty."""
-    rate = (t.size - 1) / t[-1] if t[-1] > 0 else 1.0
+    """Frames per rolling window: spans MIN_WINDOW_S, whole bursts (two or more) if bursty.
+
+    The count comes from the rate of the stream's second half (its steady rate): the whole
+    trial's mean rate includes a slower warm-up, and windows sized from it spanned less than
+    MIN_WINDOW_S once the stream was steady (0.87 s seen), noisier than defined.
+    """
+    second_half = t[t >= t[-1] / 2]
+    span = second_half[-1] - second_half[0] if second_half.size > 1 else 0.0
+    rate = (second_half.size - 1) / span if span > 0 else ((t.size - 1) / t[-1] if t[-1] > 0 else 1.0)
     k = max(10, int(np.ceil(MIN_WINDOW_S * rate)))
     if bursty:
         per_burst = max(1, int(round(burst_frames)))
