@@ -73,9 +73,24 @@ async def vace_session_frames(
         session.on_frame(keep)
         await session.wait_frames(30)  # warm-up is over
         await session.send({"vace_ref_images": [path], "vace_context_scale": 2.0})
-        await session.wait_frames(len(session.log) + round(seconds_after_refs * 29))
-        record = sim.truth(session.session_id)
+        # Frames the simulator made before the update may still be on their way, more of them
+        # when the machine is busy: keep receiving until its truth shows a chunk started
+        # ``seconds_after_refs`` after the one that applied the references.
+        for _ in range(round(seconds_after_refs) + 20):
+            await session.wait_frames(len(session.log) + 29)
+            record = sim.truth(session.session_id)
+            if seconds_since_refs(record["chunks"]) >= seconds_after_refs:
+                break
+        else:
+            pytest.fail(f"the simulator did not get {seconds_after_refs} s past the references")
     return record, received, at_small(png), path
+
+
+def seconds_since_refs(chunks: dict[str, list[Any]]) -> float:
+    """From the start of the chunk that applied the references to the start of the last chunk
+    (0 before they are applied)."""
+    applied = [start for start, since in zip(chunks["started_ns"], chunks["ref_since_ns"]) if since is not None]
+    return (chunks["started_ns"][-1] - applied[0]) / 1e9 if applied else 0.0
 
 
 def matched(
