@@ -54,7 +54,7 @@ from lab.measure.accuracy import (
     step_truth_index,
 )
 from lab.measure.arrivals import analyze_arrivals
-from lab.measure.sent_rates import SentUnits, stall_gaps_s, steady_fps, warmup_end_s
+from lab.measure.sent_rates import TOLERANCE, SentUnits, stall_gaps_s, steady_fps, warmup_end_s
 from lab.measure.stamped import run_stamped
 from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
 from lab.rtc import InputMode
@@ -75,6 +75,7 @@ SETTLE_NS = 300_000_000  # frames sent this soon after a change may carry the pr
 TTFF_TOLERANCE_MS = 20.0
 FPS_TOLERANCE = 0.02
 WARMUP_TOLERANCE_S = 0.5
+BAND_SLACK = 0.02  # the truth's warm-up end at a steady band of 10 ± 2 % (see assert_warmup_ends_with_the_truth)
 
 
 def prompts(text: str) -> dict[str, Any]:
@@ -115,6 +116,12 @@ def one_way_ms(result: TrialResult, truth_frames: pd.DataFrame) -> tuple[pd.Seri
     return arrivals, transport
 
 
+def median_standard_error(values: pd.Series) -> float:
+    """Large-sample standard error of a median, from a robust spread (IQR / 1.349 for sigma)."""
+    iqr = float(values.quantile(0.75) - values.quantile(0.25))
+    return 1.2533 * (iqr / 1.349) / np.sqrt(len(values))
+
+
 def value(result: TrialResult, name: str) -> float:
     figure = result.figure(name)
     assert figure.value is not None, f"{name} has no value: {figure.warnings}"
@@ -148,16 +155,23 @@ async def test_latency_moves_with_the_internal_delay(client: ScopeClient, sim: S
     joined = joined[joined["stamp_id"].astype(float).isin(by_id.index)]
     delay_of = joined["stamp_id"].astype(float).map(by_id["delay_s"])
     internal_ms = joined["stamp_id"].astype(float).map(by_id["internal_delay_ns"]) / 1e6
-    measured, internal, offsets = {}, {}, {}
+    measured, internal, offsets, offset_se = {}, {}, {}, {}
     for delay_s in (0.0, D1_S, D2_S):
         mine = delay_of == delay_s
         assert mine.sum() >= 50, f"only {mine.sum()} frames at +{delay_s * 1e3:g} ms"
         measured[delay_s] = float(joined.loc[mine, "latency_ms"].astype(float).median())
         internal[delay_s] = float(internal_ms[mine].median())
-        offsets[delay_s] = float((joined.loc[mine, "latency_ms"].astype(float) - internal_ms[mine]).median())
+        transport = joined.loc[mine, "latency_ms"].astype(float) - internal_ms[mine]
+        assert (transport > 0).all(), f"a frame measured faster than the simulator held it at +{delay_s * 1e3:g} ms"
+        offsets[delay_s], offset_se[delay_s] = float(transport.median()), median_standard_error(transport)
     baseline = offsets.pop(0.0)
     moved, truly_moved = measured[D2_S] - measured[D1_S], internal[D2_S] - internal[D1_S]
-    assert moved == pytest.approx(truly_moved, abs=2.0), f"p50 moved {moved:.1f} ms, truth {truly_moved:.1f} ms (±2 ms)"
+    # The p50s differ by the internal delays' plus the transport's own wander between the two
+    # sets of frames; 4 standard errors of that wander (about 1.5-4 ms here) is the tolerance.
+    # A fixed 2 ms failed on an idle machine at 2.05 ms when the transport's IQR was 7 ms.
+    allowed = 4 * float(np.hypot(offset_se[D1_S], offset_se[D2_S]))
+    assert moved == pytest.approx(truly_moved, abs=allowed), \
+        f"p50 moved {moved:.1f} ms, truth {truly_moved:.1f} ms (±{allowed:.1f} ms)"
     assert truly_moved == pytest.approx(1e3 * (D2_S - D1_S), abs=5.0)
     for delay_s, offset in offsets.items():
         assert offset == pytest.approx(baseline, abs=5.0), f"transport at D={delay_s}: {offset:.1f} vs {baseline:.1f} ms (±5 ms)"
@@ -199,15 +213,27 @@ def assert_ttff_matches(result: TrialResult, truth: pd.DataFrame) -> None:
         f"{(int(first['sent_ns']) - offer_ns) / 1e9:.4f} s")
 
 
-def assert_warmup_ends_with_the_truth(result: TrialResult, truth: pd.DataFrame, true_warmup_s: float | None) -> None:
-    """warmup_s within WARMUP_TOLERANCE_S of the truth's. Each counts from its own first frame
-    (arrival, send), so the moments they end are compared, on the shared clock."""
-    assert true_warmup_s is not None, "the simulator's own send times never held a steady rate"
+def assert_warmup_ends_with_the_truth(result: TrialResult, truth: pd.DataFrame, units: SentUnits) -> None:
+    """warmup_s ends within WARMUP_TOLERANCE_S of the truth's. Each counts from its own first
+    frame (arrival, send), so the moments they end are compared, on the shared clock.
+
+    The end is where the rolling rate enters the ±10 % band for good, so when the simulator's
+    rate creeps along the band's edge (seen under load: 14.0-14.7 fps against a band from 14.3,
+    for a second) the truth's own end moves by a second with a window's alignment. The truth
+    is therefore the span of ends its send times give with the band at 10 ± 2 %; on a steady
+    stream that span is a point.
+    """
+    nominal_s = warmup_end_s(units)
+    assert nominal_s is not None, "the simulator's own send times never held a steady rate"
+    ends_s = [end for end in (warmup_end_s(units, TOLERANCE + BAND_SLACK), nominal_s,
+                              warmup_end_s(units, TOLERANCE - BAND_SLACK)) if end is not None]
+    first_sent_s = truth["sent_ns"].iloc[0] / 1e9
+    earliest_s, latest_s = first_sent_s + min(ends_s), first_sent_s + max(ends_s)
     measured_end_s = result.frames["complete_ns"].iloc[0] / 1e9 + value(result, "warmup_s")
-    true_end_s = truth["sent_ns"].iloc[0] / 1e9 + true_warmup_s
-    assert measured_end_s == pytest.approx(true_end_s, abs=WARMUP_TOLERANCE_S), (
-        f"warm-up ends {measured_end_s - true_end_s:+.2f} s from the truth's (±{WARMUP_TOLERANCE_S} s); "
-        f"warmup_s {value(result, 'warmup_s'):.2f} s, in the simulator's send times {true_warmup_s:.2f} s")
+    assert earliest_s - WARMUP_TOLERANCE_S <= measured_end_s <= latest_s + WARMUP_TOLERANCE_S, (
+        f"warm-up ends {measured_end_s - first_sent_s:.2f} s after the first send, the truth's "
+        f"{min(ends_s):.2f}-{max(ends_s):.2f} s (band 10 ± {BAND_SLACK:.0%}, ±{WARMUP_TOLERANCE_S} s); "
+        f"warmup_s {value(result, 'warmup_s'):.2f} s, in the simulator's send times {nominal_s:.2f} s")
 
 
 async def test_injected_stall_is_counted_once(client: ScopeClient, sim: SimControl) -> None:
@@ -230,8 +256,8 @@ async def test_generative_warmup_ttff_and_fps_match_the_truth(client: ScopeClien
                                                parameters=prompts("a lighthouse at dusk")))
     assert result.error is None
     truth = pd.DataFrame(last_truth(sim)["frames"])
-    _, true_warmup_s, true_rate = true_rates(truth)
-    assert_warmup_ends_with_the_truth(result, truth, true_warmup_s)
+    units, _, true_rate = true_rates(truth)
+    assert_warmup_ends_with_the_truth(result, truth, units)
     fps = value(result, "fps_out")
     assert fps == pytest.approx(true_rate, rel=FPS_TOLERANCE), f"fps_out {fps:.3f}, truth {true_rate:.3f} (±2 %)"
     assert_ttff_matches(result, truth)
@@ -269,7 +295,7 @@ async def test_unpaced_chunks_are_bursts_not_stalls(client: ScopeClient, sim: Si
         f"{true_gaps}, injected {expected}")
     fps = value(result, "fps_out")
     assert fps == pytest.approx(true_rate, rel=FPS_TOLERANCE), f"fps_out {fps:.3f}, truth {true_rate:.3f} (±2 %)"
-    assert_warmup_ends_with_the_truth(result, frames, true_warmup_s)
+    assert_warmup_ends_with_the_truth(result, frames, units)
     # The configured warm-up chunks (flagged in the simulator's chunk records) are all warm-up:
     # the steady rhythm starts no earlier than the last of them goes out (a busy machine can
     # only make it later, and then the send times above are the truth).

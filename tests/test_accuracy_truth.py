@@ -43,6 +43,18 @@ def test_paced_stream_after_slow_first_frames() -> None:
     assert stall_gaps_s(units, 0.0) == pytest.approx([0.5] * 4)
 
 
+def test_a_wider_band_ends_warm_up_sooner_on_a_rate_near_its_edge() -> None:
+    # 2 fps to 2 s, 58 ms frames (17.24 fps) to 4 s, then 20 fps to 10 s: steady 20 fps.
+    frames = sent([0, 500, 1000, 1500, *range(2000, 4000, 58), *range(4000, 10_001, 50)])
+    units = SentUnits.from_truth(frames, chunked=False)
+    # ±15 % (17-23 fps) holds 17.24 fps: steady from 2.0 s.
+    assert warmup_end_s(units, tolerance=0.15) == pytest.approx(2.0)
+    # ±10 % (18-22 fps): the window from 3.044 s runs to 4.05 s and holds 3.044-3.972 s (17
+    # frames) and 4.0 s: 18 / 1.006 = 17.89 fps, out. The one from 3.102 s runs to 4.15 s: 16
+    # frames to 3.972 s, 4.0, 4.05, 4.1: 19 / 1.048 = 18.13 fps, in, and so are all later ones.
+    assert warmup_end_s(units) == pytest.approx(3.102)
+
+
 def test_a_hole_in_a_steady_stream_is_one_stall() -> None:
     # 10 fps from 0 to 10 s without the frames between 5.0 and 6.5 s: one gap of 1.5 s
     frames = sent([t for t in range(0, 10_001, 100) if not 5000 < t < 6500])

@@ -66,14 +66,15 @@ def rolling_rates(units: SentUnits) -> tuple[NDArray[np.intp], NDArray[np.intp],
     return begins, ends, fps
 
 
-def warmup_end_s(units: SentUnits) -> float | None:
-    """When the steady rate began (None if it never held for ``HOLD_S``)."""
+def warmup_end_s(units: SentUnits, tolerance: float = TOLERANCE) -> float | None:
+    """When the steady rate began (None if it never held for ``HOLD_S``); ``tolerance`` is the
+    band's half-width as a share of the steady rate."""
     begins, ends, fps = rolling_rates(units)
     if fps.size == 0:
         return None
     end_s = units.first_s[ends]
     steady = float(np.median(fps[end_s >= units.last_s[-1] / 2]))
-    in_band = np.abs(fps - steady) <= TOLERANCE * steady
+    in_band = np.abs(fps - steady) <= tolerance * steady
     # windows in band share a run number until a window out of band starts the next run
     runs = pd.DataFrame({"run": np.cumsum(~in_band), "end_s": end_s, "begin": begins})[in_band].groupby("run")
     held = runs["end_s"].max() - runs["end_s"].min() >= HOLD_S
