@@ -65,13 +65,19 @@ lock:
 demo: $(STAMP)
 	$(VENV)/bin/lab demo --out results
 
+# Two pytest workers (pytest-xdist): most tests wait on real-time streams, so two share two
+# cores well. Each test file stays on one worker (a notebook's cells run in order on one
+# kernel; a module's fixtures are made once). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+
 test: $(QSTAMP) /usr/bin/chromium
-	$(PY) -m pytest
+	$(PY) -m pytest $(PARALLEL)
 
 # The fast tier while editing: no real-time streaming, notebook kernels or browser (tests
 # marked slow or browser, and the nbval notebooks, are left out; `make test` runs them).
 check: $(QSTAMP)
-	$(PY) -m pytest tests -m "not slow and not browser" -p no:cacheprovider
+	$(PY) -m pytest tests -m "not slow and not browser" -p no:cacheprovider $(PARALLEL)
 
 # The browser test (tests/test_browser_live.py) drives Debian's Chromium through Playwright,
 # which never downloads a browser of its own.
