@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -123,6 +125,21 @@ def _rows(out: Path) -> int:
     return files[0].read_text().count("\n") if files else 0
 
 
+@contextlib.contextmanager
+def sigint_at_its_default() -> Iterator[None]:
+    """Start children as a terminal would, with SIGINT at its default (Ctrl-C interrupts).
+
+    A test run started in the background (a shell's ``&``, as CI may) ignores SIGINT, and so
+    would its children: the sweep then ignored the Ctrl-C and ran to the end (exit 0, three
+    times in pytest-xdist workers). A Python handler here is reset to the default on exec.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_keeps_the_rows_and_says_how_to_resume(sim: SimControl, tmp_path: Path) -> None:
     values = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # about 10 s of segments after the first row
     spec_path = tmp_path / "spec.yaml"
@@ -131,13 +148,12 @@ def test_ctrl_c_keeps_the_rows_and_says_how_to_resume(sim: SimControl, tmp_path:
     out = tmp_path / "results"
     command = [sys.executable, "-m", "lab.cli", "sweep", str(spec_path), "--target", sim.url, "--out", str(out),
                "--no-progress"]
-    process = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with sigint_at_its_default():
+        process = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and _rows(out) < 1 and process.poll() is None:
         time.sleep(0.05)
-    # Once seen on a busy machine: exit 0 and nothing on stderr, as if the sweep had ended
-    # before the signal (a session that fails writes all its rows at once). Say which it was.
     ended_first = process.poll() is not None
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
