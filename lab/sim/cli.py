@@ -114,6 +114,10 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The simulator's in-memory log (lab.sim.simlog) lowers lab.sim to INFO; stderr keeps
+    # the chosen level.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(args.log_level.upper())
     if not args.allow_remote and not is_loopback_host(args.host):
         logger.error(
             "Refusing to listen on %s: the simulator is for local use (no authentication, "
