@@ -2,9 +2,9 @@
 
 ``/api/v1/nodes/definitions`` lists one node per registered pipeline, built from the same
 metadata as ``/pipelines/schemas``. The simulator has no plain (non-pipeline) nodes, so
-Scope's built-in ``scheduler`` is left out rather than described from guesswork. Where the
-fact sheet gives no value the simulator chooses: ports are not ``required``, pipeline nodes
-are ``continuous``, and ``params`` is empty (the pipeline's settings are in
+Scope's built-in ``scheduler`` is left out rather than described from guesswork. Where
+Scope's values are not known the simulator chooses: ports are not ``required``, pipeline
+nodes are ``continuous``, and ``params`` is empty (the pipeline's settings are in
 ``pipeline_meta.config_schema``).
 
 ``/api/v1/workflow/resolve`` checks a workflow's pipelines, plugins and LoRAs against what

@@ -10,7 +10,7 @@ and no NDI/Spout/Syphon/video-file ingest. Each answers as a Scope server withou
   credentials as a connection that cannot be made (``connecting`` first, then an ``error``).
 - Every input source type is listed as unavailable; asking one for sources is a 400.
 
-Where the fact sheet gives no shape (``/osc/paths``, ``/dmx/paths``, the OSC and DMX
+Where Scope's answer shape is not known (``/osc/paths``, ``/dmx/paths``, the OSC and DMX
 settings answers) the simulator chooses: paths are ``{"paths": [...]}``, settings answer
 with the new status.
 """

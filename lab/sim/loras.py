@@ -7,7 +7,7 @@ exists only in this book, so its ``size_mb`` is 0, its ``sha256`` that of no byt
 fetching (allowed hosts, ``/blob/`` URLs, the ``.safetensors`` extension, path traversal,
 an existing file) are made, with Scope's statuses.
 
-Where the fact sheet is silent the simulator chooses: a CivitAI download is named
+Where Scope's behaviour is not known the simulator chooses: a CivitAI download is named
 ``civitai-<version_id>.safetensors``, and the success messages are its own words.
 """
 

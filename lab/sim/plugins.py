@@ -5,7 +5,7 @@ with the name, source and pinned version read from the package spec, and no pipe
 so ``/pipelines/schemas`` does not change. Uninstall and reload act on those entries with
 Scope's statuses (404 unknown, 409 name taken, 400 reload of a non-editable plugin).
 
-Where the fact sheet is silent the simulator chooses: an unpinned version is ``"0.0.0"``,
+Where Scope's behaviour is not known the simulator chooses: an unpinned version is ``"0.0.0"``,
 ``kind`` and ``origin`` are null, and the messages are its own words.
 """
 

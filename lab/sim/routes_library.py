@@ -5,7 +5,7 @@ The state behind them is emulated (see :mod:`lab.sim.loras`, :mod:`lab.sim.plugi
 
 ``POST /api/v1/plugins`` and ``POST /api/v1/plugins/{name}/reload`` declare no request body in
 Scope's OpenAPI document: Scope reads the JSON itself. The simulator does the same, and
-answers 422 when the body is not a JSON object with the fields the fact sheet gives.
+answers 422 when the body is not a JSON object with the fields Scope reads.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ opened and closed, faults acted out, headless starts refused) in a bounded buffe
 are byte offsets into the whole text written since startup, as a tail client expects, even
 after old lines have been dropped from memory.
 
-The line format (``<time> - <logger> - <LEVEL> - <message>``) is the simulator's choice: the
-fact sheet does not give Scope's. Logger names stay ``lab.sim.*``, so nobody mistakes these
-lines for a real server's.
+The line format (``<time> - <logger> - <LEVEL> - <message>``) is the simulator's choice, as
+Scope's is not known. Logger names stay ``lab.sim.*``, so nobody mistakes these lines for a
+real server's.
 
 In one process every attached log receives every ``lab.sim`` record: two in-process
 simulators running at once see each other's lines.
