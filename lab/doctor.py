@@ -277,8 +277,16 @@ async def _check_docs(run: _Run) -> Check:
                      f"/docs or /openapi.json is not served ({exc}). The API may still work; the "
                      "interactive docs are FastAPI's and a proxy or a build without them hides them.")
     title = run.openapi.get("info", {}).get("title", "?")
+    scope, simulator = _count_operations(run.openapi)
     return Check("docs", "pass", f"/docs ({len(docs)} bytes), /openapi.json: {title} {run.openapi.get('info', {}).get('version', '')}, "
-                                 f"{sum(len(v) for v in run.openapi.get('paths', {}).values())} operations")
+                                 f"{scope} operations" + (f" (+{simulator} simulator control)" if simulator else ""))
+
+
+def _count_operations(openapi: dict[str, Any]) -> tuple[int, int]:
+    """Scope's operations and the simulator's own (tag ``simulator``), counted apart."""
+    tags = [op.get("tags", []) if isinstance(op, dict) else [] for item in openapi.get("paths", {}).values() for op in item.values()]
+    simulator = sum("simulator" in t for t in tags)
+    return len(tags) - simulator, simulator
 
 
 @dataclass(frozen=True)

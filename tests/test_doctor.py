@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import pytest
@@ -127,3 +128,5 @@ async def test_sim_target_is_a_ready_pod_and_passes_everything() -> None:
     assert [c.status for c in report.checks if c.status != "pass"] == []
     assert report.exit_code == 0 and report.simulated
     assert "latency p50" in row(report, "webrtc").value
+    # Scope 0.2.4's 70 operations, with the /sim/ control routes counted apart.
+    assert re.search(r", 70 operations \(\+\d+ simulator control\)$", row(report, "docs").value)

@@ -1,6 +1,6 @@
 """A local simulator of the Daydream Scope server (HTTP API), for running and testing the lab.
 
-It answers Scope 0.2.4's routes with the same shapes, emulates pipeline loads, model
+It answers every route of Scope 0.2.4 with the same shapes, emulates pipeline loads, model
 downloads and assets from a profile file, injects faults on demand, and says that it is a
 simulator (``/health`` has ``"simulator": true`` and ``git_commit`` ``"simulator"``).
 
@@ -15,8 +15,16 @@ Modules::
     downloads     model files and emulated downloads
     assets        the asset directory
     host          fixed host answers (hardware integrations, API keys)
+    userdata      stored API keys and onboarding answers
+    loras         the emulated LoRA directory;  plugins: the emulated plugin list
+    catalogue     node definitions and workflow dependency checks
+    integrations  OSC, DMX, tempo, cloud and input sources, as a pod without them answers
+    recordings    recording switches of WebRTC sessions
+    simlog        the simulator's in-memory log (/api/v1/logs/*)
+    errors        RouteError: a Scope refusal raised by state modules
     state         SimState: all mutable state, resettable
-    routes        Scope's routes;  control: the /sim/ control API;  deps: FastAPI dependency
+    routes        Scope's core routes; routes_session, routes_library, routes_host and
+                  routes_live the rest;  control: the /sim/ control API;  deps: FastAPI dependency
     app           create_app
     inprocess     httpx client over ASGI for fast tests
     launch        start_simulator / shared_simulator (child process)

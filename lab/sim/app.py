@@ -1,4 +1,9 @@
-"""Build the simulator's FastAPI app: Scope's routes, the ``/sim/`` control API, faults, CORS."""
+"""Build the simulator's FastAPI app: Scope's routes, the ``/sim/`` control API, faults, CORS.
+
+Its ``/openapi.json`` lists Scope 0.2.4's operations and, tagged ``simulator``, the ``/sim/``
+control routes, which are not Scope's: readers that count Scope's operations (``lab doctor``,
+the logbook's api facts) leave out that tag.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from lab.sim import control, routes
+from lab.sim import (
+    control,
+    routes,
+    routes_host,
+    routes_library,
+    routes_live,
+    routes_session,
+)
 from lab.sim.config import SimConfig
+from lab.sim.errors import RouteError, route_error_response
 from lab.sim.middleware import FaultMiddleware
 from lab.sim.state import SimState
 
@@ -70,10 +83,10 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
         allow_headers=["*"],
         allow_credentials=True,
     )
-    app.include_router(routes.router)
+    app.add_exception_handler(RouteError, route_error_response)
+    for module in (routes, routes_session, routes_library, routes_host, routes_live):
+        app.include_router(module.router)
     app.include_router(control.router)
-    # Like Scope's SPA catch-all, this must come after every other route.
-    app.add_api_route(
-        "/{path:path}", routes.frontend_not_built, methods=["GET"], include_in_schema=False
-    )
+    # Like Scope's SPA catch-all (listed in its OpenAPI too), this must come last.
+    app.add_api_route("/{path:path}", routes.frontend_not_built, methods=["GET"])
     return app

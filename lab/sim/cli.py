@@ -111,9 +111,14 @@ def run(args: argparse.Namespace) -> int:
     --------
     >>> run(build_parser().parse_args(["--port", "0", "--speed", "10"]))  # doctest: +SKIP
     """
+    existing = set(logging.getLogger().handlers)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The simulator's in-memory log (lab.sim.simlog) lowers lab.sim to INFO; the stderr
+    # handler set up here keeps the chosen level (handlers already there are not ours).
+    for handler in set(logging.getLogger().handlers) - existing:
+        handler.setLevel(args.log_level.upper())
     if not args.allow_remote and not is_loopback_host(args.host):
         logger.error(
             "Refusing to listen on %s: the simulator is for local use (no authentication, "

@@ -1,7 +1,8 @@
 """What the emulated host machine reports: hardware integrations and API keys.
 
-The simulator runs none of Spout, NDI or Syphon and stores no keys, so these answers are fixed
-(the integration texts are those a Linux Scope 0.2.4 host sends).
+The simulator runs none of Spout, NDI or Syphon, so those answers are fixed (the integration
+texts are those a Linux Scope 0.2.4 host sends). Keys come from the environment (the config's
+``huggingface_token_set``) or from :class:`lab.sim.userdata.KeyStore`.
 """
 
 from __future__ import annotations
@@ -34,16 +35,15 @@ def hardware_info(vram_gb: float | None) -> dict[str, Any]:
     return {"vram_gb": vram_gb, **{name: dict(info) for name, info in _INTEGRATIONS.items()}}
 
 
-def api_keys(huggingface_set: bool) -> dict[str, Any]:
-    """The ``/api/v1/keys`` body; a HuggingFace token, if set, comes from the environment."""
+def api_keys(env_set: frozenset[str], stored: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The ``/api/v1/keys`` body: a key set in the environment wins over a stored one."""
     return {
         "keys": [
             {
                 "id": "huggingface",
                 "name": "HuggingFace",
                 "description": "Token for gated model downloads and Cloudflare TURN servers",
-                "is_set": huggingface_set,
-                "source": "env_var" if huggingface_set else None,
+                **_key_status("huggingface", env_set, stored),
                 "env_var": "HF_TOKEN",
                 "key_url": "https://huggingface.co/settings/tokens",
             },
@@ -51,10 +51,14 @@ def api_keys(huggingface_set: bool) -> dict[str, Any]:
                 "id": "civitai",
                 "name": "CivitAI",
                 "description": "Token for LoRA downloads from CivitAI",
-                "is_set": False,
-                "source": None,
+                **_key_status("civitai", env_set, stored),
                 "env_var": "CIVITAI_API_TOKEN",
                 "key_url": "https://civitai.com/user/account",
             },
         ]
     }
+
+
+def _key_status(service: str, env_set: frozenset[str], stored: frozenset[str]) -> dict[str, Any]:
+    source = "env_var" if service in env_set else "stored" if service in stored else None
+    return {"is_set": source is not None, "source": source}

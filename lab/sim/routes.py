@@ -1,8 +1,12 @@
-"""Scope's HTTP routes, as the simulator answers them (paths, fields and codes of 0.2.4).
+"""Scope's core HTTP routes, as the simulator answers them (paths, fields and codes of 0.2.4).
 
-Only what the workbench needs is emulated (the real server's routes are in the repo's
-``tests/fixtures/scope-0.2.4/openapi.json``). Routes not listed here fall through to the
-``Frontend not built`` catch-all, as on a Scope server without its web UI.
+With the routes of :mod:`lab.sim.routes_session` (headless session, frame, recordings),
+:mod:`lab.sim.routes_library` (LoRA, plugins, nodes, workflows), :mod:`lab.sim.routes_host`
+(restart, logs, keys, onboarding, cloud, input sources) and :mod:`lab.sim.routes_live` (OSC,
+DMX, tempo), the simulator serves every operation of Scope 0.2.4's OpenAPI document
+(``tests/fixtures/scope-0.2.4/openapi.json``; ``tests/test_sim_openapi_walk.py`` checks it).
+Other GET paths fall through to the ``Frontend not built`` catch-all, as on a Scope server
+without its web UI.
 
 Where Scope's behaviour is not known, the simulator chooses: an unknown pipeline id in
 ``/models/status`` or ``/models/download`` gets 404 ``{"detail": "Pipeline <id> not found"}``,
@@ -27,7 +31,7 @@ from pydantic import BaseModel, Field
 from lab.sim.assets import AssetKind, InvalidAssetNameError
 from lab.sim.deps import StateDep
 from lab.sim.downloads import DownloadInProgressError
-from lab.sim.host import api_keys, hardware_info
+from lab.sim.host import hardware_info
 from lab.sim.loader import LoadEntry
 from lab.sim.media import (
     InvalidCandidateError,
@@ -196,18 +200,6 @@ async def ice_servers(state: StateDep) -> dict[str, Any]:
     return {"iceServers": state.ice_servers}
 
 
-@router.get("/api/v1/loras")
-async def list_loras() -> dict[str, Any]:
-    """LoRA files; the simulator has none."""
-    return {"lora_files": []}
-
-
-@router.get("/api/v1/keys")
-async def list_keys(state: StateDep) -> dict[str, Any]:
-    """Which API keys (HuggingFace, CivitAI) are configured."""
-    return api_keys(state.config.huggingface_token_set)
-
-
 @router.post("/api/v1/webrtc/offer")
 async def webrtc_offer(body: OfferRequest, request: Request, state: StateDep) -> dict[str, Any]:
     """Answer an SDP offer and create a session; 400 while no pipeline is loaded."""
@@ -239,8 +231,9 @@ async def webrtc_candidates(session_id: str, body: CandidatesRequest, state: Sta
 
 @router.delete("/api/v1/webrtc/offer/{session_id}", status_code=204)
 async def webrtc_close(session_id: str, state: StateDep) -> Response:
-    """Close a session; 204 even for an unknown id, as in Scope."""
+    """Close a session and drop its recordings; 204 even for an unknown id, as in Scope."""
     await state.media.close(session_id)
+    state.recordings.forget(session_id)
     return Response(status_code=204)
 
 

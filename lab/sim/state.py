@@ -1,8 +1,9 @@
 """The simulator's mutable state, independent of HTTP: one :class:`SimState` per app.
 
 It ties together the registered pipelines, the emulated GPU, model files, the pipeline
-loader, assets, ICE servers, faults and WebRTC sessions, and can return all of them to the
-startup config.
+loader, assets, ICE servers, faults and WebRTC sessions, the emulated host's LoRAs, plugins,
+keys and integrations, and the simulator's log, and can return all of them (but the log) to
+the startup config.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from lab.sim.assets import AssetStore
 from lab.sim.config import SimConfig
 from lab.sim.downloads import ModelStore
 from lab.sim.faults import FaultBook
+from lab.sim.integrations import CloudLink, DmxSettings, OscSettings
 from lab.sim.loader import PipelineLoader
+from lab.sim.loras import LoraBook
 from lab.sim.media import SessionBook
+from lab.sim.plugins import PluginBook
 from lab.sim.profiles import PipelineProfile, load_profiles
+from lab.sim.recordings import RecordingBook
+from lab.sim.simlog import SimLog
+from lab.sim.userdata import KeyStore, Onboarding
 
 __all__ = ["SimState"]
 
@@ -44,6 +51,14 @@ class SimState:
     ice_servers: list[dict[str, Any]]
     models: ModelStore
     loader: PipelineLoader
+    loras: LoraBook
+    plugins: PluginBook
+    keys: KeyStore
+    onboarding: Onboarding
+    osc: OscSettings
+    dmx: DmxSettings
+    cloud: CloudLink
+    recordings: RecordingBook
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
@@ -62,6 +77,8 @@ class SimState:
         self.media = SessionBook(
             self.profiles, lambda: self.loader.status(consume_error=False), self.faults
         )
+        self.log = SimLog()  # kept across resets, like a server's log file
+        self.log.attach()
 
     def _start_fresh(self) -> None:
         self.vram_gb = self.config.vram_gb
@@ -72,7 +89,20 @@ class SimState:
             mb_per_s=self.config.download_mb_per_s,
             speed=self.config.speed,
         )
-        self.loader = PipelineLoader(
+        self.loader = self._new_loader()
+        # Where Scope keeps LoRAs relative to assets (<models>/lora, assets beside models).
+        self.loras = LoraBook(self.assets.root.parent / "models" / "lora")
+        self.plugins = PluginBook()
+        env_keys = {"huggingface"} if self.config.huggingface_token_set else set()
+        self.keys = KeyStore(frozenset(env_keys))
+        self.onboarding = Onboarding()
+        self.osc = OscSettings()
+        self.dmx = DmxSettings()
+        self.cloud = CloudLink()
+        self.recordings = RecordingBook()
+
+    def _new_loader(self) -> PipelineLoader:
+        return PipelineLoader(
             self.profiles, self.models, self.faults, lambda: self.vram_gb, self.config.speed
         )
 
@@ -105,9 +135,26 @@ class SimState:
         self._start_fresh()
         logger.info("Simulator reset to its startup config")
 
+    async def restart(self) -> None:
+        """What ``POST /api/v1/restart`` does to a server: a new start time, every session
+        closed, no pipeline loaded, no recording, cloud and OSC inventory gone.
+
+        What a real server keeps on disk stays (models, assets, LoRAs, plugins, keys,
+        onboarding, DMX config), and so do the simulator's own knobs (faults, GPU, media).
+        """
+        await self.media.close_all()
+        await self.loader.aclose()
+        self.loader = self._new_loader()
+        self.recordings = RecordingBook()
+        self.cloud = CloudLink()
+        self.osc = OscSettings()
+        self.server_start_time = time.time()
+        logger.info("Server restarted (emulated): sessions closed, pipelines unloaded")
+
     async def aclose(self) -> None:
         """Close every session, stop background work and remove the temporary asset directory."""
         await self.media.aclose()
         await self.loader.aclose()
         await self.models.aclose()
         self.assets.close()
+        self.log.detach()

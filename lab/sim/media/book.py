@@ -191,6 +191,10 @@ class SessionBook:
         self.unpaced = False
         self.quality = QualityKnobs()
 
+    async def close_all(self) -> None:
+        """Close every session but keep them, with their truth (an emulated restart)."""
+        await self._close_all()
+
     async def aclose(self) -> None:
         """Close every session and the ``ice_fail`` port (at shutdown)."""
         await self._close_all()

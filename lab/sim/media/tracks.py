@@ -131,6 +131,11 @@ class OutputTrack(MediaStreamTrack):
                 return await self._send(item)
             await self._buffer.wait()
 
+    @property
+    def last_frame(self) -> av.VideoFrame | None:
+        """The frame sent last (what ``/session/frame`` captures), if any."""
+        return None if self._last is None else self._last.frame
+
     def stop(self) -> None:
         """End the track (and wake a waiting ``recv()`` so that it raises)."""
         super().stop()
