@@ -44,10 +44,10 @@ async def one_run(client: ScopeClient, sim_process: psutil.Process, width: int, 
     accounting = stamp_accounting(frames["stamp_id"])
     span = (frames["complete_ns"].iloc[-1] - frames["complete_ns"].iloc[0]) / 1e9 if len(frames) > 1 else 0
     received_fps = (len(frames) - 1) / span if span else 0.0
-    sustained = accounting.lost == 0 and received_fps >= 0.97 * fps
+    sustained = accounting.unseen == 0 and received_fps >= 0.97 * fps
     return {
         "resolution": f"{width}x{height}", "sent_fps": fps, "received_fps": round(received_fps, 1),
-        "frames": len(frames), "lost": accounting.lost, "unreadable": accounting.unreadable,
+        "frames": len(frames), "lost": accounting.unseen, "unreadable": accounting.unreadable,
         "sustained": sustained,
         "client_cpu_ms_per_frame": round(1e3 * cpu_client / max(len(frames), 1), 2),
         "sim_cpu_ms_per_frame": round(1e3 * cpu_sim / max(len(frames), 1), 2),

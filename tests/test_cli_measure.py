@@ -18,7 +18,7 @@ FIGURES = {
     "load_s": "s", "signalling_s": "s", "connect_s": "s", "first_frame_s": "s", "ttff_s": "s",
     "warmup_s": "s", "fps_out": "fps", "interval_p50": "ms", "interval_p95": "ms", "interval_max": "ms",
     "stalls": "count", "burst_frames": "frames", "server_fps_out": "fps",
-    "latency_p50": "ms", "latency_p95": "ms", "latency_max": "ms", "frames_lost": "count",
+    "latency_p50": "ms", "latency_p95": "ms", "latency_max": "ms", "inputs_unseen": "count",
     # quality, scored after streaming (the picture is kept, so fidelity is paired by stamp id)
     "flicker": "levels", "flicker_trend": "levels/s", "duplicate_share": "%", "freeze_share": "%",
     "fidelity_ssim": "SSIM", "sharpness": "levels²",
@@ -46,7 +46,7 @@ def test_measure_sim_prints_every_figure_as_json(monkeypatch: pytest.MonkeyPatch
         assert figure["value"] is not None or figure["warnings"], f"{name} has neither a value nor a warning"
         assert figure["value"] is None or math.isfinite(figure["value"])
     assert figures["latency_p50"]["value"] > 0 and figures["fps_out"]["value"] == pytest.approx(15, rel=0.1)
-    assert figures["stalls"]["value"] == 0 and figures["frames_lost"]["value"] == 0
+    assert figures["stalls"]["value"] == 0 and figures["inputs_unseen"]["value"] == 0
     assert report["quality_model"] == "pixels" and figures["fidelity_ssim"]["value"] > 0.9
     assert figures["prompt_alignment"]["value"] is None and "no text prompt" in figures["prompt_alignment"]["note"]
 

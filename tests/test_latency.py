@@ -35,12 +35,12 @@ def test_join_gives_exact_latency_and_bias() -> None:
 def test_accounting_counts_each_kind() -> None:
     acc = stamp_accounting(pd.Series(pd.array([0, 1, 1, 3, 2, None, 6], dtype="Int64")))
     assert (acc.received, acc.readable, acc.unreadable) == (7, 6, 1)
-    assert (acc.lost, acc.repeated, acc.reordered) == (2, 1, 1)  # 4 and 5 lost; 1 twice; 3 -> 2
+    assert (acc.unseen, acc.repeated, acc.reordered) == (2, 1, 1)  # 4 and 5 unseen; 1 twice; 3 -> 2
 
 
 def test_accounting_with_nothing_readable() -> None:
     acc = stamp_accounting(pd.Series(pd.array([None, None], dtype="Int64")))
-    assert (acc.readable, acc.unreadable, acc.lost) == (0, 2, 0)
+    assert (acc.readable, acc.unreadable, acc.unseen) == (0, 2, 0)
 
 
 def test_latency_figures_use_first_arrival_of_each_id() -> None:

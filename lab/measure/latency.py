@@ -9,11 +9,13 @@ exactly which input it is, so its latency is exact:
 - ``receive_bias_ms`` = ``decoded_ns - complete_ns``: the extra delay of aiortc's jitter
   buffer (about one frame interval), reported and never included in ``latency_ms``.
 
-Frame accounting from ids (between the first and last id read back): ``lost`` ids were
+Frame accounting from ids (between the first and last id read back): ``unseen`` ids were
 sent but never came back, ``repeated`` came back more than once (a paused or re-sent
 picture), ``reordered`` came back with a smaller id than the one before, and
 ``unreadable`` output frames carried no readable stamp (the decoder refuses rather than
-guesses).
+guesses). An unseen id is not a loss: Scope samples each chunk's input frames from its
+queue and skips the rest when the pipeline is slower than its input, drops new frames from
+its full queues, and a generative pipeline may repaint a stamp past reading.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class StampAccounting:
     received: int
     readable: int
     unreadable: int
-    lost: int
+    unseen: int
     repeated: int
     reordered: int
 
@@ -57,7 +59,7 @@ def join_stamped(frames: pd.DataFrame, sent: Iterable[FrameRecord]) -> pd.DataFr
 
 
 def stamp_accounting(stamp_ids: pd.Series) -> StampAccounting:
-    """Count lost, repeated, reordered and unreadable frames from the ids read back."""
+    """Count unseen, repeated, reordered and unreadable frames from the ids read back."""
     readable = stamp_ids.dropna().astype(np.int64).to_numpy()
     if readable.size == 0:
         return StampAccounting(int(stamp_ids.size), 0, int(stamp_ids.size), 0, 0, 0)
@@ -67,7 +69,7 @@ def stamp_accounting(stamp_ids: pd.Series) -> StampAccounting:
         received=int(stamp_ids.size),
         readable=int(readable.size),
         unreadable=int(stamp_ids.size - readable.size),
-        lost=expected - int(unique.size),
+        unseen=expected - int(unique.size),
         repeated=int(readable.size - unique.size),
         reordered=int((np.diff(readable) < 0).sum()),
     )

@@ -557,8 +557,11 @@ def _analyse(result: TrialResult, window: _Window, session_frames: pd.DataFrame,
         accounting = stamp_accounting(frames["stamp_id"])
         if accounting.readable:
             figures += latency_figures(frames[frames["phase"] == "steady"] if warmup_end is not None else frames)
-            figures.append(Figure("frames_lost", float(accounting.lost), "count", accounting.readable,
-                                  note="ids sent but never received, between the first and last id read"))
+            figures.append(Figure("inputs_unseen", float(accounting.unseen), "count", accounting.readable,
+                                  note="ids sent but never read back, between the first and last id read: "
+                                       "skipped by the server's chunk sampling or dropped from its full "
+                                       "queues (normal for a pipeline slower than its input), or repainted "
+                                       "past reading; not a loss"))
         else:
             figures.append(Figure("latency_p50", None, "ms", 0, warnings=(
                 "no stamp was readable in the output: this pipeline redraws the picture; "

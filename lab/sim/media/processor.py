@@ -3,7 +3,8 @@
 Each step applies at most one pending parameter update, then:
 
 * video mode: waits until the input queue holds a chunk (``chunk_frames``) and takes one,
-  sampled uniformly from what is queued;
+  sampled uniformly from what is queued (skipping the frames between; see
+  :mod:`lab.sim.media.queues`);
 * text mode: generative pipelines generate without input; video-only pipelines (passthrough,
   gray) make nothing and wait for a parameter update;
 
@@ -12,7 +13,8 @@ gray) with the input timestamps; their frames are ready ``pipeline_delay_s`` aft
 is complete. Generative pipelines paint ``output_frames_per_chunk`` frames from the prompts
 in force (and the input, in video mode), with the VACE reference images and flicker that
 :mod:`lab.sim.media.quality` decides, and take the chunk's emulated compute time, in real
-time. Every chunk is recorded in the session's ground truth.
+time. The output frames go into the bounded output queue, which drops what does not fit.
+Every chunk is recorded in the session's ground truth.
 
 Paused, it starts no new chunk. A cache reset or an ``input_mode`` change restarts warm-up.
 """
@@ -142,7 +144,7 @@ class FrameProcessor:
             await self._running.wait()
             chunk = self._params.next_chunk()
             if chunk.video_mode and chain.video_capable:
-                inputs = await self._inputs.take(chain.chunk_frames)
+                inputs = await self._inputs.take(chain.chunk_frames, self._chunk_index)
             elif not chunk.video_mode and chain.text_capable:
                 inputs = []
             else:
@@ -165,7 +167,7 @@ class FrameProcessor:
             frames = [(self._filter(source.frame), source, NOTHING_INJECTED) for source in inputs]
             compute_s = 0.0
         done_ns = time.perf_counter_ns()
-        self._outputs.extend(
+        dropped = self._outputs.extend(
             OutputFrame(
                 frame=frame,
                 ready_ns=done_ns + self._chain.delay_ns,
@@ -183,6 +185,7 @@ class FrameProcessor:
             started_ns=started_ns,
             done_ns=done_ns,
             frames=len(frames),
+            outputs_dropped=dropped,
             compute_s=compute_s,
             warmup=warmup,
             prompt=_label(mix),

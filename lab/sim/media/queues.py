@@ -1,8 +1,19 @@
-"""The frames between the tracks and the frame processor, and the queues that hold them.
+"""The frames between the tracks and the frame processor, and Scope's bounded queues that hold them.
 
-:class:`InputQueue` holds received input frames until a chunk takes them (sampled uniformly
-from what is queued, like Scope); :class:`OutputBuffer` holds processed frames until the
-output track sends them.
+Scope 0.2.4 keeps no unbounded backlog on the video path, and neither does the simulator:
+
+* :class:`InputQueue` holds at most ``INPUT_QUEUE_FRAMES`` received frames and drops a *new*
+  frame when full. A chunk waits until ``chunk_frames`` are queued, then takes that many
+  sampled uniformly across everything queued and consumes the frames in between too; only
+  the frames after the last sampled one stay (fewer than one sampling step). A pipeline
+  slower than its input therefore skips input frames instead of falling behind them.
+* :class:`OutputBuffer` holds processed frames until the output track sends them. It starts
+  at ``OUTPUT_QUEUE_FRAMES``; a batch larger than half of it grows it to twice the batch, and
+  frames that arrive when it is full are dropped (the new ones, not the queued ones).
+
+Every input frame's fate (sampled into a chunk, skipped by the sampling, or dropped because
+the queue was full) is recorded in the queue's ``ledger``, part of the session's ground
+truth; output frames dropped are counted per batch by :meth:`OutputBuffer.extend`.
 """
 
 from __future__ import annotations
@@ -11,16 +22,28 @@ import asyncio
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 import av
-import numpy as np
 
+from lab.sim.media.columns import Columns
 from lab.sim.media.quality import NOTHING_INJECTED, Injected
 
-__all__ = ["INPUT_QUEUE_MIN_FRAMES", "InputFrame", "InputQueue", "OutputBuffer", "OutputFrame"]
+__all__ = [
+    "INPUT_QUEUE_FRAMES",
+    "OUTPUT_QUEUE_FRAMES",
+    "InputFate",
+    "InputFrame",
+    "InputQueue",
+    "OutputBuffer",
+    "OutputFrame",
+    "sample_indices",
+]
 
-INPUT_QUEUE_MIN_FRAMES = 30
-"""Input frames kept at least (twice a chunk if more); older frames are dropped beyond it."""
+INPUT_QUEUE_FRAMES = 30
+OUTPUT_QUEUE_FRAMES = 8  # the output queue's starting size; large batches grow it
+
+InputFate = Literal["sampled", "skipped", "dropped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,59 +73,112 @@ class OutputFrame:
     injected: Injected = NOTHING_INJECTED
 
 
-class InputQueue:
-    """Input frames waiting for the next chunk.
+def sample_indices(queued: int, count: int) -> list[int]:
+    """Indices of ``count`` frames sampled uniformly from ``queued`` (``queued >= count``).
 
-    Parameters
+    The step is ``queued / count`` and each index is rounded down, so the first frame is
+    always taken and fewer than one step's frames follow the last one.
+
+    >>> sample_indices(30, 12)
+    [0, 2, 5, 7, 10, 12, 15, 17, 20, 22, 25, 27]
+    >>> sample_indices(4, 4)
+    [0, 1, 2, 3]
+    """
+    if not 0 < count <= queued:
+        raise ValueError(f"cannot sample {count} of {queued} frames")
+    return [i * queued // count for i in range(count)]
+
+
+class InputQueue:
+    """Input frames waiting for the next chunk (see the module docstring for the rules).
+
+    Attributes
     ----------
-    chunk_frames
-        Frames per chunk; the queue keeps ``max(INPUT_QUEUE_MIN_FRAMES, 2 * chunk_frames)``.
+    received
+        Frames offered to the queue (kept or dropped): the server's ``frames_in``.
+    ledger
+        One row per input frame whose fate is decided: ``input_seq``, ``received_ns``,
+        ``stamp_id``, ``fate`` (``"sampled"``, ``"skipped"`` or ``"dropped"``) and
+        ``chunk_index`` (the chunk that consumed it; ``None`` when dropped).
     """
 
-    def __init__(self, chunk_frames: int) -> None:
-        capacity = max(INPUT_QUEUE_MIN_FRAMES, 2 * chunk_frames)
-        self._frames: deque[InputFrame] = deque(maxlen=capacity)
+    def __init__(self, capacity: int = INPUT_QUEUE_FRAMES) -> None:
+        self._capacity = capacity
+        self._frames: deque[InputFrame] = deque()
         self._arrived = asyncio.Event()
         self.received = 0
+        self.ledger = Columns("input_seq", "received_ns", "stamp_id", "fate", "chunk_index")
 
-    def put(self, frame: InputFrame) -> None:
-        """Add a received frame (dropping the oldest when full)."""
-        self._frames.append(frame)
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def put(self, frame: InputFrame) -> bool:
+        """Queue a received frame; drop it (and return False) when the queue is full."""
         self.received += 1
+        if len(self._frames) >= self._capacity:
+            self._record(frame, "dropped", None)
+            return False
+        self._frames.append(frame)
         self._arrived.set()
+        return True
 
-    async def take(self, count: int) -> list[InputFrame]:
+    async def take(self, count: int, chunk_index: int) -> list[InputFrame]:
         """Wait for ``count`` frames, then take ``count`` sampled uniformly from all queued.
 
-        The frames not sampled are dropped, as Scope drops them.
+        The frames between the sampled ones are consumed too (skipped); the frames after the
+        last sampled one stay for the next chunk.
         """
         while len(self._frames) < count:
             self._arrived.clear()
             await self._arrived.wait()
-        picks = np.linspace(0, len(self._frames) - 1, count).round().astype(int)
-        chosen = [self._frames[i] for i in picks]
-        self._frames.clear()
+        picks = sample_indices(len(self._frames), count)
+        picked = set(picks)
+        chosen: list[InputFrame] = []
+        for index in range(picks[-1] + 1):
+            frame = self._frames.popleft()
+            sampled = index in picked
+            self._record(frame, "sampled" if sampled else "skipped", chunk_index)
+            if sampled:
+                chosen.append(frame)
         return chosen
+
+    def _record(self, frame: InputFrame, fate: InputFate, chunk_index: int | None) -> None:
+        self.ledger.append(
+            input_seq=frame.seq,
+            received_ns=frame.received_ns,
+            stamp_id=frame.stamp_id,
+            fate=fate,
+            chunk_index=chunk_index,
+        )
 
 
 class OutputBuffer:
-    """Processed frames waiting for the output track, with a wake-up signal.
+    """Processed frames waiting for the output track, bounded as Scope bounds them.
 
     Anything the output track must react to (new frames, pause, resume, stop) calls
     :meth:`notify`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = OUTPUT_QUEUE_FRAMES) -> None:
         self._frames: deque[OutputFrame] = deque()
         self._changed = asyncio.Event()
+        self.capacity = capacity
 
     def __len__(self) -> int:
         return len(self._frames)
 
-    def extend(self, frames: Iterable[OutputFrame]) -> None:
-        """Queue frames for sending."""
-        self._frames.extend(frames)
+    def extend(self, frames: Iterable[OutputFrame]) -> int:
+        """Queue a batch for sending; return how many of its frames were dropped (queue full).
+
+        A batch larger than half the queue first grows the queue to twice the batch.
+        """
+        batch = list(frames)
+        if len(batch) > self.capacity / 2:
+            self.capacity = 2 * len(batch)
+        room = max(self.capacity - len(self._frames), 0)
+        self._frames.extend(batch[:room])
         self.notify()
+        return len(batch) - min(room, len(batch))
 
     def pop(self) -> OutputFrame | None:
         """The oldest frame, or ``None`` when empty."""

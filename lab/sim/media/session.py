@@ -88,8 +88,8 @@ class MediaSession:
         self.paused = False
         self.pc: RTCPeerConnection | None = None
         self.params = SessionParameters(initial)
-        self.truth = SessionTruth()
-        self.inputs = InputQueue(chain.chunk_frames if chain else 1)
+        self.inputs = InputQueue()
+        self.truth = SessionTruth(self.inputs.ledger)
         self.outputs = OutputBuffer()
         self.pacer = make_pacer(timestamped=chain is None or not chain.generative)
         self.track = OutputTrack(

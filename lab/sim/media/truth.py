@@ -1,4 +1,4 @@
-"""Ground truth of a session: every frame sent, every chunk computed, every message received.
+"""Ground truth of a session: every frame sent, input frame taken, chunk computed, message received.
 
 All times are ``time.perf_counter_ns`` values. On Linux that is CLOCK_MONOTONIC, shared by
 every process of the machine, so a client's own frame times can be compared with these.
@@ -18,8 +18,13 @@ frame the VACE reference picture takes (0 without one), and ``flicker_offset``, 
 brightness offset added to every pixel, in levels of 0-255 (0 for passthrough and gray).
 A ``"repeat"`` frame repeats both from the frame it repeats.
 
+Inputs (one row per received input frame whose fate is decided; the input queue's ledger,
+see :mod:`lab.sim.media.queues`): ``input_seq``, ``received_ns``, ``stamp_id``, ``fate``
+(``"sampled"`` into a chunk, ``"skipped"`` by the chunk's sampling, or ``"dropped"``
+because the queue was full) and ``chunk_index`` (``None`` when dropped).
+
 Chunks: ``chunk_index``, ``started_ns``, ``done_ns``, ``frames`` (output frames),
-``compute_s`` (emulated compute time; 0 for passthrough and gray), ``warmup`` (a warm-up
+``outputs_dropped`` (those of them the full output queue dropped), ``compute_s`` (emulated compute time; 0 for passthrough and gray), ``warmup`` (a warm-up
 chunk), ``prompt`` (the prompts in force), ``update_received_ns`` (receive time of the
 parameter update first applied in this chunk, if any), ``ref_images`` (the paths of the
 reference images painted into its frames, ``[]`` when none) and ``ref_since_ns`` (start of
@@ -33,39 +38,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.sim.media.columns import Columns
 from lab.sim.media.quality import Injected
 from lab.sim.media.queues import InputFrame
 
-__all__ = ["Columns", "SessionTruth"]
-
-
-class Columns:
-    """A table kept as one list per column, appended row by row."""
-
-    def __init__(self, *names: str) -> None:
-        self._columns: dict[str, list[Any]] = {name: [] for name in names}
-
-    def __len__(self) -> int:
-        return len(next(iter(self._columns.values())))
-
-    def append(self, **row: Any) -> None:
-        """Add a row; every column must be given."""
-        for name, column in self._columns.items():
-            column.append(row[name])
-
-    def set_last(self, name: str, value: Any) -> None:
-        """Set one column of the last row."""
-        self._columns[name][-1] = value
-
-    def to_json(self) -> dict[str, list[Any]]:
-        """The columns as lists (copies)."""
-        return {name: list(column) for name, column in self._columns.items()}
+__all__ = ["SessionTruth"]
 
 
 class SessionTruth:
     """What one session really did (see the module docstring for the columns)."""
 
-    def __init__(self) -> None:
+    def __init__(self, inputs: Columns) -> None:
+        self.inputs = inputs
         self.frames = Columns(
             "out_seq", "sent_ns", "pts", "kind", "chunk_index", "input_seq",
             "input_received_ns", "internal_delay_ns", "input_stamp_id", "wire_ns", "ref_share",
@@ -73,7 +57,8 @@ class SessionTruth:
         )
         self._wire_pending = False
         self.chunks = Columns(
-            "chunk_index", "started_ns", "done_ns", "frames", "compute_s", "warmup", "prompt",
+            "chunk_index", "started_ns", "done_ns", "frames", "outputs_dropped", "compute_s",
+            "warmup", "prompt",
             "update_received_ns", "ref_images", "ref_since_ns",
         )
         self.messages = Columns("received_ns", "source", "keys")
@@ -112,9 +97,10 @@ class SessionTruth:
             self._wire_pending = False
 
     def to_json(self) -> dict[str, Any]:
-        """Frames, chunks and messages, each as columns of lists."""
+        """Frames, inputs, chunks and messages, each as columns of lists."""
         return {
             "frames": self.frames.to_json(),
+            "inputs": self.inputs.to_json(),
             "chunks": self.chunks.to_json(),
             "messages": self.messages.to_json(),
         }
