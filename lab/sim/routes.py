@@ -233,7 +233,7 @@ async def webrtc_candidates(session_id: str, body: CandidatesRequest, state: Sta
 async def webrtc_close(session_id: str, state: StateDep) -> Response:
     """Close a session and drop its recordings; 204 even for an unknown id, as in Scope."""
     await state.media.close(session_id)
-    state.recordings.forget(session_id)
+    await state.recordings.forget(session_id)
     return Response(status_code=204)
 
 

@@ -7,20 +7,24 @@ and ``output.ts`` then answer 404, as Scope does with no headless session. A gra
 a pipeline or custom node is refused with 400 first, as in Scope.
 
 ``/session/frame`` captures the last frame the first open WebRTC session sent, as a JPEG.
-Recordings are kept per WebRTC session (see :mod:`lab.sim.recordings`); ``headless`` and
-unknown or closed sessions are 404.
+Recordings are MP4 files of what a WebRTC session sends (see :mod:`lab.sim.recordings`);
+``headless`` and unknown or closed sessions are 404.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, model_validator
+from starlette.background import BackgroundTask
 
 from lab.sim.deps import StateDep
+from lab.sim.errors import RouteError
 from lab.sim.media import UnknownSessionError
 from lab.sim.media.session import MediaSession
 from lab.sim.recordings import check_record_node
@@ -104,8 +108,7 @@ async def start_recording(
     session_id: str, state: StateDep, node_id: NodeQuery = None
 ) -> dict[str, str]:
     """Switch recording on for an open session (or one of its record nodes)."""
-    _recordable(state, session_id, node_id)
-    return state.recordings.start(session_id, node_id)
+    return state.recordings.start(await _recordable(state, session_id, node_id), node_id)
 
 
 @router.post("/api/v1/recordings/{session_id}/stop")
@@ -113,27 +116,34 @@ async def stop_recording(
     session_id: str, state: StateDep, node_id: NodeQuery = None
 ) -> dict[str, str]:
     """Switch recording off."""
-    _recordable(state, session_id, node_id)
-    return state.recordings.stop(session_id, node_id)
+    await _recordable(state, session_id, node_id)
+    return await state.recordings.stop(session_id, node_id)
 
 
 @router.get("/api/v1/recordings/{session_id}")
 async def download_recording(
     session_id: str, state: StateDep, node_id: NodeQuery = None
 ) -> Response:
-    """404: the simulator writes no recording files (see the module docstring)."""
-    _recordable(state, session_id, node_id)
-    raise HTTPException(404, "Recording not available (the simulator encodes no recordings)")
+    """The stopped recording as an MP4 download, deleted once sent (404 while recording)."""
+    await _recordable(state, session_id, node_id)
+    try:
+        path = state.recordings.take(session_id, node_id)
+    except RouteError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    name = f"recording-{stamp}.mp4" if node_id is None else f"recording-{node_id}-{stamp}.mp4"
+    return FileResponse(path, media_type="video/mp4", filename=name,
+                        background=BackgroundTask(path.unlink, missing_ok=True))
 
 
-def _recordable(state: SimState, session_id: str, node_id: str | None) -> MediaSession:
+async def _recordable(state: SimState, session_id: str, node_id: str | None) -> MediaSession:
     """The open session ``session_id``, checked against ``node_id``; 404 or 400 otherwise."""
     try:
         session = state.media.get(session_id)
     except UnknownSessionError:
         session = None
     if session is None or not session.active:
-        state.recordings.forget(session_id)
+        await state.recordings.forget(session_id)
         raise HTTPException(404, f"Session {session_id} not found")
     check_record_node(session.params.current, node_id)
     return session

@@ -128,6 +128,7 @@ class SimState:
         await self.media.reset()
         await self.loader.aclose()
         await self.models.aclose()
+        await self.recordings.aclose()
         self.faults.clear()
         for fault in self.config.faults:
             self.faults.add(fault)
@@ -144,6 +145,7 @@ class SimState:
         """
         await self.media.close_all()
         await self.loader.aclose()
+        await self.recordings.aclose()
         self.loader = self._new_loader()
         self.recordings = RecordingBook()
         self.cloud = CloudLink()
@@ -154,6 +156,7 @@ class SimState:
     async def aclose(self) -> None:
         """Close every session, stop background work and remove the temporary asset directory."""
         await self.media.aclose()
+        await self.recordings.aclose()
         await self.loader.aclose()
         await self.models.aclose()
         self.assets.close()

@@ -15,11 +15,13 @@ Modules::
     timing      emulated compute time of generative chunks (resolution, steps, warm-up, VACE)
     render      pixels of generative output (prompt looks, input blend, reference, noise)
     quality     reference share over time (identity drift) and flicker: knobs and truth
-    queues      input and output frames and the queues between tracks and processor
+    queues      input and output frames and Scope's bounded queues (sampling, drops)
     processor   the chunk loop: consume input, apply one update, compute, emit
     pacing      when each output frame goes and its pts (throughput or input timestamps)
     tracks      the output track (pacing, pause repeats, stall/dead faults) and input reader
-    truth       per-session ground truth: frames, chunks, messages (columns of lists)
+    truth       per-session ground truth: frames, inputs, chunks, messages (columns of lists)
+    columns     the column table every truth is kept in
+    recorder    a server-side recording: the frames a track sends, encoded to MP4
     session     one session: its peer connection, tracks, processor, data channel, faults
     signalling  SDP offer to answer (loopback-only ICE, ice_fail), trickled candidates
     book        all sessions of a simulator: open, find, broadcast, metrics, reset

@@ -85,6 +85,8 @@ class OutputTrack(MediaStreamTrack):
         Send nothing more, ever (``dead_after_unpause``).
     first_frame
         Set when the first frame has been sent.
+    taps
+        Called with every frame sent and its send time (server-side recordings).
     """
 
     kind = "video"
@@ -111,6 +113,7 @@ class OutputTrack(MediaStreamTrack):
         self.paused = False
         self.dead = False
         self.first_frame = asyncio.Event()
+        self.taps: list[Callable[[av.VideoFrame, int], None]] = []
         self._first_sent_ns = 0
         self._last: _Sent | None = None
 
@@ -182,6 +185,8 @@ class OutputTrack(MediaStreamTrack):
             sent_ns=sent_ns, pts=pts, kind=kind, chunk_index=chunk_index, source=source,
             injected=injected,
         )
+        for tap in self.taps:
+            tap(frame, sent_ns)
         if not self.first_frame.is_set():
             self._first_sent_ns = sent_ns
             self.first_frame.set()
