@@ -7,6 +7,10 @@ follows the worst status: 0 pass (or skip), 1 warn, 2 fail.
 
 Nothing secret is ever put in a check: ICE server entries are summarised by their URLs,
 and credentials are reduced to "present".
+
+A failing check's remedy ends with the server's own log lines written since the doctor
+reached it (warnings, errors, lines naming a pipeline; redacted), when the server serves
+``/api/v1/logs/tail``: Scope reports many failures without a reason and logs the reason.
 """
 
 from __future__ import annotations
@@ -16,14 +20,14 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pandas as pd
 
 from lab.client import ScopeClient
-from lab.errors import LabError, PodNotReadyError, ScopeError, TargetError
+from lab.errors import LabError, PodNotReadyError, ScopeError, TargetError, server_log_text
 from lab.models import Health, PipelineSchemas
 from lab.overview import SIMULATED_LABEL
 from lab.target import SCOPE_PORT, Target
@@ -126,6 +130,7 @@ class _Run:
         self.openapi: dict[str, Any] | None = None
         self.schemas: PipelineSchemas | None = None
         self.vram_gb: float | None = None
+        self.log_offset: int | None = None  # the server log's end when the doctor reached it
         self.blocked_by: str | None = None
 
     def add(self, check: Check) -> None:
@@ -171,6 +176,8 @@ async def run_doctor(target: str, *, stream: bool = True, deep: bool = False,
             if result.elapsed_ms is None:
                 result = Check(result.name, result.status, result.value, result.remedy,
                                round((time.perf_counter() - started) * 1e3, 1))
+            if result.status == "fail":
+                result = await _with_server_log(run, result)
             run.add(result)
             if blocking and result.status == "fail":
                 run.blocked_by = name
@@ -178,6 +185,15 @@ async def run_doctor(target: str, *, stream: bool = True, deep: bool = False,
         if run.client is not None:
             await run.client.aclose()
     return report
+
+
+async def _with_server_log(run: _Run, check: Check) -> Check:
+    """A failed check with the server's log lines since the doctor reached the server (those not shown yet)."""
+    if run.client is None:
+        return check
+    remedy = check.remedy or ""
+    lines = [line for line in await run.client.log_excerpt(run.log_offset) if line not in remedy]
+    return replace(check, remedy=(remedy + server_log_text(lines)).strip() or None) if lines else check
 
 
 async def _check_target(run: _Run) -> Check:
@@ -259,6 +275,7 @@ async def _check_health(run: _Run) -> Check:
     except ScopeError as exc:
         return Check("health", "fail", type(exc).__name__, str(exc))
     run.report.simulated = health.is_simulator
+    run.log_offset = await run.client.log_offset()
     uptime = f", up {time.time() - health.server_start_time:.0f} s" if health.server_start_time else ""
     label = f" [{SIMULATED_LABEL}]" if health.is_simulator else ""
     value = f"{health.status}, Scope {health.version} ({health.git_commit}){uptime}{label}"

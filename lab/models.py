@@ -25,6 +25,7 @@ __all__ = [
     "IceServer",
     "LoraFile",
     "SessionMetrics",
+    "LogTail",
     "WebRtcAnswer",
     "LoadStatus",
     "VideoMode",
@@ -235,6 +236,13 @@ class SessionMetrics(ScopeModel):
 
     sessions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     gpu: dict[str, Any] = Field(default_factory=dict)
+
+
+class LogTail(ScopeModel):
+    """``GET /api/v1/logs/tail``: the last lines after a byte offset, and the offset to resume from."""
+
+    lines: list[str] = Field(default_factory=list)
+    offset: int
 
 
 class WebRtcAnswer(ScopeModel):

@@ -30,7 +30,7 @@ import pandas as pd
 
 from lab import resources
 from lab.client import LoadResult, ScopeClient
-from lab.errors import LabError
+from lab.errors import LabError, ScopeError
 from lab.measure.arrivals import analyze_arrivals
 from lab.measure.change import DEFAULT_WINDOW_S, TRUNCATED, ChangeDetection, detect_change, detect_freeze, detect_sequence, thumbnail
 from lab.measure.latency import join_stamped, latency_figures, stamp_accounting
@@ -43,7 +43,7 @@ from lab.sources import StepSource, VideoSource, make_source
 from lab.tasks import cancel_and_wait
 
 __all__ = ["ControlChange", "Segment", "TrialSpec", "TrialResult", "run_trial", "run_session", "load_params",
-           "ONE_SHOT_KEYS"]
+           "error_record", "ONE_SHOT_KEYS"]
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class TrialResult:
     control_detections: list[ChangeDetection] = field(default_factory=list)
     server_samples: list[dict[str, Any]] = field(default_factory=list)
     server_state: dict[str, Any] = field(default_factory=dict)
-    error: dict[str, str] | None = None
+    error: dict[str, Any] | None = None  # see error_record
     segment: Segment = field(default_factory=Segment)
     samples: list[np.ndarray] = field(default_factory=list, repr=False)
     quality: QualitySamples | None = field(default=None, repr=False)  # scored after streaming (lab.quality.score)
@@ -234,6 +234,7 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
         source.on_sent.append(inputs)
     run = _SessionRun(spec, results, source, _FrameRecorder(read_stamps=stamped, inputs=inputs),
                       on_result or (lambda result: None))
+    log_offset = await client.log_offset()  # what the server logs if the session fails explains it
     phase = "connect"
     try:
         run.session = await RtcSession.open(client, [spec.pipeline_id], source=source, mode=spec.mode,
@@ -244,6 +245,8 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
         phase = "stream"
         await _stream_segments(run, client, say)
     except LabError as exc:
+        if isinstance(exc, ScopeError):
+            exc.add_server_log(await client.log_excerpt(log_offset, spec.pipeline_id))
         run.fail(exc, phase)
         say(f"{phase} failed: {type(exc).__name__}")
     finally:
@@ -253,6 +256,12 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
             source.stop()
     run.emit_remaining()
     return results
+
+
+def error_record(exc: LabError, phase: str) -> dict[str, Any]:
+    """A failure as a result or trial row keeps it: class, phase, message, and the server's log lines."""
+    return {"class": type(exc).__name__, "phase": phase, "message": str(exc),
+            "server_log": list(getattr(exc, "server_log", ()))}
 
 
 class _SessionRun:
@@ -309,7 +318,7 @@ class _SessionRun:
 
     def fail(self, exc: LabError, phase: str) -> None:
         """The segment in progress gets the error; later ones were not run because of it."""
-        error = {"class": type(exc).__name__, "phase": phase, "message": str(exc)}
+        error = error_record(exc, phase)
         for k in range(self.emitted, len(self.results)):
             self.results[k].error = error if k == self.emitted else {
                 **error, "phase": "not run", "message": f"the session ended in an earlier segment: {exc}"}

@@ -5,7 +5,8 @@ Guarantees:
 - every trial row is appended and fsync'ed as soon as its segment ends, so Ctrl-C or a
   killed process loses at most the trial in flight; ``resume=RUN_ID`` replans from the
   run's own manifest (trial ids are deterministic) and runs only what has no row yet;
-- a failure is a row (error class, phase, message) and the sweep goes on: a failed load
+- a failure is a row (error class, phase, message, and the server's log lines that explain it,
+  see :func:`lab.measure.trial.error_record`) and the sweep goes on: a failed load
   fails its group's trials, a stopped stream fails its segment and marks the rest of that
   session ``not run``;
 - several targets run concurrently, each strictly one trial at a time;
@@ -39,7 +40,7 @@ import lab
 from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
 from lab.logbook.api import api_facts
-from lab.measure.trial import Segment, TrialResult, TrialSpec, load_params, run_session
+from lab.measure.trial import Segment, TrialResult, TrialSpec, error_record, load_params, run_session
 from lab.models import PipelineSchema
 from lab.quality.embed import load_embedder
 from lab.quality.samples import QualitySamples
@@ -182,7 +183,7 @@ async def _run_target(target: str, sweep: SweepSpec, client: ScopeClient, groups
                 load = await client.load_pipeline(group.pipeline_id, load_params(spec, schema),
                                                   download_missing=spec.download_missing)
             except LabError as exc:
-                error = {"class": type(exc).__name__, "phase": "load", "message": str(exc)}
+                error = error_record(exc, "load")
                 for trial in (t for session in pending for t in session):
                     store.append_trial(trial_row(trial, store.run_id, facts, error=error))
                     outcome.rows_written += 1
@@ -262,7 +263,7 @@ def _runtime_parameters(runtime: Mapping[str, Any], references: list[str]) -> di
 
 
 def trial_row(trial: PlannedTrial, run_id: str, facts: ServerFacts, *, result: TrialResult | None = None,
-              error: Mapping[str, str] | None = None) -> dict[str, Any]:
+              error: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The stored row of one planned trial: its keys, settings, status and figures."""
     status = "skipped" if trial.skip else "error" if (error or (result and result.error)) else "ok"
     row: dict[str, Any] = {
