@@ -43,12 +43,14 @@ from lab.models import (
     Health,
     HardwareInfo,
     IceServer,
+    InputSourceType,
     LogTail,
     LoraFile,
     ModelsStatus,
     PipelineSchema,
     PipelineSchemas,
     PipelineStatus,
+    PluginList,
     SessionMetrics,
     WebRtcAnswer,
 )
@@ -285,6 +287,15 @@ class ScopeClient:
         """``GET /api/v1/loras``: LoRA files installed on the server."""
         response = await (await self._open()).send("GET", "/api/v1/loras")
         return _parse_list(response, "lora_files", LoraFile)
+
+    async def plugins(self) -> PluginList:
+        """``GET /api/v1/plugins``: installed plugins with their pipelines, and failed ones."""
+        return await self._get("/api/v1/plugins", PluginList)
+
+    async def input_sources(self) -> list[InputSourceType]:
+        """``GET /api/v1/input-sources``: server-side input source types and whether each is available."""
+        response = await (await self._open()).send("GET", "/api/v1/input-sources")
+        return _parse_list(response, "input_sources", InputSourceType)
 
     async def log_tail(self, lines: int = 200, since_offset: int = 0) -> LogTail:
         """``GET /api/v1/logs/tail``: the server log's last ``lines`` after a byte offset."""

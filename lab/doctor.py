@@ -28,6 +28,7 @@ import pandas as pd
 
 from lab.client import ScopeClient
 from lab.errors import LabError, PodNotReadyError, ScopeError, TargetError, server_log_text
+from lab.inputs import INTEGRATIONS, PodInputs, describe_integration, pod_inputs
 from lab.models import Health, PipelineSchemas
 from lab.overview import SIMULATED_LABEL
 from lab.target import SCOPE_PORT, Target
@@ -130,6 +131,7 @@ class _Run:
         self.openapi: dict[str, Any] | None = None
         self.schemas: PipelineSchemas | None = None
         self.vram_gb: float | None = None
+        self.inputs: PodInputs | None = None
         self.log_offset: int | None = None  # the server log's end when the doctor reached it
         self.blocked_by: str | None = None
 
@@ -386,6 +388,25 @@ async def _check_models(run: _Run) -> Check:
     return Check("models", "pass", value)
 
 
+async def _check_plugins(run: _Run) -> Check:
+    """Installed plugins and LoRAs (what researchers bring to the pod), and plugins that failed to load."""
+    assert run.client is not None
+    inputs = run.inputs = await pod_inputs(run.client)
+    value = f"plugins: {inputs.plugins_text()}; LoRAs: {inputs.loras_text()}"
+    if inputs.plugins is not None and inputs.plugins.failed_plugins:
+        return Check("plugins", "warn", value, "A plugin failed to load, so its pipelines are missing: reinstall it "
+                     "(POST /api/v1/plugins with upgrade or force) or read the server log for the import error.")
+    return Check("plugins", "pass", value)
+
+
+async def _check_inputs(run: _Run) -> Check:
+    """Server-side input sources and Spout/NDI/Syphon: available or not, the server's reason and install hint."""
+    assert run.client is not None
+    inputs = run.inputs or await pod_inputs(run.client)
+    sharing = "; ".join(f"{name}: {describe_integration(name, inputs.integrations[name])}" for name in INTEGRATIONS)
+    return Check("inputs", "pass", f"input sources: {inputs.sources_text()}; {sharing}")
+
+
 async def _check_ice(run: _Run) -> Check:
     assert run.client is not None and run.target is not None
     servers = await run.client.ice_servers()
@@ -462,6 +483,8 @@ _CHECKS: list[tuple[str, CheckFn, bool]] = [
     ("gpu vram", _check_hardware, False),
     ("pipelines fit", _check_pipeline_fit, False),
     ("models", _check_models, False),
+    ("plugins", _check_plugins, False),
+    ("inputs", _check_inputs, False),
     ("ice servers", _check_ice, False),
     ("webrtc", _check_webrtc, False),
     ("deep load", _check_deep_load, False),

@@ -24,6 +24,9 @@ __all__ = [
     "AssetInfo",
     "IceServer",
     "LoraFile",
+    "Plugin",
+    "PluginList",
+    "InputSourceType",
     "SessionMetrics",
     "LogTail",
     "WebRtcAnswer",
@@ -229,6 +232,41 @@ class LoraFile(ScopeModel):
     sha256: str | None = None
     provenance: dict[str, Any] | None = None
     read_only: bool = False
+
+
+class PluginPipeline(ScopeModel):
+    """A pipeline a plugin registers."""
+
+    pipeline_id: str
+    pipeline_name: str | None = None
+
+
+class Plugin(ScopeModel):
+    """One installed plugin from ``GET /api/v1/plugins``."""
+
+    name: str
+    version: str | None = None
+    source: str | None = None  # pypi, git or local
+    editable: bool = False
+    pipelines: list[PluginPipeline] = Field(default_factory=list)
+    update_available: bool | None = None
+    bundled: bool | None = None
+
+
+class PluginList(ScopeModel):
+    """``GET /api/v1/plugins``: installed plugins, and those that failed to load (with why)."""
+
+    plugins: list[Plugin] = Field(default_factory=list)
+    failed_plugins: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class InputSourceType(ScopeModel):
+    """One server-side input source type from ``GET /api/v1/input-sources`` (NDI, Spout, a file...)."""
+
+    source_id: str
+    source_name: str | None = None
+    source_description: str | None = None
+    available: bool = False
 
 
 class SessionMetrics(ScopeModel):

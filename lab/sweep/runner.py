@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 import lab
 from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
+from lab.inputs import pod_inputs
 from lab.logbook.api import api_facts
 from lab.measure.trial import Segment, TrialResult, TrialSpec, error_record, load_params, run_session
 from lab.models import PipelineSchema
@@ -147,6 +148,7 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
             "schemas": {k: v.model_dump() for k, v in facts[target].schemas.items()},
             "models_present": dict(facts[target].models_present),
             "api": await api_facts(client),  # OpenAPI shape, /docs, simulator speed (lab.logbook.api)
+            "inputs": (await pod_inputs(client)).as_dict(),  # plugins, LoRAs, input sources, Spout/NDI/Syphon
         }
     sent = spec.references if spec.references is not None or REF_KEY not in spec.runtime else \
         [str(path) for path in spec.reference_files()]
