@@ -29,7 +29,7 @@ import pandas as pd
 from lab.client import ScopeClient
 from lab.errors import LabError, PodNotReadyError, ScopeError, TargetError, server_log_text
 from lab.inputs import INTEGRATIONS, PodInputs, describe_integration, pod_inputs
-from lab.models import Health, PipelineSchemas
+from lab.models import Health, PipelineSchemas, gpu_memory_text
 from lab.overview import SIMULATED_LABEL
 from lab.target import SCOPE_PORT, Target
 
@@ -349,15 +349,16 @@ async def _check_api_shape(run: _Run) -> Check | None:
 async def _check_hardware(run: _Run) -> Check:
     assert run.client is not None
     vram = run.vram_gb = (await run.client.hardware_info()).vram_gb
+    in_use = f"; memory in use (/session/metrics): {gpu_memory_text((await run.client.session_metrics()).gpu)}"
     if vram is None:
-        return Check("gpu vram", "warn", "no CUDA GPU reported",
+        return Check("gpu vram", "warn", "no CUDA GPU reported" + in_use,
                      "Only the CPU pipelines (passthrough, gray, ...) are available. The generative "
                      f"pipelines need an NVIDIA GPU with at least {MIN_VRAM_GB:g} GB.")
     if vram < MIN_VRAM_GB:
-        return Check("gpu vram", "fail", f"{vram:.1f} GB",
+        return Check("gpu vram", "fail", f"{vram:.1f} GB{in_use}",
                      f"Below the {MIN_VRAM_GB:g} GB the generative pipelines need: choose a larger GPU "
                      "(RTX 4090/5090) for the pod.")
-    return Check("gpu vram", "pass", f"{vram:.1f} GB (minimum {MIN_VRAM_GB:g} GB)")
+    return Check("gpu vram", "pass", f"{vram:.1f} GB (minimum {MIN_VRAM_GB:g} GB){in_use}")
 
 
 async def _check_pipeline_fit(run: _Run) -> Check:

@@ -8,6 +8,7 @@ has a snake_case field with an alias.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +29,8 @@ __all__ = [
     "PluginList",
     "InputSourceType",
     "SessionMetrics",
+    "GPU_UNKNOWN",
+    "gpu_memory_text",
     "LogTail",
     "WebRtcAnswer",
     "LoadStatus",
@@ -269,8 +272,34 @@ class InputSourceType(ScopeModel):
     available: bool = False
 
 
+GPU_UNKNOWN = "unknown (server reports none)"
+
+
+def gpu_memory_text(gpu: Mapping[str, Any] | None) -> str:
+    """The metrics' GPU block in words; an empty block is unknown, never zero.
+
+    Scope 0.2.4 reads the GPU's total memory under a name PyTorch does not have and
+    swallows the error, so its ``gpu`` block is probably always ``{}``.
+
+    Examples
+    --------
+    >>> gpu_memory_text({})
+    'unknown (server reports none)'
+    >>> gpu_memory_text({"vram_allocated_mb": 9216.0, "vram_reserved_mb": 10240.0, "vram_total_mb": 32768.0})
+    '9216 MB allocated, 10240 MB reserved of 32768 MB'
+    """
+    if not gpu:
+        return GPU_UNKNOWN
+    parts = [f"{gpu[key]:.0f} MB {what}" for key, what in (("vram_allocated_mb", "allocated"),
+                                                           ("vram_reserved_mb", "reserved"))
+             if isinstance(gpu.get(key), int | float)]
+    total = gpu.get("vram_total_mb")
+    text = ", ".join(parts) or "no allocation figures"
+    return text + (f" of {total:.0f} MB" if isinstance(total, int | float) else "")
+
+
 class SessionMetrics(ScopeModel):
-    """``GET /api/v1/session/metrics``: per-session frame counts and (rarely) GPU memory."""
+    """``GET /api/v1/session/metrics``: per-session frame counts and GPU memory (see :func:`gpu_memory_text`)."""
 
     sessions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     gpu: dict[str, Any] = Field(default_factory=dict)

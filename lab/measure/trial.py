@@ -83,11 +83,15 @@ class ControlChange:
 class Segment:
     """One runtime setting measured inside a session: parameters sent over the data channel.
 
-    ``label`` names the condition in tables (e.g. ``"refs=2 scale=1.0"``).
+    ``label`` names the condition in tables (e.g. ``"refs=2 scale=1.0"``). ``controls`` are
+    this segment's own stimuli, fired beside the spec's (e.g. prompt changes sent with the
+    segment's transition); a later segment without parameters is measured at once, with
+    nothing to send and wait for.
     """
 
     parameters: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    controls: tuple[ControlChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class TrialResult:
     control_detections: list[ChangeDetection] = field(default_factory=list)
     server_samples: list[dict[str, Any]] = field(default_factory=list)
     server_state: dict[str, Any] = field(default_factory=dict)
+    server_gpu: dict[str, Any] | None = None  # the last /session/metrics GPU block; {}: the server reported none
     error: dict[str, Any] | None = None  # see error_record
     segment: Segment = field(default_factory=Segment)
     samples: list[np.ndarray] = field(default_factory=list, repr=False)
@@ -394,6 +399,11 @@ async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[
                 window = _Window(start_ns=session.timeline.offer_sent_ns or first_ns)
                 run.windows.append(window)
                 measure_from = first_ns
+            elif not segment.parameters:  # nothing to send: no response to wait for
+                say(f"segment {k + 1}/{len(run.results)}: {segment.label or 'no new parameters'}")
+                window = _Window(start_ns=time.perf_counter_ns())
+                run.windows.append(window)
+                measure_from = window.start_ns
             else:
                 say(f"segment {k + 1}/{len(run.results)}: {segment.label or segment.parameters}")
                 quiet_ns = run.windows[-1].quiet_ns
@@ -416,7 +426,7 @@ async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[
 async def _receive_window(session: RtcSession, spec: TrialSpec, segment: Segment, window: _Window,
                           start_ns: int, source: VideoSource | None, recorder: _FrameRecorder) -> None:
     """Receive until ``start_ns + duration_s``; stimuli run beside, and a step in flight is finished."""
-    tasks = [asyncio.create_task(_fire_controls(session, spec.controls, start_ns, window))]
+    tasks = [asyncio.create_task(_fire_controls(session, spec.controls + segment.controls, start_ns, window))]
     one_shot = {k: v for k, v in segment.parameters.items() if k in ONE_SHOT_KEYS}
     if one_shot and spec.reference_resend_s is not None:
         tasks.append(asyncio.create_task(_resend(session, one_shot, spec.reference_resend_s)))
@@ -519,6 +529,7 @@ async def _sample_server(client: ScopeClient, current: list[TrialResult], first_
     while True:
         with contextlib.suppress(LabError):
             metrics = await client.session_metrics()
+            current[0].server_gpu = dict(metrics.gpu)
             for session_id, values in metrics.sessions.items():
                 current[0].server_samples.append({"t_s": (time.perf_counter_ns() - first_ns) / 1e9,
                                                   "session": session_id, **values})
