@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from lab.client import DownloadProgressEvent, LoadProgress, ScopeClient
 from lab.errors import LabError
+from lab.inputs import pod_inputs
 from lab.overview import server_overview
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser(
         "info",
-        help="show a server's version, GPU and pipelines; optionally load one and time it",
+        help="show a server's version, GPU, pipelines, plugins, LoRAs and inputs; optionally load one and time it",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     info.add_argument("target", help="URL, RunPod pod id, or 'sim'")
@@ -301,6 +302,7 @@ async def _measure(args: argparse.Namespace) -> int:
 async def _info(args: argparse.Namespace) -> int:
     async with ScopeClient(args.target) as client:
         overview = await server_overview(client)
+        inputs = await pod_inputs(client)
         table = overview.pipelines_table()
         report: dict[str, object] = {
             "url": overview.url,
@@ -308,6 +310,7 @@ async def _info(args: argparse.Namespace) -> int:
             "version": overview.health.version,
             "vram_gb": overview.hardware.vram_gb,
             "pipelines": table.to_dict(orient="records"),
+            "inputs": inputs.as_dict(),
         }
         if not args.json:
             vram = overview.hardware.vram_gb
@@ -316,6 +319,8 @@ async def _info(args: argparse.Namespace) -> int:
             print(f"GPU      {f'{vram:.1f} GB VRAM' if vram is not None else 'none reported (no CUDA)'}")
             print()
             print(table.to_string(index=False, na_rep="-"))
+            print("\nInputs and outputs on the pod")
+            print("\n".join(f"  {line}" for line in inputs.lines()))
         if args.load:
             report["load"] = await _load_and_report(client, args, overview.source_label)
     if args.json:

@@ -43,15 +43,19 @@ from lab.models import (
     Health,
     HardwareInfo,
     IceServer,
+    InputSourceType,
+    LogTail,
     LoraFile,
     ModelsStatus,
     PipelineSchema,
     PipelineSchemas,
     PipelineStatus,
+    PluginList,
     SessionMetrics,
     WebRtcAnswer,
 )
 from lab.params import load_param_problems
+from lab.serverlog import relevant_lines
 from lab.target import Target
 
 __all__ = ["ScopeClient", "LoadResult", "LoadProgress", "StageTiming", "DownloadResult", "DownloadProgressEvent"]
@@ -67,6 +71,7 @@ ASSET_EXTENSIONS = frozenset(
 DEFAULT_POLL_INTERVAL_S = 0.1
 DEFAULT_LOAD_TIMEOUT_S = 900.0
 DEFAULT_DOWNLOAD_TIMEOUT_S = 3600.0
+LOG_TAIL_MAX_LINES = 1000  # the most /logs/tail sends at once
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,47 @@ class ScopeClient:
         response = await (await self._open()).send("GET", "/api/v1/loras")
         return _parse_list(response, "lora_files", LoraFile)
 
+    async def plugins(self) -> PluginList:
+        """``GET /api/v1/plugins``: installed plugins with their pipelines, and failed ones."""
+        return await self._get("/api/v1/plugins", PluginList)
+
+    async def input_sources(self) -> list[InputSourceType]:
+        """``GET /api/v1/input-sources``: server-side input source types and whether each is available."""
+        response = await (await self._open()).send("GET", "/api/v1/input-sources")
+        return _parse_list(response, "input_sources", InputSourceType)
+
+    async def log_tail(self, lines: int = 200, since_offset: int = 0) -> LogTail:
+        """``GET /api/v1/logs/tail``: the server log's last ``lines`` after a byte offset."""
+        return await self._get("/api/v1/logs/tail", LogTail, params={"lines": lines, "since_offset": since_offset},
+                               retry=False)
+
+    async def log_offset(self) -> int | None:
+        """Where the server's log ends now, to read what an operation adds (:meth:`log_excerpt`).
+
+        None when the log cannot be read: a Scope before ``/logs/tail`` (404, or its web
+        UI's HTML), or any other failure; the operation then goes on without it.
+        """
+        try:
+            return (await self.log_tail(lines=1)).offset
+        except ScopeError as exc:
+            log.debug("no server log at %s: %s", self.url, exc)
+            return None
+
+    async def log_excerpt(self, since_offset: int | None, pipeline_id: str | None = None) -> list[str]:
+        """The log lines since ``since_offset`` that explain a failure (:func:`lab.serverlog.relevant_lines`).
+
+        Empty when ``since_offset`` is None (no log was readable before) or the log cannot
+        be read now: an explanation is a bonus, never a second failure.
+        """
+        if since_offset is None:
+            return []
+        try:
+            tail = await self.log_tail(lines=LOG_TAIL_MAX_LINES, since_offset=since_offset)
+        except ScopeError as exc:
+            log.debug("could not read the server log at %s: %s", self.url, exc)
+            return []
+        return relevant_lines(tail.lines, pipeline_id)
+
     async def session_metrics(self) -> SessionMetrics:
         """``GET /api/v1/session/metrics``: server-side frame counts of the first session."""
         return await self._get("/api/v1/session/metrics", SessionMetrics)
@@ -428,9 +474,10 @@ class ScopeClient:
             if not download_missing:
                 raise ModelsNotDownloadedError(pipeline_id, url=self.url)
             download = await self.download_models(pipeline_id)
+        log_offset = await self.log_offset()  # the log lines a failure adds explain it
         started = time.perf_counter()
         await self._post("/api/v1/pipeline/load", json={"pipeline_ids": [pipeline_id], "load_params": params})
-        return await self._wait_until_loaded(schema, params, started, timeout_s, on_progress, download)
+        return await self._wait_until_loaded(schema, params, started, timeout_s, on_progress, download, log_offset)
 
     async def _wait_until_loaded(
         self,
@@ -440,6 +487,7 @@ class ScopeClient:
         timeout_s: float,
         on_progress: Callable[[LoadProgress], None] | None,
         download: DownloadResult | None,
+        log_offset: int | None,
     ) -> LoadResult:
         stages: list[StageTiming] = []
         polls = 0
@@ -460,11 +508,13 @@ class ScopeClient:
             if status.status == "error" or (status.status == "not_loaded" and seen_loading):
                 causes = await self._likely_load_failure_causes(schema, params, status)
                 raise PipelineLoadError(schema.id, url=self.url, stage=last_stage,
-                                        server_error=status.error, likely_causes=causes, elapsed_s=elapsed)
+                                        server_error=status.error, likely_causes=causes, elapsed_s=elapsed,
+                                        server_log=await self.log_excerpt(log_offset, schema.id))
             seen_loading = seen_loading or status.status == "loading"
             if elapsed > timeout_s:
                 raise PipelineLoadError(schema.id, url=self.url, stage=last_stage, server_error=None,
                                         elapsed_s=elapsed, timed_out=True,
+                                        server_log=await self.log_excerpt(log_offset, schema.id),
                                         likely_causes=["a first load compiles or downloads: wait longer (timeout_s=)",
                                                        "the load hangs: check the server log (GET /api/v1/logs/tail)"])
             await asyncio.sleep(self.poll_interval_s)

@@ -7,6 +7,10 @@ follows the worst status: 0 pass (or skip), 1 warn, 2 fail.
 
 Nothing secret is ever put in a check: ICE server entries are summarised by their URLs,
 and credentials are reduced to "present".
+
+A failing check's remedy ends with the server's own log lines written since the doctor
+reached it (warnings, errors, lines naming a pipeline; redacted), when the server serves
+``/api/v1/logs/tail``: Scope reports many failures without a reason and logs the reason.
 """
 
 from __future__ import annotations
@@ -16,15 +20,16 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pandas as pd
 
 from lab.client import ScopeClient
-from lab.errors import LabError, PodNotReadyError, ScopeError, TargetError
-from lab.models import Health, PipelineSchemas
+from lab.errors import LabError, PodNotReadyError, ScopeError, TargetError, server_log_text
+from lab.inputs import INTEGRATIONS, PodInputs, describe_integration, pod_inputs
+from lab.models import Health, PipelineSchemas, gpu_memory_text
 from lab.overview import SIMULATED_LABEL
 from lab.target import SCOPE_PORT, Target
 
@@ -126,6 +131,8 @@ class _Run:
         self.openapi: dict[str, Any] | None = None
         self.schemas: PipelineSchemas | None = None
         self.vram_gb: float | None = None
+        self.inputs: PodInputs | None = None
+        self.log_offset: int | None = None  # the server log's end when the doctor reached it
         self.blocked_by: str | None = None
 
     def add(self, check: Check) -> None:
@@ -171,6 +178,8 @@ async def run_doctor(target: str, *, stream: bool = True, deep: bool = False,
             if result.elapsed_ms is None:
                 result = Check(result.name, result.status, result.value, result.remedy,
                                round((time.perf_counter() - started) * 1e3, 1))
+            if result.status == "fail":
+                result = await _with_server_log(run, result)
             run.add(result)
             if blocking and result.status == "fail":
                 run.blocked_by = name
@@ -178,6 +187,15 @@ async def run_doctor(target: str, *, stream: bool = True, deep: bool = False,
         if run.client is not None:
             await run.client.aclose()
     return report
+
+
+async def _with_server_log(run: _Run, check: Check) -> Check:
+    """A failed check with the server's log lines since the doctor reached the server (those not shown yet)."""
+    if run.client is None:
+        return check
+    remedy = check.remedy or ""
+    lines = [line for line in await run.client.log_excerpt(run.log_offset) if line not in remedy]
+    return replace(check, remedy=(remedy + server_log_text(lines)).strip() or None) if lines else check
 
 
 async def _check_target(run: _Run) -> Check:
@@ -259,6 +277,7 @@ async def _check_health(run: _Run) -> Check:
     except ScopeError as exc:
         return Check("health", "fail", type(exc).__name__, str(exc))
     run.report.simulated = health.is_simulator
+    run.log_offset = await run.client.log_offset()
     uptime = f", up {time.time() - health.server_start_time:.0f} s" if health.server_start_time else ""
     label = f" [{SIMULATED_LABEL}]" if health.is_simulator else ""
     value = f"{health.status}, Scope {health.version} ({health.git_commit}){uptime}{label}"
@@ -330,15 +349,16 @@ async def _check_api_shape(run: _Run) -> Check | None:
 async def _check_hardware(run: _Run) -> Check:
     assert run.client is not None
     vram = run.vram_gb = (await run.client.hardware_info()).vram_gb
+    in_use = f"; memory in use (/session/metrics): {gpu_memory_text((await run.client.session_metrics()).gpu)}"
     if vram is None:
-        return Check("gpu vram", "warn", "no CUDA GPU reported",
+        return Check("gpu vram", "warn", "no CUDA GPU reported" + in_use,
                      "Only the CPU pipelines (passthrough, gray, ...) are available. The generative "
                      f"pipelines need an NVIDIA GPU with at least {MIN_VRAM_GB:g} GB.")
     if vram < MIN_VRAM_GB:
-        return Check("gpu vram", "fail", f"{vram:.1f} GB",
+        return Check("gpu vram", "fail", f"{vram:.1f} GB{in_use}",
                      f"Below the {MIN_VRAM_GB:g} GB the generative pipelines need: choose a larger GPU "
                      "(RTX 4090/5090) for the pod.")
-    return Check("gpu vram", "pass", f"{vram:.1f} GB (minimum {MIN_VRAM_GB:g} GB)")
+    return Check("gpu vram", "pass", f"{vram:.1f} GB (minimum {MIN_VRAM_GB:g} GB){in_use}")
 
 
 async def _check_pipeline_fit(run: _Run) -> Check:
@@ -367,6 +387,25 @@ async def _check_models(run: _Run) -> Check:
                      f"`download_models --pipeline {missing[0]}` on the pod, or "
                      f"`await client.download_models('{missing[0]}')`.")
     return Check("models", "pass", value)
+
+
+async def _check_plugins(run: _Run) -> Check:
+    """Installed plugins and LoRAs (what researchers bring to the pod), and plugins that failed to load."""
+    assert run.client is not None
+    inputs = run.inputs = await pod_inputs(run.client)
+    value = f"plugins: {inputs.plugins_text()}; LoRAs: {inputs.loras_text()}"
+    if inputs.plugins is not None and inputs.plugins.failed_plugins:
+        return Check("plugins", "warn", value, "A plugin failed to load, so its pipelines are missing: reinstall it "
+                     "(POST /api/v1/plugins with upgrade or force) or read the server log for the import error.")
+    return Check("plugins", "pass", value)
+
+
+async def _check_inputs(run: _Run) -> Check:
+    """Server-side input sources and Spout/NDI/Syphon: available or not, the server's reason and install hint."""
+    assert run.client is not None
+    inputs = run.inputs or await pod_inputs(run.client)
+    sharing = "; ".join(f"{name}: {describe_integration(name, inputs.integrations[name])}" for name in INTEGRATIONS)
+    return Check("inputs", "pass", f"input sources: {inputs.sources_text()}; {sharing}")
 
 
 async def _check_ice(run: _Run) -> Check:
@@ -445,6 +484,8 @@ _CHECKS: list[tuple[str, CheckFn, bool]] = [
     ("gpu vram", _check_hardware, False),
     ("pipelines fit", _check_pipeline_fit, False),
     ("models", _check_models, False),
+    ("plugins", _check_plugins, False),
+    ("inputs", _check_inputs, False),
     ("ice servers", _check_ice, False),
     ("webrtc", _check_webrtc, False),
     ("deep load", _check_deep_load, False),

@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "server_log_text",
     "LabError",
     "TargetError",
     "ScopeError",
@@ -70,6 +71,13 @@ class TargetError(LabError, ValueError):
         self.target = target
 
 
+def server_log_text(lines: Sequence[str]) -> str:
+    """The server's own log lines as the tail of an error message ("" when there are none)."""
+    if not lines:
+        return ""
+    return "\nThe server's log (GET /api/v1/logs/tail) says:" + "".join(f"\n    {line}" for line in lines)
+
+
 class ScopeError(LabError):
     """A request to a Scope server did not give a usable answer.
 
@@ -79,11 +87,24 @@ class ScopeError(LabError):
         The full sentence shown to the user.
     url:
         The URL that was requested (or the server's base URL).
+
+    ``server_log`` holds the lines of the server's own log that explain the failure, when
+    the workbench could read them (see :meth:`ScopeClient.log_excerpt`); they are also at
+    the end of the message.
     """
+
+    server_log: tuple[str, ...] = ()
 
     def __init__(self, message: str, *, url: str) -> None:
         super().__init__(message)
         self.url = url
+
+    def add_server_log(self, lines: Sequence[str]) -> None:
+        """Attach the server's log lines that explain this failure (message and ``server_log``)."""
+        new = tuple(line for line in lines if line not in self.server_log)
+        if new:
+            self.server_log += new
+            self.args = (f"{self.args[0]}{server_log_text(new)}", *self.args[1:])
 
 
 class TransportError(ScopeError):
@@ -187,8 +208,9 @@ class PipelineLoadError(ScopeError):
     """A pipeline load failed; ``stage`` is the last loading stage seen, if any.
 
     Scope reports a failed load only once and without text (the reason goes to its log),
-    so ``server_error`` is usually ``None`` and ``likely_causes`` holds what the client
-    could infer from VRAM and model status.
+    so ``server_error`` is usually ``None``; ``server_log`` holds the log lines written
+    since the load began that explain it, and ``likely_causes`` what the client could
+    infer from VRAM and model status.
     """
 
     def __init__(
@@ -201,21 +223,24 @@ class PipelineLoadError(ScopeError):
         likely_causes: Sequence[str] = (),
         elapsed_s: float | None = None,
         timed_out: bool = False,
+        server_log: Sequence[str] = (),
     ) -> None:
         where = f"at stage {stage!r}" if stage else "before any loading stage was reported"
         if timed_out:
             head = f"Loading {pipeline_id!r} on {url} did not finish within {elapsed_s:.0f} s ({where})."
         else:
             head = f"Loading {pipeline_id!r} on {url} failed {where}."
-        said = (
-            f" The server said: {server_error}."
-            if server_error
-            else " The server gave no reason (Scope writes load errors only to its log: "
-            "GET /api/v1/logs/tail shows it)."
-        )
+        if server_error:
+            said = f" The server said: {server_error}."
+        elif server_log:
+            said = " The load status gave no reason; the server's log below does."
+        else:
+            said = (" The server gave no reason (Scope writes load errors only to its log, and "
+                    "GET /api/v1/logs/tail gave nothing about it).")
         causes = "".join(f"\n  - {c}" for c in likely_causes)
         tail = f"\nLikely causes:{causes}" if likely_causes else ""
         super().__init__(head + said + tail, url=url)
+        self.add_server_log(server_log)
         self.pipeline_id = pipeline_id
         self.stage = stage
         self.server_error = server_error

@@ -8,6 +8,7 @@ has a snake_case field with an alias.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,7 +25,13 @@ __all__ = [
     "AssetInfo",
     "IceServer",
     "LoraFile",
+    "Plugin",
+    "PluginList",
+    "InputSourceType",
     "SessionMetrics",
+    "GPU_UNKNOWN",
+    "gpu_memory_text",
+    "LogTail",
     "WebRtcAnswer",
     "LoadStatus",
     "VideoMode",
@@ -230,11 +237,79 @@ class LoraFile(ScopeModel):
     read_only: bool = False
 
 
+class PluginPipeline(ScopeModel):
+    """A pipeline a plugin registers."""
+
+    pipeline_id: str
+    pipeline_name: str | None = None
+
+
+class Plugin(ScopeModel):
+    """One installed plugin from ``GET /api/v1/plugins``."""
+
+    name: str
+    version: str | None = None
+    source: str | None = None  # pypi, git or local
+    editable: bool = False
+    pipelines: list[PluginPipeline] = Field(default_factory=list)
+    update_available: bool | None = None
+    bundled: bool | None = None
+
+
+class PluginList(ScopeModel):
+    """``GET /api/v1/plugins``: installed plugins, and those that failed to load (with why)."""
+
+    plugins: list[Plugin] = Field(default_factory=list)
+    failed_plugins: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class InputSourceType(ScopeModel):
+    """One server-side input source type from ``GET /api/v1/input-sources`` (NDI, Spout, a file...)."""
+
+    source_id: str
+    source_name: str | None = None
+    source_description: str | None = None
+    available: bool = False
+
+
+GPU_UNKNOWN = "unknown (server reports none)"
+
+
+def gpu_memory_text(gpu: Mapping[str, Any] | None) -> str:
+    """The metrics' GPU block in words; an empty block is unknown, never zero.
+
+    Scope 0.2.4 reads the GPU's total memory under a name PyTorch does not have and
+    swallows the error, so its ``gpu`` block is probably always ``{}``.
+
+    Examples
+    --------
+    >>> gpu_memory_text({})
+    'unknown (server reports none)'
+    >>> gpu_memory_text({"vram_allocated_mb": 9216.0, "vram_reserved_mb": 10240.0, "vram_total_mb": 32768.0})
+    '9216 MB allocated, 10240 MB reserved of 32768 MB'
+    """
+    if not gpu:
+        return GPU_UNKNOWN
+    parts = [f"{gpu[key]:.0f} MB {what}" for key, what in (("vram_allocated_mb", "allocated"),
+                                                           ("vram_reserved_mb", "reserved"))
+             if isinstance(gpu.get(key), int | float)]
+    total = gpu.get("vram_total_mb")
+    text = ", ".join(parts) or "no allocation figures"
+    return text + (f" of {total:.0f} MB" if isinstance(total, int | float) else "")
+
+
 class SessionMetrics(ScopeModel):
-    """``GET /api/v1/session/metrics``: per-session frame counts and (rarely) GPU memory."""
+    """``GET /api/v1/session/metrics``: per-session frame counts and GPU memory (see :func:`gpu_memory_text`)."""
 
     sessions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     gpu: dict[str, Any] = Field(default_factory=dict)
+
+
+class LogTail(ScopeModel):
+    """``GET /api/v1/logs/tail``: the last lines after a byte offset, and the offset to resume from."""
+
+    lines: list[str] = Field(default_factory=list)
+    offset: int
 
 
 class WebRtcAnswer(ScopeModel):

@@ -47,18 +47,16 @@ import numpy as np
 import pandas as pd
 
 from lab.errors import LabError
+from lab.redact import REDACTED, redact
 from lab.versions import software_versions
 
-__all__ = ["RunStore", "Runs", "StoreError", "load_runs", "new_run_id", "redact", "git_commit", "RESULTS_DIR"]
+__all__ = ["RunStore", "Runs", "StoreError", "load_runs", "new_run_id", "redact", "REDACTED", "git_commit", "RESULTS_DIR"]
 
 RESULTS_DIR = Path("results")
 MANIFEST = "manifest.json"
 TRIALS = "trials.jsonl"
 QUALITY = "quality.jsonl"
 REFERENCES = "references"
-REDACTED = "<redacted>"
-_SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|authorization|api[_-]?key|cookie", re.I)
-_SECRET_VALUE = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b|\bBearer\s+\S+", re.I)
 _RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$")
 
 
@@ -70,18 +68,6 @@ def new_run_id(now: datetime | None = None) -> str:
     """``20261125T174333Z-1a2b3c``: sortable by start time, unique by its random tail."""
     now = now or datetime.now(UTC)
     return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(3)}"
-
-
-def redact(value: Any) -> Any:
-    """A copy of ``value`` with secret-looking keys and values replaced by ``<redacted>``."""
-    if isinstance(value, Mapping):
-        return {k: REDACTED if _SECRET_KEY.search(str(k)) and v not in (None, "") else redact(v)
-                for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    if isinstance(value, str):
-        return _SECRET_VALUE.sub(REDACTED, value)
-    return value
 
 
 def git_commit(path: Path | None = None) -> str | None:

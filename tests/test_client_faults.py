@@ -92,7 +92,7 @@ async def test_https_to_plain_http_is_tls(sim: SimControl) -> None:
 async def test_load_error_names_stage_and_lack_of_reason(client: ScopeClient, sim: SimControl) -> None:
     sim.put("/sim/models", {"longlive": True})
     sim.fault("load_error", stage="Loading text encoder...")
-    with pytest.raises(PipelineLoadError, match="server gave no reason") as info:
+    with pytest.raises(PipelineLoadError, match="load status gave no reason") as info:
         await client.load_pipeline("longlive")
     assert info.value.stage == "Loading text encoder..."
     assert (await client.pipeline_status()).status == "not_loaded"  # the one-shot error is gone

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lab.measure.transition import AT_ONCE, Transition, prompt_update
 from lab.measure.trial import ONE_SHOT_KEYS as SCOPE_ONE_SHOT_KEYS
 from lab.models import PipelineSchema
 
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 ControlKind = Literal["float", "int", "bool", "steps"]
-InterpolationMethod = Literal["linear", "slerp"]
 
 # Keys Scope applies to one chunk and then forgets: resent on purpose, never diffed away.
 ONE_SHOT_KEYS = SCOPE_ONE_SHOT_KEYS | {"reset_cache"}  # Scope's one-chunk keys, and the cache-reset trigger
@@ -72,18 +72,6 @@ class ControlSpec:
     maximum: float | None = None
     step: float | None = None
     sent_at_start: bool = True
-
-
-@dataclass(frozen=True)
-class Transition:
-    """How a prompt change is applied: at once, or blended over ``num_steps`` chunks."""
-
-    enabled: bool = False
-    num_steps: int = 4
-    method: InterpolationMethod = "linear"
-
-
-AT_ONCE = Transition()
 
 
 def runtime_controls(schema: PipelineSchema, mode: str) -> list[ControlSpec]:
@@ -207,14 +195,6 @@ def prompt_items(entries: Sequence[tuple[str, float]]) -> list[dict[str, Any]]:
     """
     return [{"text": text.strip(), "weight": float(weight)} for text, weight in entries
             if text.strip() and weight > 0]
-
-
-def prompt_update(prompts: list[dict[str, Any]], transition: Transition) -> dict[str, Any]:
-    """The data-channel form of a prompt change: ``prompts``, or a ``transition`` to them."""
-    if transition.enabled and transition.num_steps > 0:
-        return {"transition": {"target_prompts": prompts, "num_steps": transition.num_steps,
-                               "temporal_interpolation_method": transition.method}}
-    return {"prompts": prompts}
 
 
 class UpdateTracker:

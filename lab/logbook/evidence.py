@@ -51,6 +51,8 @@ class ServerView:
     schemas: Mapping[str, Mapping[str, Any]]
     models_present: Mapping[str, bool]
     api: Mapping[str, Any] | None
+    hardware: Mapping[str, Any] | None = None  # /hardware/info: VRAM and Spout/NDI/Syphon availability
+    inputs: Mapping[str, Any] | None = None  # lab.inputs.PodInputs.as_dict(), in runs made since it exists
 
     @property
     def label(self) -> str:
@@ -74,7 +76,8 @@ def _server_views(manifest: Mapping[str, Any]) -> list[ServerView]:
             target=target, url=server.get("url"), version=server.get("version"),
             simulated=bool(server.get("simulated", manifest.get("simulated", False))),
             vram_gb=server.get("vram_gb"), schemas=server.get("schemas") or {},
-            models_present=server.get("models_present") or {}, api=server.get("api")))
+            models_present=server.get("models_present") or {}, api=server.get("api"),
+            hardware=server.get("hardware"), inputs=server.get("inputs")))
     return views
 
 
@@ -128,21 +131,23 @@ class Evidence:
 
     @cached_property
     def server(self) -> ServerView:
-        """The server of the runs (schemas, models and API facts merged over all runs)."""
+        """The server of the runs (schemas, models, API, hardware and inputs facts merged over all runs)."""
         views = [v for m in self.manifests.values() for v in _server_views(m)]
         if not views:
             raise LogbookError(f"Run(s) {', '.join(self.manifests)} have no server block in their "
                                "manifest; they were not written by a sweep.")
         schemas: dict[str, Mapping[str, Any]] = {}
         present: dict[str, bool] = {}
-        api = None
+        api = hardware = inputs = None
         for view in views:
             schemas |= view.schemas
             present |= view.models_present
             api = view.api or api
+            hardware = view.hardware or hardware
+            inputs = view.inputs or inputs
         first = views[0]
         return ServerView(first.target, first.url, first.version, first.simulated, first.vram_gb,
-                          schemas, present, api)
+                          schemas, present, api, hardware, inputs)
 
     @property
     def simulated(self) -> bool:

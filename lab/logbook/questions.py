@@ -2,8 +2,10 @@
 
 Each answerer looks at the evidence and returns an answer or None; None leaves the
 question unticked and untouched. An answer names its runs and date, and SIMULATED when the
-server was the simulator. What the data cannot judge (ease of integration, Spout) is never
-ticked.
+server was the simulator. What the data cannot judge (ease of integration) is never
+ticked; Spout is answered as far as the API can: whether the server can use it, the
+server's reason when not, and its install hint (the manifest's ``hardware`` block, from
+``/api/v1/hardware/info``, and its ``inputs`` block, :mod:`lab.inputs`).
 
 Answers about generation (real-time viability, picture quality) are judged on pipelines
 that generate video only (:mod:`lab.logbook.generative`): a CPU host's passthrough keeps
@@ -372,6 +374,22 @@ def _alpha(evidence: Evidence, _: Asked) -> str | None:
                             "(no mask or alpha output)")
 
 
+def _spout(evidence: Evidence, _: Asked) -> str | None:
+    spout = (evidence.server.hardware or {}).get("spout")
+    if not isinstance(spout, dict):
+        return None
+    how = ("output is one runtime parameter, `output_sinks: {\"spout\": {\"enabled\": true, \"name\": ...}}`, and "
+           "input a session's `input_source` of type `spout`")
+    sources = (evidence.server.inputs or {}).get("input_sources") or []
+    source = next((s for s in sources if s.get("source_id") == "spout"), None)
+    as_input = "" if source is None else f"; its input source type `spout` is {'' if source.get('available') else 'not '}available"
+    if spout.get("available"):
+        return _cited(evidence, f"**Available on this server** (`/api/v1/hardware/info`): {how}{as_input}")
+    hint = f"; the server's install hint: \"{spout['install_hint']}\"" if spout.get("install_hint") else ""
+    return _cited(evidence, f"**Not available on this server**: \"{spout.get('reason') or 'no reason given'}\""
+                            f"{hint}{as_input} (`/api/v1/hardware/info`). Where it is available, {how}")
+
+
 QUESTIONS: tuple[Question, ...] = (
     Question("api-hosted", "Is the API structure identical to Daydream hosted API?", "API", _hosted_api),
     Question("whip", "Does WHIP work the same way?", "API", _whip),
@@ -384,6 +402,7 @@ QUESTIONS: tuple[Question, ...] = (
     Question("runpod-warmup", "RunPod warm-up time?", "Performance", _runpod_warmup),
     Question("quality-512", "Generation quality at 512×512?", "Performance", _generation_quality),
     Question("realtime", "Real-time viability for demo?", "Performance", _realtime),
+    Question("spout", "Spout output complexity (future, optional)?", "Integration", _spout),
     Question("sam3", "Is SAM3 available as a pipeline module?", "Masking", _sam3),
     Question("alpha", "Does Scope expose segmentation or alpha output?", "Masking", _alpha),
 )

@@ -25,6 +25,7 @@ from lab.logbook.generative import is_generative
 from lab.logbook.markdown import Rows, TableBlock
 from lab.logbook.vace import vace_effects
 from lab.measure.stats import Figure
+from lab.models import gpu_memory_text
 
 __all__ = ["vace_table", "performance_table", "models_table", "log_tables", "PERFORMANCE_ROWS",
            "VACE_HEADER", "PERFORMANCE_HEADER", "MODELS_HEADER", "pipeline_cell_id", "as_frame",
@@ -182,7 +183,22 @@ def _memory(evidence: Evidence) -> str | None:
     listed = ", ".join(f"{gb:g} GB ({p})" for p, gb in estimates)
     gpu = evidence.server.vram_gb
     on = f" on a {gpu:g} GB GPU" if gpu else ""
-    return _tagged(evidence, f"{listed}{on}", "the server's estimates; Scope reports no per-pipeline usage")
+    return _tagged(evidence, f"{listed}{on}{_memory_in_use(evidence)}",
+                   "the server's estimates; Scope reports no per-pipeline usage")
+
+
+def _memory_in_use(evidence: Evidence) -> str:
+    """What /session/metrics said during the trials: the largest allocation, or unknown when its GPU block was empty."""
+    if "gpu_memory" not in evidence.ok:
+        return ""  # runs from before the block was recorded
+    blocks = [b for b in evidence.ok["gpu_memory"] if isinstance(b, dict)]
+    if not blocks:
+        return ""
+    filled = [b for b in blocks if b]
+    if not filled:
+        return f"; in use during the trials: {gpu_memory_text({})}"
+    largest = max(filled, key=lambda b: b.get("vram_allocated_mb") or 0)
+    return f"; in use during the trials, at most: {gpu_memory_text(largest)}"
 
 
 def _figure_row(name: str, what: str, *, any_condition: bool = False) -> Callable[[Evidence], str | None]:
@@ -199,12 +215,48 @@ def _figure_row(name: str, what: str, *, any_condition: bool = False) -> Callabl
 
 
 def _control_latency(evidence: Evidence) -> str | None:
+    """Control latency with the prompt transition it ran with, per transition when a sweep varied it."""
+    by_steps = _by_transition(evidence.ok, "control_latency_p50")
+    if by_steps:
+        parts = []
+        for steps, trials in by_steps.items():
+            text = _per_pipeline(evidence, lambda p, t=trials: evidence.figure(p, "control_latency_p50",
+                                                                             t[t["pipeline_id"].eq(p)]))
+            if text is not None:
+                parts.append(f"{_transition_words(steps)}: {text}")
+        return _tagged(evidence, " | ".join(parts) or None, "prompt change → first visibly changed frame, p50")
     for name, what in (("control_latency_p50", "parameter change → visible output change, p50"),
                        ("settle_s", "runtime update over the data channel → visible response")):
-        text = _figure_row(name, what, any_condition=True)(evidence)
+        text = _figure_row(name, f"{what}{_transition_note(evidence, name)}", any_condition=True)(evidence)
         if text is not None:
             return text
     return None
+
+
+def _by_transition(trials: pd.DataFrame, name: str) -> dict[int, pd.DataFrame]:
+    """Trials with figure ``name``, by the transition steps their row records (empty: none recorded)."""
+    if "transition" not in trials or name not in trials:
+        return {}
+    measured = trials[trials[name].notna() & trials["transition"].map(lambda t: isinstance(t, dict))]
+    steps = measured["transition"].map(lambda t: int(t.get("num_steps") or 0))
+    return {int(n): measured[steps.eq(n)] for n in sorted(steps.unique())}
+
+
+def _transition_words(steps: int) -> str:
+    return "prompts at once" if steps == 0 else f"{steps}-chunk transition"
+
+
+def _transition_note(evidence: Evidence, name: str) -> str:
+    """How the prompt changes behind ``name`` were sent; "" when the updates changed no prompt."""
+    recorded = _by_transition(evidence.ok, name)
+    if recorded:
+        return "; " + ", ".join(_transition_words(n) for n in recorded)
+    trials = evidence.ok
+    if name in trials and "runtime" in trials:
+        runtimes = trials.loc[trials[name].notna(), "runtime"]
+        if any(isinstance(r, dict) and "prompts" in r for r in runtimes):
+            return "; prompt transition settings not recorded"
+    return ""
 
 
 @dataclass(frozen=True)

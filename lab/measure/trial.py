@@ -30,7 +30,7 @@ import pandas as pd
 
 from lab import resources
 from lab.client import LoadResult, ScopeClient
-from lab.errors import LabError
+from lab.errors import LabError, ScopeError
 from lab.measure.arrivals import analyze_arrivals
 from lab.measure.change import DEFAULT_WINDOW_S, TRUNCATED, ChangeDetection, detect_change, detect_freeze, detect_sequence, thumbnail
 from lab.measure.latency import join_stamped, latency_figures, stamp_accounting
@@ -43,7 +43,7 @@ from lab.sources import StepSource, VideoSource, make_source
 from lab.tasks import cancel_and_wait
 
 __all__ = ["ControlChange", "Segment", "TrialSpec", "TrialResult", "run_trial", "run_session", "load_params",
-           "ONE_SHOT_KEYS"]
+           "error_record", "ONE_SHOT_KEYS"]
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +83,15 @@ class ControlChange:
 class Segment:
     """One runtime setting measured inside a session: parameters sent over the data channel.
 
-    ``label`` names the condition in tables (e.g. ``"refs=2 scale=1.0"``).
+    ``label`` names the condition in tables (e.g. ``"refs=2 scale=1.0"``). ``controls`` are
+    this segment's own stimuli, fired beside the spec's (e.g. prompt changes sent with the
+    segment's transition); a later segment without parameters is measured at once, with
+    nothing to send and wait for.
     """
 
     parameters: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    controls: tuple[ControlChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,8 @@ class TrialResult:
     control_detections: list[ChangeDetection] = field(default_factory=list)
     server_samples: list[dict[str, Any]] = field(default_factory=list)
     server_state: dict[str, Any] = field(default_factory=dict)
-    error: dict[str, str] | None = None
+    server_gpu: dict[str, Any] | None = None  # the last /session/metrics GPU block; {}: the server reported none
+    error: dict[str, Any] | None = None  # see error_record
     segment: Segment = field(default_factory=Segment)
     samples: list[np.ndarray] = field(default_factory=list, repr=False)
     quality: QualitySamples | None = field(default=None, repr=False)  # scored after streaming (lab.quality.score)
@@ -234,6 +239,7 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
         source.on_sent.append(inputs)
     run = _SessionRun(spec, results, source, _FrameRecorder(read_stamps=stamped, inputs=inputs),
                       on_result or (lambda result: None))
+    log_offset = await client.log_offset()  # what the server logs if the session fails explains it
     phase = "connect"
     try:
         run.session = await RtcSession.open(client, [spec.pipeline_id], source=source, mode=spec.mode,
@@ -244,6 +250,8 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
         phase = "stream"
         await _stream_segments(run, client, say)
     except LabError as exc:
+        if isinstance(exc, ScopeError):
+            exc.add_server_log(await client.log_excerpt(log_offset, spec.pipeline_id))
         run.fail(exc, phase)
         say(f"{phase} failed: {type(exc).__name__}")
     finally:
@@ -253,6 +261,12 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
             source.stop()
     run.emit_remaining()
     return results
+
+
+def error_record(exc: LabError, phase: str) -> dict[str, Any]:
+    """A failure as a result or trial row keeps it: class, phase, message, and the server's log lines."""
+    return {"class": type(exc).__name__, "phase": phase, "message": str(exc),
+            "server_log": list(getattr(exc, "server_log", ()))}
 
 
 class _SessionRun:
@@ -309,7 +323,7 @@ class _SessionRun:
 
     def fail(self, exc: LabError, phase: str) -> None:
         """The segment in progress gets the error; later ones were not run because of it."""
-        error = {"class": type(exc).__name__, "phase": phase, "message": str(exc)}
+        error = error_record(exc, phase)
         for k in range(self.emitted, len(self.results)):
             self.results[k].error = error if k == self.emitted else {
                 **error, "phase": "not run", "message": f"the session ended in an earlier segment: {exc}"}
@@ -385,6 +399,11 @@ async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[
                 window = _Window(start_ns=session.timeline.offer_sent_ns or first_ns)
                 run.windows.append(window)
                 measure_from = first_ns
+            elif not segment.parameters:  # nothing to send: no response to wait for
+                say(f"segment {k + 1}/{len(run.results)}: {segment.label or 'no new parameters'}")
+                window = _Window(start_ns=time.perf_counter_ns())
+                run.windows.append(window)
+                measure_from = window.start_ns
             else:
                 say(f"segment {k + 1}/{len(run.results)}: {segment.label or segment.parameters}")
                 quiet_ns = run.windows[-1].quiet_ns
@@ -407,7 +426,7 @@ async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[
 async def _receive_window(session: RtcSession, spec: TrialSpec, segment: Segment, window: _Window,
                           start_ns: int, source: VideoSource | None, recorder: _FrameRecorder) -> None:
     """Receive until ``start_ns + duration_s``; stimuli run beside, and a step in flight is finished."""
-    tasks = [asyncio.create_task(_fire_controls(session, spec.controls, start_ns, window))]
+    tasks = [asyncio.create_task(_fire_controls(session, spec.controls + segment.controls, start_ns, window))]
     one_shot = {k: v for k, v in segment.parameters.items() if k in ONE_SHOT_KEYS}
     if one_shot and spec.reference_resend_s is not None:
         tasks.append(asyncio.create_task(_resend(session, one_shot, spec.reference_resend_s)))
@@ -510,6 +529,7 @@ async def _sample_server(client: ScopeClient, current: list[TrialResult], first_
     while True:
         with contextlib.suppress(LabError):
             metrics = await client.session_metrics()
+            current[0].server_gpu = dict(metrics.gpu)
             for session_id, values in metrics.sessions.items():
                 current[0].server_samples.append({"t_s": (time.perf_counter_ns() - first_ns) / 1e9,
                                                   "session": session_id, **values})

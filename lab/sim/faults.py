@@ -2,8 +2,9 @@
 
 A :class:`Fault` is one kind of failure, the paths it applies to and how many times it fires.
 HTTP faults (``http_error``, ``html``, ``slow``, ``drop``) act on requests (see
-:mod:`lab.sim.middleware`); load faults (``load_error``, ``oom``) make pipeline loads fail
-(see :mod:`lab.sim.loader`); media faults (``stream_stopped``, ``stall``,
+:mod:`lab.sim.middleware`); load faults (``load_error``, ``oom``, ``offline``) make pipeline
+loads fail and write the reason to the simulator's log, as a real server does (see
+:mod:`lab.sim.loader`); media faults (``stream_stopped``, ``stall``,
 ``dead_after_unpause``, ``ice_fail``) act on the WebRTC sessions opened while they are
 active (see :mod:`lab.sim.media`). The CLI takes faults as ``kind:key=value,key=value`` specs.
 """
@@ -29,11 +30,11 @@ __all__ = [
 ]
 
 FaultKind = Literal[
-    "http_error", "html", "slow", "drop", "load_error", "oom",
+    "http_error", "html", "slow", "drop", "load_error", "oom", "offline",
     "stream_stopped", "stall", "dead_after_unpause", "ice_fail",
 ]
 HTTP_FAULT_KINDS: frozenset[str] = frozenset({"http_error", "html", "slow", "drop"})
-LOAD_FAULT_KINDS: frozenset[str] = frozenset({"load_error", "oom"})
+LOAD_FAULT_KINDS: frozenset[str] = frozenset({"load_error", "oom", "offline"})
 MEDIA_FAULT_KINDS: frozenset[str] = frozenset(
     {"stream_stopped", "stall", "dead_after_unpause", "ice_fail"}
 )
@@ -54,6 +55,8 @@ class Fault(BaseModel):
         ``drop``: start a 200 response and close the connection before the body is complete.
         ``load_error``: the next loads fail at loading stage ``stage``.
         ``oom``: the next loads fail at ``"Loading diffusion model..."`` (out of memory).
+        ``offline``: the next loads fail at ``stage`` as on a server without internet
+        access whose pipeline fetches weights while loading (a name-resolution error).
         A load fault hits every load request, even one for what is already loaded.
         Media faults act on the next WebRTC sessions (each new session uses up one count of
         every active media fault; times are real seconds, not scaled by speed):
@@ -82,7 +85,8 @@ class Fault(BaseModel):
         How long ``slow`` waits.
     message
         ``http_error``: the detail text. Load faults: text for the status ``error`` field,
-        which otherwise stays null as in real Scope.
+        which otherwise stays null as in real Scope; ``load_error`` also logs it as the
+        exception's text.
     stage
         The loading stage at which ``load_error`` fails. A pipeline without loading stages
         (the CPU ones) fails right away whatever the stage.
@@ -215,7 +219,7 @@ def parse_fault_spec(spec: str) -> Fault:
     except ValueError as exc:  # includes pydantic's ValidationError and bad JSON
         raise ValueError(
             f"Invalid fault spec {spec!r}: {exc}. Use kind[:key=value,...] with kind one of "
-            "http_error, html, slow, drop, load_error, oom, stream_stopped, stall, "
+            "http_error, html, slow, drop, load_error, oom, offline, stream_stopped, stall, "
             "dead_after_unpause, ice_fail and keys paths (a|b), count, status, delay_s, "
             "message, stage, after_s, duration_s; e.g. 'html:status=502,count=3' or "
             "'stall:after_s=1,duration_s=2'."

@@ -8,6 +8,10 @@ models are missing, the chain needs more VRAM than the GPU has, or a load fault 
 
 Like Scope 0.2.4, ``error`` is reported once: the status read that returns it resets the
 state to ``not_loaded``, and the ``error`` field stays null (unless a fault supplies text).
+The reason goes to the log instead (:mod:`lab.sim.simlog`, served at ``/api/v1/logs/tail``),
+as one ERROR line naming the pipeline and the exception a server would have caught: CUDA out
+of memory, a missing model file, a failed download, or the fault's own text. The wording is
+the simulator's own.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from lab.sim.downloads import ModelStore
@@ -51,10 +55,14 @@ class LoadEntry:
         )
 
 
+# What an unreachable host looks like from urllib on Linux (glibc's EAI_NONAME text).
+OFFLINE_ERROR = "<urlopen error [Errno -2] Name or service not known>"
+
+
 @dataclass(frozen=True)
 class _Failure:
     stage: str | None  # the loading stage it happens in; None before any stage
-    reason: str
+    reason: str  # the exception as the log shows it: "Type: text"
     message: str | None = None
 
 
@@ -158,14 +166,15 @@ class PipelineLoader:
             profile = self._profiles.get(entry.pipeline_id)
             if profile is None:
                 await self._sleep(_FAIL_FAST_S)
-                self._fail(entry, _Failure(None, f"unknown pipeline {entry.pipeline_id!r}"))
+                self._fail(entry, _Failure(None, f"KeyError: no pipeline is registered as {entry.pipeline_id!r}"))
                 return
             vram_in_use += self._vram_need(entry)
             failure = self._failure(profile, vram_in_use, fault)
             fault = None  # a load fault fails the first pipeline that is loaded
             await self._walk_stages(profile, failure.stage if failure else None)
             if failure is not None:
-                self._fail(entry, failure)
+                stages = profile.emulation.loading_stages
+                self._fail(entry, failure if failure.stage in stages else replace(failure, stage=None))
                 return
             self._loaded.append(entry)
         self._loaded = list(entries)
@@ -191,17 +200,13 @@ class PipelineLoader:
     ) -> _Failure | None:
         vram = self._vram_gb()
         if fault is not None:
-            return _Failure(fault.stage, f"simulated {fault.kind} fault", fault.message)
+            return _Failure(fault.stage, _fault_reason(fault, profile, vram), fault.message)
         if profile.requires_models and not self._models.is_downloaded(profile.id):
-            return _Failure(DIFFUSION_STAGE, f"models of {profile.id} are not downloaded")
+            return _Failure(DIFFUSION_STAGE, _missing_model(profile))
         if profile.emulation.cuda_only and vram is None:
-            return _Failure(DIFFUSION_STAGE, f"{profile.id} needs CUDA and there is no GPU")
+            return _Failure(DIFFUSION_STAGE, "RuntimeError: no CUDA device is available to load it on")
         if vram is not None and vram_need > vram:
-            return _Failure(
-                DIFFUSION_STAGE,
-                f"CUDA out of memory: the chain needs {vram_need:.1f} GB, the GPU has "
-                f"{vram:.1f} GB",
-            )
+            return _Failure(DIFFUSION_STAGE, _out_of_memory(vram_need, vram))
         return None
 
     def _vram_need(self, entry: LoadEntry) -> float:
@@ -213,10 +218,10 @@ class PipelineLoader:
         return profile.vram_need_gb * factor
 
     def _fail(self, entry: LoadEntry, failure: _Failure) -> None:
-        logger.warning(
-            "Loading %s failed%s: %s",
+        logger.error(
+            "Pipeline %s could not be loaded%s: %s",
             entry.pipeline_id,
-            f" at {failure.stage!r}" if failure.stage else "",
+            f" ({failure.stage})" if failure.stage else "",
             failure.reason,
         )
         self._loaded = []
@@ -226,3 +231,23 @@ class PipelineLoader:
 
     async def _sleep(self, emulated_s: float) -> None:
         await asyncio.sleep(emulated_s / self._speed)
+
+
+def _fault_reason(fault: Fault, profile: PipelineProfile, vram_gb: float | None) -> str:
+    """The exception a load fault stands for, as the server's log would show it."""
+    if fault.kind == "oom":
+        return _out_of_memory(profile.vram_need_gb, vram_gb, tried=True)
+    if fault.kind == "offline":
+        return f"URLError: {OFFLINE_ERROR}"
+    return f"RuntimeError: {fault.message or 'the pipeline raised while loading (injected load_error fault)'}"
+
+
+def _out_of_memory(need_gb: float, vram_gb: float | None, *, tried: bool = False) -> str:
+    total = f"{vram_gb:.2f} GiB" if vram_gb is not None else "unknown"
+    what = "a further allocation" if tried else f"about {need_gb:.1f} GiB for the chain"
+    return f"torch.OutOfMemoryError: CUDA out of memory: GPU 0 ({total} total) has no room for {what}"
+
+
+def _missing_model(profile: PipelineProfile) -> str:
+    artifact = profile.emulation.artifacts[0] if profile.emulation.artifacts else profile.id
+    return (f"FileNotFoundError: model file missing: models/{artifact} (its models are not downloaded)")

@@ -28,7 +28,7 @@ import pandas as pd
 
 from lab.client import ScopeClient
 from lab.models import PipelineSchema
-from lab.sweep.spec import SweepSpec
+from lab.sweep.spec import TRANSITION_KEY, SweepSpec
 
 __all__ = ["PlannedTrial", "LoadGroup", "Plan", "ServerFacts", "plan_sweep", "gather_facts"]
 
@@ -223,6 +223,8 @@ def _cannot_run(spec: SweepSpec, pipeline_id: str, schema: PipelineSchema | None
     uses_vace = load.get("vace_enabled") is True or any(k.startswith("vace_") for r in runtime for k in r)
     if uses_vace and not schema.supports_vace:
         return "no VACE support (schema supports_vace is false)"
+    if any(TRANSITION_KEY in r for r in runtime) and not schema.supports_prompts:
+        return f"{TRANSITION_KEY} changes prompts, and the schema says supports_prompts is false"
     if load.get("quantization") and not schema.supports_quantization:
         return "no quantization support (schema supports_quantization is false)"
     if load.get("loras") and not schema.supports_lora:

@@ -5,7 +5,8 @@ Guarantees:
 - every trial row is appended and fsync'ed as soon as its segment ends, so Ctrl-C or a
   killed process loses at most the trial in flight; ``resume=RUN_ID`` replans from the
   run's own manifest (trial ids are deterministic) and runs only what has no row yet;
-- a failure is a row (error class, phase, message) and the sweep goes on: a failed load
+- a failure is a row (error class, phase, message, and the server's log lines that explain it,
+  see :func:`lab.measure.trial.error_record`) and the sweep goes on: a failed load
   fails its group's trials, a stopped stream fails its segment and marks the rest of that
   session ``not run``;
 - several targets run concurrently, each strictly one trial at a time;
@@ -38,17 +39,20 @@ from tqdm.auto import tqdm
 import lab
 from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
+from lab.inputs import pod_inputs
 from lab.logbook.api import api_facts
-from lab.measure.trial import Segment, TrialResult, TrialSpec, load_params, run_session
+from lab.measure.transition import Transition, prompt_update
+from lab.measure.trial import (ControlChange, Segment, TrialResult, TrialSpec, error_record, load_params,
+                               run_session)
 from lab.models import PipelineSchema
 from lab.quality.embed import load_embedder
 from lab.quality.samples import QualitySamples
 from lab.quality.stored import RunScorer
 from lab.store import RESULTS_DIR, RunStore, git_commit
 from lab.sweep.planner import LoadGroup, Plan, PlannedTrial, ServerFacts, gather_facts, plan_sweep
-from lab.sweep.spec import REF_KEY, SweepSpec
+from lab.sweep.spec import REF_KEY, TRANSITION_KEY, SweepSpec
 
-__all__ = ["SweepOutcome", "run_sweep", "trial_row"]
+__all__ = ["SweepOutcome", "run_sweep", "trial_row", "prompt_changes"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +150,7 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
             "schemas": {k: v.model_dump() for k, v in facts[target].schemas.items()},
             "models_present": dict(facts[target].models_present),
             "api": await api_facts(client),  # OpenAPI shape, /docs, simulator speed (lab.logbook.api)
+            "inputs": (await pod_inputs(client)).as_dict(),  # plugins, LoRAs, input sources, Spout/NDI/Syphon
         }
     sent = spec.references if spec.references is not None or REF_KEY not in spec.runtime else \
         [str(path) for path in spec.reference_files()]
@@ -182,7 +187,7 @@ async def _run_target(target: str, sweep: SweepSpec, client: ScopeClient, groups
                 load = await client.load_pipeline(group.pipeline_id, load_params(spec, schema),
                                                   download_missing=spec.download_missing)
             except LabError as exc:
-                error = {"class": type(exc).__name__, "phase": "load", "message": str(exc)}
+                error = error_record(exc, "load")
                 for trial in (t for session in pending for t in session):
                     store.append_trial(trial_row(trial, store.run_id, facts, error=error))
                     outcome.rows_written += 1
@@ -193,16 +198,18 @@ async def _run_target(target: str, sweep: SweepSpec, client: ScopeClient, groups
                 timing.load_s += time.perf_counter() - load_started
                 timing.loads += 1
             for session in (s for s in pending if s):
-                await _run_one_session(client, spec, session, load, references or [], scorer, outcome, bar, facts)
+                await _run_one_session(client, sweep, spec, session, load, references or [], scorer, outcome, bar,
+                                       facts)
                 load = None  # only the first trial after a load carries it
     finally:
         timing.wall_s += time.perf_counter() - started
 
 
-async def _run_one_session(client: ScopeClient, spec: TrialSpec, session: list[PlannedTrial], load: LoadResult | None,
-                           references: list[str], scorer: RunScorer, outcome: SweepOutcome, bar: tqdm,
-                           facts: ServerFacts) -> None:
-    segments = [Segment(_runtime_parameters(t.runtime, references), t.condition) for t in session]
+async def _run_one_session(client: ScopeClient, sweep: SweepSpec, spec: TrialSpec, session: list[PlannedTrial],
+                           load: LoadResult | None, references: list[str], scorer: RunScorer, outcome: SweepOutcome,
+                           bar: tqdm, facts: ServerFacts) -> None:
+    segments = [Segment(_runtime_parameters(t.runtime, references), t.condition,
+                        prompt_changes(sweep, t.runtime.get(TRANSITION_KEY))) for t in session]
     planned = iter(session)
     timing = outcome.timing[session[0].target]
     store = scorer.store
@@ -250,9 +257,28 @@ async def _upload_references(client: ScopeClient, store: RunStore, sweep: SweepS
     return paths
 
 
+def prompt_changes(sweep: SweepSpec, steps: int | None) -> tuple[ControlChange, ...]:
+    """A ``transition_steps`` segment's stimuli: to the control prompt and back, each as an N-chunk transition.
+
+    Changes at ``control_every_s`` intervals from half of one on, an even number of them, so
+    the prompt ends where it began (see :mod:`lab.sweep.spec`).
+    """
+    if steps is None:
+        return ()
+    transition = _transition(steps)
+    every_s = sweep.control_every_s
+    targets = [[{"text": sweep.control_prompt, "weight": 1.0}], sweep.parameters["prompts"]]
+    count = 2 * int(sweep.duration_s // (2 * every_s))
+    return tuple(ControlChange(every_s * (k + 0.5), prompt_update(targets[k % 2], transition)) for k in range(count))
+
+
+def _transition(steps: int) -> Transition:
+    return Transition(enabled=steps > 0, num_steps=steps)
+
+
 def _runtime_parameters(runtime: Mapping[str, Any], references: list[str]) -> dict[str, Any]:
     """A runtime combination as Scope parameters: a reference-image count becomes that many paths."""
-    parameters = dict(runtime)
+    parameters = {k: v for k, v in runtime.items() if k != TRANSITION_KEY}  # the segment's controls carry it
     count = parameters.pop(REF_KEY, None)
     if count:
         if count > len(references):
@@ -262,7 +288,7 @@ def _runtime_parameters(runtime: Mapping[str, Any], references: list[str]) -> di
 
 
 def trial_row(trial: PlannedTrial, run_id: str, facts: ServerFacts, *, result: TrialResult | None = None,
-              error: Mapping[str, str] | None = None) -> dict[str, Any]:
+              error: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The stored row of one planned trial: its keys, settings, status and figures."""
     status = "skipped" if trial.skip else "error" if (error or (result and result.error)) else "ok"
     row: dict[str, Any] = {
@@ -270,6 +296,7 @@ def trial_row(trial: PlannedTrial, run_id: str, facts: ServerFacts, *, result: T
         "mode": trial.mode, "condition": trial.condition, "load_params": trial.load, "runtime": trial.runtime,
         "vace_enabled": _vace_loaded(trial, facts), "vace_ref_count": int(trial.runtime.get(REF_KEY) or 0),
         "vace_context_scale": trial.runtime.get("vace_context_scale"),
+        "transition": _transition_settings(trial.runtime),
         "repeat": trial.repeat, "segment": trial.segment, "status": status, "skip_reason": trial.skip,
         "error": dict(error) if error else (result.error if result else None), "ended_at": _now(),
         "simulated": facts.simulated, "server_version": facts.version,
@@ -279,10 +306,20 @@ def trial_row(trial: PlannedTrial, run_id: str, facts: ServerFacts, *, result: T
             "url": result.url,
             "started_at": datetime.fromtimestamp(result.started_at, UTC).isoformat(),
             "frames": len(result.frames), "vram_gb": result.server_state.get("vram_gb"),
+            "gpu_memory": result.server_gpu,  # {} = unknown: Scope 0.2.4 fills no GPU block (lab.models.gpu_memory_text)
             "load": _load_summary(result.load),
             "figures": {f.name: {k: v for k, v in f.as_dict().items() if k != "name"} for f in result.figures},
         }
     return row
+
+
+def _transition_settings(runtime: Mapping[str, Any]) -> dict[str, Any] | None:
+    """How this trial's prompt changes were sent (None: it changed no prompt), beside its control latency."""
+    if TRANSITION_KEY in runtime:
+        return _transition(int(runtime[TRANSITION_KEY])).settings()
+    if "prompts" in runtime:  # the segment itself sends new prompts, at once
+        return _transition(0).settings()
+    return None
 
 
 def _vace_loaded(trial: PlannedTrial, facts: ServerFacts) -> bool | None:

@@ -25,6 +25,26 @@ the data channel inside a session), plus trial length, repeats and order::
     quality_model: pixels          # embedding model of the quality figures: "pixels" (no
                                    # model) or a Hugging Face CLIP repo, e.g.
                                    # openai/clip-vit-base-patch32 (needs scope-lab[quality])
+    transition_steps: [0, 4]       # measure prompt-change latency with these transitions (below)
+    control_prompt: "a red lighthouse on a black cliff at night"
+    control_every_s: 6             # one prompt change this often inside each segment
+
+``transition_steps`` measures what a prompt change costs and what Scope's transition adds
+to it (Scope's frontend sends prompt changes as 4-step transitions by default). It is one
+more runtime axis (``transition_steps=N`` in the condition): inside every segment of that
+condition the prompt changes every ``control_every_s`` seconds (the first half that after the
+segment starts), to ``control_prompt`` and back to the spec's own ``parameters.prompts``, an
+even number of times so every segment starts from the same prompt; each change is sent as a
+transition of N chunks (``{"transition": {"target_prompts": ..., "num_steps": N,
+"temporal_interpolation_method": "linear"}}``); 0 sends a plain ``prompts`` update, applied
+at once. Each change is a stimulus of the control-latency figures (``control_latency_p50``,
+``_p95``: sent to the first visibly changed frame, i.e. the onset), and the trial row
+records the transition it ran with (``transition``). Pipelines whose schema takes no prompts
+are skipped. A segment needs room for a change there and back: ``duration_s`` at least
+``2 * control_every_s``. ``control_every_s`` must cover the transition (N chunks) plus the
+change detector's 3 s noise baseline, so 6 s suits 4-step transitions; use ``mode: text``
+(or a ``source`` without scene steps), so that input scene switches do not mix with the
+responses to the prompt.
 
 Runtime keys starting with ``vace_`` only mean something with VACE loaded: under a load
 with ``vace_enabled: false`` they are dropped (and the duplicates they leave merged), so
@@ -54,9 +74,10 @@ from lab import resources
 from lab.errors import LabError
 
 __all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "overrides_from_strings", "resolve_references",
-           "IMAGE_SUFFIXES", "ALL_REFERENCES"]
+           "IMAGE_SUFFIXES", "ALL_REFERENCES", "TRANSITION_KEY"]
 
 REF_KEY = "vace_ref_images"
+TRANSITION_KEY = "transition_steps"  # a runtime axis of the plan, not a Scope parameter
 ALL_REFERENCES = "all"  # vace_ref_images: all -> every reference image of the spec
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
@@ -91,6 +112,9 @@ class SweepSpec(BaseModel):
     quality_model: str = Field(default="pixels", min_length=1)
     references: list[str] | None = None  # absolute image paths once validated (see resolve_references)
     reference_resend_s: float | None = Field(default=0.5, gt=0)
+    transition_steps: list[int] | None = None  # see the module docstring
+    control_prompt: str = Field(default="a red lighthouse on a black cliff at night", min_length=1)
+    control_every_s: float = Field(default=6.0, gt=0)
 
     @field_validator("references", mode="before")
     @classmethod
@@ -119,6 +143,26 @@ class SweepSpec(BaseModel):
                                  f"image(s); lower the count, use {ALL_REFERENCES!r}, or add images")
         return self
 
+    @model_validator(mode="after")
+    def _transitions_can_be_measured(self) -> SweepSpec:
+        steps = self.transition_steps
+        if steps is None:
+            return self
+        if not steps or any(not isinstance(n, int) or isinstance(n, bool) or n < 0 for n in steps):
+            raise ValueError(f"{TRANSITION_KEY} takes chunk counts (0 = at once, 4 = Scope's default), "
+                             f"at least one, not {steps!r}")
+        if not self.parameters.get("prompts"):
+            raise ValueError(f"{TRANSITION_KEY} changes the prompt and back: give the prompt to return to in "
+                             "parameters.prompts, e.g. [{text: 'a watercolor fox', weight: 1.0}]")
+        if TRANSITION_KEY in self.runtime or "prompts" in self.runtime:
+            raise ValueError(f"give {TRANSITION_KEY} as its own key, and no runtime prompts axis beside it "
+                             "(its segments change the prompt themselves)")
+        if self.duration_s < 2 * self.control_every_s:
+            raise ValueError(f"{TRANSITION_KEY}: duration_s {self.duration_s:g} leaves no room for a prompt "
+                             f"change and back every control_every_s {self.control_every_s:g} s; make "
+                             f"duration_s at least {2 * self.control_every_s:g}")
+        return self
+
     def reference_files(self) -> list[Path]:
         """The reference images this sweep sends: its ``references``, else the shipped flat set."""
         return [Path(p) for p in self.references] if self.references is not None else resources.reference_images()
@@ -129,6 +173,8 @@ class SweepSpec(BaseModel):
     def runtime_grid(self, *, vace_loaded: bool) -> list[dict[str, Any]]:
         """Runtime combinations; meaningless VACE keys dropped, ``all`` counted, the duplicates merged."""
         axes = self.runtime if vace_loaded else {k: v for k, v in self.runtime.items() if not k.startswith("vace_")}
+        if self.transition_steps is not None:
+            axes = {**axes, TRANSITION_KEY: list(self.transition_steps)}
         if axes.get(REF_KEY):
             count = len(self.reference_files())
             axes = {**axes, REF_KEY: [count if c == ALL_REFERENCES else c for c in axes[REF_KEY]]}

@@ -196,7 +196,8 @@ class MediaSession:
         elif self._processor is not None:
             self._processor.resume()
         if not paused and "dead_after_unpause" in self.faults:
-            logger.info("Session %s: dead_after_unpause fault: the output stays dead", self.id)
+            logger.warning("Session %s: dead_after_unpause fault: the video output stays dead after unpausing",
+                           self.id)
             self.track.dead = True
         self.outputs.notify()
 
@@ -215,7 +216,9 @@ class MediaSession:
         message: dict[str, Any] = {"type": "stream_stopped"}
         if fault.message:
             message["error_message"] = fault.message
-        logger.info("Session %s: stream_stopped fault", self.id)
+        # What a server logs when a session's frame processing dies (stream_stopped fault).
+        logger.error("Session %s: frame processing stopped: %s", self.id,
+                     fault.message or "RuntimeError: the pipeline worker raised (injected stream_stopped fault)")
         self.notify(message)
         self.status = "stopped"
         self.track.stop()

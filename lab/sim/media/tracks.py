@@ -200,7 +200,7 @@ class OutputTrack(MediaStreamTrack):
         if time.perf_counter_ns() < self._first_sent_ns + round(fault.after_s * _NS_PER_S):
             return
         self._stall = None
-        logger.info("Stall fault: sending nothing for %.2f s", fault.duration_s)
+        logger.warning("Stall fault: the output track sends nothing for %.2f s", fault.duration_s)
         await asyncio.sleep(fault.duration_s)
         dropped = self._buffer.drop_ready(time.perf_counter_ns() - self._extra_delay_ns())
         logger.info("Stall over; dropped %d frames that were ready meanwhile", dropped)
