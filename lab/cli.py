@@ -10,9 +10,10 @@ import argparse
 import asyncio
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Sequence
-
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.client import DownloadProgressEvent, LoadProgress, ScopeClient
@@ -21,6 +22,7 @@ from lab.inputs import pod_inputs
 from lab.overview import server_overview
 
 if TYPE_CHECKING:
+    from lab.measure.trial import TrialResult
     from lab.quality.embed import Embedder
 
 __all__ = ["main", "build_parser"]
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--prompt", help="initial prompt (generative pipelines)")
     measure.add_argument("--download", action="store_true", help="download missing models before loading")
     measure.add_argument("--json", action="store_true", help="print JSON: each figure with value, unit and n")
+    measure.add_argument("--record-server", metavar="MP4", type=Path,
+                         help="also have the server record the session, and save its recording here")
     measure.add_argument("--quality-model", default="pixels", metavar="MODEL",
                          help="embedding model of the quality figures: pixels (no model) or a Hugging Face "
                               "CLIP repo, e.g. openai/clip-vit-base-patch32 (needs scope-lab[quality])")
@@ -276,7 +280,8 @@ async def _measure(args: argparse.Namespace) -> int:
 
     parameters = {"prompts": [{"text": args.prompt, "weight": 1.0}]} if args.prompt else {}
     spec = TrialSpec(args.pipeline, mode="video" if args.mode == "v2v" else "text", fps=args.fps,
-                     duration_s=args.duration, parameters=parameters, download_missing=args.download)
+                     duration_s=args.duration, parameters=parameters, download_missing=args.download,
+                     record_server=args.record_server is not None)
     async with ScopeClient(args.target) as client:
         result = await run_trial(client, spec, on_event=None if args.json else (lambda text: print(f"  {text}", flush=True)))
     embedder = None
@@ -287,6 +292,7 @@ async def _measure(args: argparse.Namespace) -> int:
         figures, _ = score_trial(result.quality, references=[], prompt=result.quality.prompt, embedder=embedder)
         result.figures += figures
     label = "SIMULATED" if result.simulated else f"Scope {result.server_version}"
+    saved = _keep_server_recording(result, args.record_server)
     if args.json:
         print(json.dumps({"url": result.url, "source": label, "pipeline": args.pipeline, "mode": args.mode,
                           "error": result.error, "quality_model": args.quality_model if embedder else None,
@@ -294,9 +300,24 @@ async def _measure(args: argparse.Namespace) -> int:
     else:
         print(f"\n{args.pipeline} ({args.mode}) on {result.url} [{label}]")
         print(trial_table(result).drop(columns="source").to_string(index=False))
+        if saved is not None:
+            print(f"\nthe server's recording of the session: {saved}")
         if result.error:
             print(f"\nerror in {result.error['phase']}: {result.error['message']}", file=sys.stderr)
     return EXIT_ERROR if result.error else EXIT_OK
+
+
+def _keep_server_recording(result: TrialResult, destination: Path | None) -> Path | None:
+    """Move the server's downloaded recording to ``--record-server``'s path (None if there is none)."""
+    recording = result.server_recording
+    if destination is None or recording is None or recording.path is None:
+        return None
+    try:
+        return Path(shutil.move(recording.path, destination))
+    except OSError as exc:
+        print(f"could not save the server's recording to {destination}: {exc}; it is at {recording.path}",
+              file=sys.stderr)
+        return None
 
 
 async def _info(args: argparse.Namespace) -> int:

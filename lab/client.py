@@ -351,6 +351,31 @@ class ScopeClient:
         """``DELETE /api/v1/webrtc/offer/{id}``: ask the server to drop a session."""
         await (await self._open()).send("DELETE", f"/api/v1/webrtc/offer/{session_id}", expect_json=False)
 
+    # -- server-side recordings --------------------------------------------------------
+
+    async def start_recording(self, session_id: str) -> str:
+        """``POST /api/v1/recordings/{id}/start``: the server records what the session sends.
+
+        Returns Scope's status, ``"started"`` or ``"already_recording"``.
+        """
+        response = await self._post(f"/api/v1/recordings/{session_id}/start", retry=False)
+        return str(response.json().get("status"))
+
+    async def stop_recording(self, session_id: str) -> str:
+        """``POST /api/v1/recordings/{id}/stop``: ``"stopped"`` or ``"not_recording"``."""
+        response = await self._post(f"/api/v1/recordings/{session_id}/stop", retry=False)
+        return str(response.json().get("status"))
+
+    async def download_recording(self, session_id: str, path: Path) -> Path:
+        """``GET /api/v1/recordings/{id}``: save the session's MP4 recording to ``path``.
+
+        Scope deletes its file once sent, so a recording can be downloaded once.
+        """
+        response = await (await self._open()).send(
+            "GET", f"/api/v1/recordings/{session_id}", expect_json=False, retry=False)
+        await asyncio.to_thread(path.write_bytes, response.content)
+        return path
+
     # -- assets ------------------------------------------------------------------------
 
     async def assets(self, kind: str | None = None) -> list[AssetInfo]:

@@ -12,6 +12,8 @@ ids sort by time and two runs never collide)::
                          appended, flushed and fsync'ed as each trial ends. Never rewritten.
     frames/<trial>.parquet   the per-frame table of a trial (arrival times, intervals, ids)
     samples/<trial>-<k>.jpg  a few output frames of a trial
+    recordings/<trial>.mp4   the server's own recording of a session (``record_server``),
+                         kept under the id of the session's last trial
     contact_sheet.jpg    the samples of the run on one page
     references/<name>    the reference images the quality figures compare with (copied once)
     quality/<trial>.npz  a trial's quality samples (frame pairs, inputs, per-frame luma
@@ -234,6 +236,18 @@ class RunStore:
         except OSError as exc:
             raise _disk_error(folder, self.run_id, exc) from exc
         return paths
+
+    def keep_recording(self, trial_id: str, downloaded: Path) -> Path:
+        """Move a downloaded server recording into ``recordings/<trial_id>.mp4`` (never overwritten)."""
+        path = self.root / "recordings" / f"{trial_id}.mp4"
+        if path.exists():
+            raise StoreError(f"{path} exists: a recording is raw data and never overwritten.")
+        try:
+            path.parent.mkdir(exist_ok=True)
+            shutil.move(downloaded, path)
+        except OSError as exc:
+            raise _disk_error(path.parent, self.run_id, exc) from exc
+        return path
 
     def sample_paths(self, trial_id: str | None = None) -> list[Path]:
         pattern = f"{trial_id}-*.jpg" if trial_id else "*.jpg"

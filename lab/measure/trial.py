@@ -34,6 +34,7 @@ from lab.errors import LabError, ScopeError
 from lab.measure.arrivals import analyze_arrivals
 from lab.measure.change import DEFAULT_WINDOW_S, TRUNCATED, ChangeDetection, detect_change, detect_freeze, detect_sequence, thumbnail
 from lab.measure.latency import join_stamped, latency_figures, stamp_accounting
+from lab.measure.server_recording import ServerRecording, finish_recording, start_recording
 from lab.measure.stamp import decode_stamp
 from lab.measure.stats import Figure, percentile_figure
 from lab.models import PipelineSchema
@@ -125,6 +126,7 @@ class TrialSpec:
     settle_timeout_s: float = 10.0
     download_missing: bool = False
     reference_resend_s: float | None = REFERENCE_RESEND_S  # None: one-shot keys sent once, at the segment's start
+    record_server: bool = False  # the server records the session too (lab.measure.server_recording)
 
 
 @dataclass
@@ -149,6 +151,7 @@ class TrialResult:
     segment: Segment = field(default_factory=Segment)
     samples: list[np.ndarray] = field(default_factory=list, repr=False)
     quality: QualitySamples | None = field(default=None, repr=False)  # scored after streaming (lab.quality.score)
+    server_recording: ServerRecording | None = None  # on the session's last segment (or the one that failed)
 
     def figure(self, name: str) -> Figure:
         """The figure called ``name`` (KeyError if this trial did not produce it)."""
@@ -247,6 +250,9 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
         for result in results:
             result.timeline = run.session.timeline
         run.session.on_frame(run.recorder)
+        if spec.record_server and run.session.session_id is not None:
+            run.recording_error = await start_recording(client, run.session.session_id)
+            run.recording_pending = True
         phase = "stream"
         await _stream_segments(run, client, say)
     except LabError as exc:
@@ -256,6 +262,8 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
         say(f"{phase} failed: {type(exc).__name__}")
     finally:
         if run.session is not None:
+            if run.recording_pending and run.emitted < len(results):
+                await run.collect_recording(client, results[run.emitted])
             await run.session.close()
         if source is not None:
             source.stop()
@@ -282,6 +290,14 @@ class _SessionRun:
         self.session: RtcSession | None = None
         self.windows: list[_Window] = []
         self.emitted = 0
+        self.recording_pending = False  # the server records this session (record_server)
+        self.recording_error: str | None = None  # why it does not, if it refused
+
+    async def collect_recording(self, client: ScopeClient, result: TrialResult) -> None:
+        """Stop the server's recording and keep it with ``result`` (once per session)."""
+        assert self.session is not None and self.session.session_id is not None
+        self.recording_pending = False
+        result.server_recording = await finish_recording(client, self.session.session_id, self.recording_error)
 
     def emit(self, k: int) -> None:
         """Analyse segment ``k`` from the frames so far and hand its result out."""
@@ -293,6 +309,8 @@ class _SessionRun:
             result.quality = self._quality_samples(k)
         elif k == 0:
             result.figures = _connection_figures(result)
+        if result.server_recording is not None:
+            result.figures = result.figures + result.server_recording.figures()
         self.emitted = k + 1
         self.on_result(result)
 
@@ -418,6 +436,8 @@ async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[
             say(f"streaming {spec.duration_s:g} s")
             await _receive_window(session, spec, segment, window, measure_from, run.source, run.recorder)
             window.end_ns = time.perf_counter_ns()
+            if run.recording_pending and k == len(run.results) - 1:
+                await run.collect_recording(client, result)
             run.emit(k)
     finally:
         await cancel_and_wait(sampler)

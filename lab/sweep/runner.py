@@ -222,6 +222,8 @@ async def _run_one_session(client: ScopeClient, sweep: SweepSpec, spec: TrialSpe
             store.write_frames(trial.trial_id, result.frames)
         if result.samples:
             store.write_samples(trial.trial_id, result.samples)
+        if result.server_recording is not None and result.server_recording.path is not None:
+            store.keep_recording(trial.trial_id, result.server_recording.path)
         if result.error is None:
             timing.measure_s += spec.duration_s
             if result.quality is not None:
@@ -242,7 +244,8 @@ def _trial_spec(sweep: SweepSpec, group: LoadGroup, schema: PipelineSchema) -> T
     return TrialSpec(group.pipeline_id, mode="text" if group.mode == "text" else "video", source=sweep.source,
                      fps=sweep.fps, duration_s=sweep.duration_s, load_params=dict(group.load),
                      parameters=parameters, settle_timeout_s=sweep.settle_timeout_s,
-                     download_missing=sweep.allow_download, reference_resend_s=sweep.reference_resend_s)
+                     download_missing=sweep.allow_download, reference_resend_s=sweep.reference_resend_s,
+                     record_server=sweep.record_server)
 
 
 def _uses_references(group: LoadGroup) -> bool:

@@ -115,6 +115,7 @@ class SweepSpec(BaseModel):
     transition_steps: list[int] | None = None  # see the module docstring
     control_prompt: str = Field(default="a red lighthouse on a black cliff at night", min_length=1)
     control_every_s: float = Field(default=6.0, gt=0)
+    record_server: bool = False  # the server records each session too: recordings/<trial>.mp4
 
     @field_validator("references", mode="before")
     @classmethod
