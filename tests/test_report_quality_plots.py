@@ -13,7 +13,7 @@ import pytest
 from lab.logbook import Evidence
 from lab.report.plots import report_figures
 from lab.report.quality_plots import BIN_S, plot_quality_vs_speed, plot_similarity_over_time
-from tests.avatar_runs import Trial, series, write_run
+from tests.avatar_runs import Trial, avatar_spec, series, write_run
 from tests.fixtures import RUNS
 
 RUN = "20261127T100000Z-b2b2b2"
@@ -108,3 +108,26 @@ def test_the_report_includes_them_for_an_avatar_run(evidence: Evidence, tmp_path
     assert "Similarity of the output to the VACE reference images over a trial" in page
     sheet = os.path.relpath(evidence.runs.roots[RUN] / "plots" / "contact_sheet.png", tmp_path)
     assert f'<a href="{sheet}">contact sheet {RUN}</a>' in page  # relative to the report, wherever it is
+
+
+def test_conditions_of_two_runs_share_one_naming_and_are_joined_only_within_a_run(tmp_path: Path) -> None:
+    """A VACE sweep (references re-sent) beside an avatar run: the same VACE setting gets the same
+    name, and the faint line joins a pipeline's conditions within each run, never across."""
+    write_run(tmp_path, RUN, _trials())
+    vace_run = "20261127T110000Z-c3c3c3"
+    vace_trials = [Trial("longlive", f"vace_enabled=true vace_ref_images={refs} vace_context_scale=1.0", True, 1.0,
+                         refs, 17.0 + k, {"flicker": (3.0 + refs, None, None)})
+                   for refs in (1, 2) for k in range(3)]
+    write_run(tmp_path, vace_run, vace_trials, spec=avatar_spec(name="vace", reference_resend_s=0.5))
+    figure = plot_quality_vs_speed(Evidence.load(None, tmp_path))
+    assert figure is not None
+    flicker = next(ax for ax in figure.axes if ax.get_ylabel().startswith("flicker"))
+    labels = {t.get_text() for t in figure.legends[0].get_texts()}
+    assert {"VACE on, 1 ref, scale 1.0", "VACE on, 2 refs, scale 1.0", "VACE on, 3 refs, scale 1.0"} <= labels
+    assert not any("=" in label for label in labels)  # no raw condition strings
+    joins = [line for line in flicker.get_lines() if line.get_alpha() == 0.3]
+    # longlive in the avatar run, longlive in the VACE run, streamdiffusionv2 in the avatar run
+    assert sorted(len(line.get_xdata()) for line in joins) == [2, 2, 2]
+    vace_join = next(line for line in joins if set(line.get_ydata()) == {4.0, 5.0})
+    assert sorted(vace_join.get_xdata()) == [18.0, 18.0]  # its own two conditions only
+    plt.close(figure)

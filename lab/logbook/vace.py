@@ -23,7 +23,15 @@ import pandas as pd
 from lab.logbook.evidence import LATENCY_FIGURES, MIN_TRIALS_FOR_CI, Evidence
 from lab.measure.stats import Comparison, Figure, compare
 
-__all__ = ["VaceCondition", "VaceEffect", "vace_conditions", "vace_effects", "vace_runs"]
+__all__ = ["VaceCondition", "VaceEffect", "vace_conditions", "vace_effects", "vace_label", "vace_runs"]
+
+
+def vace_label(enabled: bool, ref_count: int, context_scale: float | None) -> str:
+    """How tables and plots name a VACE setting: ``VACE off``, ``VACE on, 2 refs, scale 1.0``."""
+    if not enabled:
+        return "VACE off"
+    scale = f", scale {context_scale:.1f}" if context_scale is not None and ref_count else ""
+    return f"VACE on, {ref_count} ref{'s' if ref_count != 1 else ''}{scale}"
 
 
 @dataclass(frozen=True)
@@ -40,10 +48,7 @@ class VaceCondition:
 
     @property
     def label(self) -> str:
-        if not self.vace_enabled:
-            return "VACE off"
-        scale = f", scale {self.context_scale:.1f}" if self.context_scale is not None and self.ref_count else ""
-        return f"VACE on, {self.ref_count} ref{'s' if self.ref_count != 1 else ''}{scale}"
+        return vace_label(self.vace_enabled, self.ref_count, self.context_scale)
 
 
 @dataclass(frozen=True)

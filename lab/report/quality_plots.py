@@ -13,6 +13,7 @@ Both are watermarked SIMULATED when the runs came from the simulator, like every
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -24,6 +25,7 @@ from matplotlib.lines import Line2D
 from lab.logbook.evidence import Evidence
 from lab.logbook.generative import split_by_generation
 from lab.logbook.quality import QualityCondition, avatar_conditions, condition_figure
+from lab.logbook.vace import vace_label
 from lab.measure.stats import Figure
 from lab.report.style import short_condition, watermark
 
@@ -122,32 +124,57 @@ def _point(figure: Figure | None) -> tuple[float, float, float] | None:
     return figure.value, max(figure.value - low, 0.0), max(high - figure.value, 0.0)
 
 
-def _quality_points(evidence: Evidence, name: str) -> list[tuple[str, str, tuple, tuple]]:
-    """(pipeline, condition label, fps point, quality point) per generative pipeline and condition."""
+class _Point(NamedTuple):
+    """One condition of one pipeline in one run: where it sits, with its CI bars."""
+
+    pipeline_id: str
+    run_id: str
+    label: str
+    fps: tuple[float, float, float]
+    quality: tuple[float, float, float]
+
+
+def _condition_label(trials: pd.DataFrame) -> str:
+    """The VACE setting's name (:func:`lab.logbook.vace.vace_label`) where the rows have one, else the condition."""
+    row = trials.iloc[0]
+    enabled = row.get("vace_enabled")
+    if isinstance(enabled, bool | np.bool_) and not pd.isna(row.get("vace_ref_count")):
+        scale = row.get("vace_context_scale")
+        return vace_label(bool(enabled), int(row["vace_ref_count"]), None if pd.isna(scale) else float(scale))
+    return short_condition(str(row["condition"]))
+
+
+def _quality_points(evidence: Evidence, name: str) -> list[_Point]:
+    """A point per generative pipeline, run and condition (a run's conditions share its trial settings)."""
     trials = evidence.ok[evidence.ok[name].notna()] if name in evidence.ok else evidence.ok.iloc[0:0]
     generative = split_by_generation(list(dict.fromkeys(trials["pipeline_id"])), evidence.server.schemas).generative
-    conditions = {(c.pipeline_id, c.condition.trials["condition"].iloc[0]): c.label
-                  for items in avatar_conditions(evidence).values() for c in items}
     points = []
-    for (pipeline_id, condition), group in trials.groupby(["pipeline_id", "condition"], sort=False):
+    for (pipeline_id, run_id, _), group in trials.groupby(["pipeline_id", "run_id", "condition"], sort=False):
         if pipeline_id not in generative:
             continue
         fps = _point(condition_figure(evidence, "fps_out", group))
         quality = _point(condition_figure(evidence, name, group))
         if fps is not None and quality is not None:
-            points.append((pipeline_id, conditions.get((pipeline_id, condition), short_condition(condition)), fps, quality))
+            points.append(_Point(pipeline_id, run_id, _condition_label(group), fps, quality))
     return points
 
 
-def _scatter(ax: Axes, points: list[tuple[str, str, tuple, tuple]], colors: dict[str, object],
-             markers: dict[str, str]) -> None:
-    """A point per condition with CI bars both ways; a faint line joins a pipeline's conditions."""
-    for pipeline_id in dict.fromkeys(p for p, *_ in points):
-        mine = sorted((label, x[0], y[0]) for p, label, x, y in points if p == pipeline_id)
-        ax.plot([x for _, x, _ in mine], [y for *_, y in mine], color=colors[pipeline_id], alpha=0.3, lw=1, zorder=1)
-    for pipeline_id, label, (x, x_minus, x_plus), (y, y_minus, y_plus) in points:
+def _scatter(ax: Axes, points: list[_Point], colors: dict[str, object], markers: dict[str, str]) -> None:
+    """A point per condition with CI bars both ways; a faint line joins the conditions one run of a
+    pipeline measured (never across runs, whose trial settings may differ)."""
+    for (pipeline_id, _), mine in _by_run(points).items():
+        line = sorted((p.label, p.fps[0], p.quality[0]) for p in mine)
+        ax.plot([x for _, x, _ in line], [y for *_, y in line], color=colors[pipeline_id], alpha=0.3, lw=1, zorder=1)
+    for pipeline_id, _, label, (x, x_minus, x_plus), (y, y_minus, y_plus) in points:
         ax.errorbar([x], [y], xerr=[[x_minus], [x_plus]], yerr=[[y_minus], [y_plus]], color=colors[pipeline_id],
                     marker=markers[label], ms=8, capsize=3, lw=1.2, linestyle="none", markeredgecolor="white")
+
+
+def _by_run(points: list[_Point]) -> dict[tuple[str, str], list[_Point]]:
+    runs: dict[tuple[str, str], list[_Point]] = {}
+    for point in points:
+        runs.setdefault((point.pipeline_id, point.run_id), []).append(point)
+    return runs
 
 
 def _two_rows(first: list[Line2D], second: list[Line2D]) -> tuple[list[Line2D], int]:
@@ -171,10 +198,10 @@ def plot_quality_vs_speed(evidence: Evidence) -> MplFigure | None:
     data = [d for d in data if d[3]]
     if not data:
         return None
-    pipelines = list(dict.fromkeys(p for *_, points in data for p, *_ in points))
-    labels = sorted({label for *_, points in data for _, label, *_ in points})  # VACE off, then by scale
+    pipelines = list(dict.fromkeys(p.pipeline_id for *_, points in data for p in points))
+    labels = sorted({p.label for *_, points in data for p in points})  # VACE off, then by refs and scale
     colors = dict(zip(pipelines, plt.get_cmap("tab10").colors, strict=False))
-    markers = {label: ("s" if "off" in label.lower() or "=false" in label else MARKERS[k % len(MARKERS)])
+    markers = {label: ("s" if "off" in label.lower() else MARKERS[k % len(MARKERS)])
                for k, label in enumerate(labels)}
     figure, axes = plt.subplots(1, len(data), figsize=(max(5.6 * len(data), 8.0), 5.4), layout="constrained",
                                 squeeze=False)
