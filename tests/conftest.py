@@ -13,6 +13,7 @@ import pytest
 from lab.client import ScopeClient
 from lab.http import RetryPolicy
 from lab.sim import RunningSimulator, SimConfig, start_simulator
+from tests import udp_guard
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "scope-0.2.4"
@@ -21,6 +22,11 @@ FIXTURES = ROOT / "tests" / "fixtures" / "scope-0.2.4"
 def load_fixture(name: str) -> Any:
     """A response captured from a real Scope 0.2.4 server (see tests/fixtures/scope-0.2.4/README.md)."""
     return json.loads((FIXTURES / name).read_text())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail a test that leaves a UDP socket open in that test (see tests/udp_guard.py)."""
+    udp_guard.install(config)
 
 
 SIM_SPEED = 100.0  # emulated loads and downloads run 100x faster than the real-time profile
