@@ -67,11 +67,11 @@ def open_video_file(source_name: str, assets: AssetStore, *, flip_vertical: bool
     InputSourceError
         404 if there is no such file, 400 if it holds no video PyAV can decode.
     """
+    size = video_resolution(source_name, assets)
     path = find_video_file(source_name, assets)
-    try:
-        return (_FlippedFile if flip_vertical else VideoFileSource)(path, loop=True)
-    except (av.FFmpegError, IndexError) as exc:
-        raise InputSourceError(400, f"{path} is not a video file the server can decode ({exc})") from None
+    # Sources are 4:2:0, so an odd-sized file is scaled by a pixel to even (Scope pads instead).
+    width, height = size["width"] + size["width"] % 2, size["height"] + size["height"] % 2
+    return (_FlippedFile if flip_vertical else VideoFileSource)(path, loop=True, width=width, height=height)
 
 
 def video_file_sources(assets: AssetStore) -> list[dict[str, Any]]:

@@ -158,7 +158,7 @@ class TsOutput:
         stream = self._container.add_stream("libx264", rate=DECLARED_FPS, options=_ENCODER_OPTIONS)
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
-        stream.time_base = _TIME_BASE
+        stream.time_base = stream.codec_context.time_base = _TIME_BASE  # keep the 90 kHz timestamps exact
         self._stream = stream
         return stream
 
