@@ -79,10 +79,17 @@ class HeadlessSession(MediaSession):
             self._spawn(read_input(self._input_track, self.inputs))
         self._spawn(self._sink())
 
+    async def _sink(self) -> None:
+        """Open the encoder at the expected size, then each paced frame into the TS stream."""
+        size = _expected_size(self.chain, self._input_track)
+        if size is not None:
+            await asyncio.to_thread(self.output.prepare, *size)
+        await self._send_frames()
+
     def notify(self, message: dict[str, Any]) -> None:
         """No data channel: nothing to tell."""
 
-    async def _sink(self) -> None:
+    async def _send_frames(self) -> None:
         """Each paced frame into the TS stream, in order, until the track ends."""
         try:
             while True:
@@ -117,3 +124,11 @@ class HeadlessSession(MediaSession):
     def _input_source(self) -> dict[str, Any] | None:
         source = self.params.current.get("input_source")
         return source if isinstance(source, dict) else None
+
+
+def _expected_size(chain: Chain | None, track: MediaStreamTrack | None) -> tuple[int, int] | None:
+    """(width, height) of the output: a generative chain's, else its input source's, if known."""
+    if chain is not None and chain.generative:
+        return chain.width, chain.height
+    width, height = getattr(track, "width", None), getattr(track, "height", None)
+    return (width, height) if isinstance(width, int) and isinstance(height, int) else None

@@ -111,6 +111,16 @@ class TsOutput:
             self._container.mux(packet)
         return self._file.take(), key
 
+    def prepare(self, width: int, height: int) -> None:
+        """Open the encoder and write the stream header before the first frame (blocking), so
+        that starting x264 does not delay the first frame; a frame of another size is scaled."""
+        with self._lock:
+            if not self.closed and self._stream is None:
+                self._open(width, height)
+                assert self._container is not None
+                self._container.start_encoding()
+                self._file.take()  # the header goes out with the first frame's tables anyway
+
     def publish(self, data: bytes, key: bool) -> None:
         """Queue one frame's bytes to every client (from its first key frame on)."""
         for client in list(self._clients):
