@@ -2,8 +2,9 @@
 
 Each answerer looks at the evidence and returns an answer or None; None leaves the
 question unticked and untouched. An answer names its runs and date, and SIMULATED when the
-server was the simulator. What the data cannot judge (ease of integration, Spout) is never
-ticked.
+server was the simulator. What the data cannot judge (Spout) is never ticked; the integration
+path is answered with each path's measured figures and set-up steps
+(:mod:`lab.logbook.integration`), leaving the judgement of ease to the reader.
 
 Answers about generation (real-time viability, picture quality) are judged on pipelines
 that generate video only (:mod:`lab.logbook.generative`): a CPU host's passthrough keeps
@@ -26,6 +27,7 @@ import pandas as pd
 
 from lab.logbook.evidence import Evidence, format_figure, format_value
 from lab.logbook.generative import Generation, split_by_generation
+from lab.logbook.integration import integration_answer
 from lab.logbook.markdown import AnswerLine
 from lab.logbook.quality import (QualityCondition, avatar_conditions, avatar_runs, best_condition, condition_figure,
                                  embedding_models, plain_trials, reference_set, show_figure, trial_resolution)
@@ -372,6 +374,11 @@ def _alpha(evidence: Evidence, _: Asked) -> str | None:
                             "(no mask or alpha output)")
 
 
+def _integration(evidence: Evidence, _: Asked) -> str | None:
+    answer = integration_answer(evidence)
+    return None if answer is None else _cited(evidence, *answer)
+
+
 QUESTIONS: tuple[Question, ...] = (
     Question("api-hosted", "Is the API structure identical to Daydream hosted API?", "API", _hosted_api),
     Question("whip", "Does WHIP work the same way?", "API", _whip),
@@ -384,6 +391,7 @@ QUESTIONS: tuple[Question, ...] = (
     Question("runpod-warmup", "RunPod warm-up time?", "Performance", _runpod_warmup),
     Question("quality-512", "Generation quality at 512×512?", "Performance", _generation_quality),
     Question("realtime", "Real-time viability for demo?", "Performance", _realtime),
+    Question("integration", "Simplest web UI integration path?", "Integration", _integration),
     Question("sam3", "Is SAM3 available as a pipeline module?", "Masking", _sam3),
     Question("alpha", "Does Scope expose segmentation or alpha output?", "Masking", _alpha),
 )

@@ -39,7 +39,8 @@ import lab
 from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
 from lab.logbook.api import api_facts
-from lab.measure.trial import Segment, TrialResult, TrialSpec, load_params, run_session
+from lab.headless import setup_steps
+from lab.measure.trial import ControlChange, Segment, TrialResult, TrialSpec, load_params, run_session
 from lab.models import PipelineSchema
 from lab.quality.embed import load_embedder
 from lab.quality.samples import QualitySamples
@@ -203,6 +204,7 @@ async def _run_one_session(client: ScopeClient, spec: TrialSpec, session: list[P
                            references: list[str], scorer: RunScorer, outcome: SweepOutcome, bar: tqdm,
                            facts: ServerFacts) -> None:
     segments = [Segment(_runtime_parameters(t.runtime, references), t.condition) for t in session]
+    spec = dataclasses.replace(spec, via=session[0].via)
     planned = iter(session)
     timing = outcome.timing[session[0].target]
     store = scorer.store
@@ -235,7 +237,9 @@ def _trial_spec(sweep: SweepSpec, group: LoadGroup, schema: PipelineSchema) -> T
     return TrialSpec(group.pipeline_id, mode="text" if group.mode == "text" else "video", source=sweep.source,
                      fps=sweep.fps, duration_s=sweep.duration_s, load_params=dict(group.load),
                      parameters=parameters, settle_timeout_s=sweep.settle_timeout_s,
-                     download_missing=sweep.allow_download, reference_resend_s=sweep.reference_resend_s)
+                     download_missing=sweep.allow_download, reference_resend_s=sweep.reference_resend_s,
+                     poll_hz=sweep.poll_hz,
+                     controls=tuple(ControlChange(c.at_s, dict(c.parameters), c.expect) for c in sweep.controls))
 
 
 def _uses_references(group: LoadGroup) -> bool:
@@ -271,6 +275,7 @@ def trial_row(trial: PlannedTrial, run_id: str, facts: ServerFacts, *, result: T
         "vace_enabled": _vace_loaded(trial, facts), "vace_ref_count": int(trial.runtime.get(REF_KEY) or 0),
         "vace_context_scale": trial.runtime.get("vace_context_scale"),
         "repeat": trial.repeat, "segment": trial.segment, "status": status, "skip_reason": trial.skip,
+        "via": trial.via, "setup_steps": result.setup_steps if result else setup_steps(trial.via, trial.mode),
         "error": dict(error) if error else (result.error if result else None), "ended_at": _now(),
         "simulated": facts.simulated, "server_version": facts.version,
     }

@@ -25,6 +25,11 @@ the data channel inside a session), plus trial length, repeats and order::
     quality_model: pixels          # embedding model of the quality figures: "pixels" (no
                                    # model) or a Hugging Face CLIP repo, e.g.
                                    # openai/clip-vit-base-patch32 (needs scope-lab[quality])
+    via: [webrtc]                  # how output is read, one session per path and repeat:
+                                   # webrtc, headless-ts (output.ts), headless-frame (polling)
+    poll_hz: 30                    # headless-frame: polls of /session/frame per second
+    controls:                      # parameter updates during each session (control latency)
+      - {at_s: 3.0, parameters: {prompts: [{text: "a red fox", weight: 1.0}]}}
 
 Runtime keys starting with ``vace_`` only mean something with VACE loaded: under a load
 with ``vace_enabled: false`` they are dropped (and the duplicates they leave merged), so
@@ -52,8 +57,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lab import resources
 from lab.errors import LabError
+from lab.headless import DEFAULT_POLL_HZ, Via
 
-__all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "overrides_from_strings", "resolve_references",
+__all__ = ["SweepSpec", "SpecError", "ControlSpec", "load_spec", "grid", "overrides_from_strings", "resolve_references",
            "IMAGE_SUFFIXES", "ALL_REFERENCES"]
 
 REF_KEY = "vace_ref_images"
@@ -63,6 +69,16 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 class SpecError(LabError):
     """A sweep spec that cannot be read or does not make sense."""
+
+
+class ControlSpec(BaseModel):
+    """A parameter update ``at_s`` seconds into each session's measured window (control latency)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at_s: float = Field(ge=0)
+    parameters: dict[str, Any] = Field(min_length=1)
+    expect: Literal["change", "freeze"] = "change"
 
 
 class SweepSpec(BaseModel):
@@ -91,6 +107,9 @@ class SweepSpec(BaseModel):
     quality_model: str = Field(default="pixels", min_length=1)
     references: list[str] | None = None  # absolute image paths once validated (see resolve_references)
     reference_resend_s: float | None = Field(default=0.5, gt=0)
+    via: list[Via] = Field(default_factory=lambda: ["webrtc"], min_length=1)
+    poll_hz: float = Field(default=DEFAULT_POLL_HZ, gt=0, le=120)
+    controls: list[ControlSpec] = Field(default_factory=list)
 
     @field_validator("references", mode="before")
     @classmethod
