@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a sweep spec (a YAML file or a shipped spec) into results/<run-id>/; resumable",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    sweep.add_argument("spec", help="a YAML file, or a shipped spec name: pipelines, vace")
+    sweep.add_argument("spec", help="a YAML file, or a shipped spec name: pipelines, vace, avatar, integration")
     sweep.add_argument("--target", action="append", help="URL, RunPod pod id or 'sim' (repeatable; "
                        "default: the spec's targets)")
     sweep.add_argument("--resume", metavar="RUN_ID", help="continue this run; finished trials are not repeated")

@@ -33,7 +33,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from lab.sim.faults import Fault
 from lab.sim.media.chain import Chain
 from lab.sim.media.quality import QualityKnobs
-from lab.sim.media.session import MediaSession
+from lab.sim.media.session import MediaSession, SessionStatus
 from lab.sim.media.tracks import read_input
 from lab.sim.media.tsout import TsOutput
 
@@ -112,7 +112,7 @@ class HeadlessSession(MediaSession):
         return {**super().metrics(), "input_source_enabled": self._input_track is not None,
                 "input_source_type": source.get("source_type") if source else None, "headless": True}
 
-    async def close(self, status: Any = "closed") -> None:
+    async def close(self, status: SessionStatus = "closed") -> None:
         """Stop the input source, the stream and every ``output.ts`` client."""
         try:
             await super().close(status)
