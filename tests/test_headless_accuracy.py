@@ -13,6 +13,7 @@ figures (``poll_hz``), is added to its time and latency tolerances.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -145,3 +146,16 @@ async def test_frame_polling_trial_matches_the_truth(client: ScopeClient, sim: S
         f"control latency {measured_ms:.1f} ms, the changed frame could be served {true_ms:.1f} ms after the "
         f"update; tolerance one interval {interval_ms:.1f} ms + one poll {poll_ms:g} ms + round trip "
         f"{round_trip_ms:.1f} ms + {TTFF_TOLERANCE_MS:g} ms")
+
+
+async def test_a_stream_the_server_ends_is_an_error_and_the_frames_are_kept(client: ScopeClient) -> None:
+    async def stop_soon() -> None:
+        await asyncio.sleep(2.0)
+        await (await client.exchange()).send("POST", "/api/v1/session/stop")
+
+    stopper = asyncio.create_task(stop_soon())
+    result = await run_trial(client, TrialSpec("passthrough", duration_s=6, via="headless-ts"))
+    await stopper
+    assert result.error is not None and result.error["phase"] == "stream", result.error
+    assert "the server stopped the session" in result.error["message"]
+    assert len(result.frames) > 10 and value(result, "ttff_s") > 0

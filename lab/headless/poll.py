@@ -7,7 +7,7 @@ and a frame shows up to one poll interval after it was made. Polls go one after 
 a frame counts as new when its JPEG differs from the previous one (the server encodes the
 same frame to the same bytes), so repeated frames (a paused stream) are not counted. A
 new frame's arrival (``complete_ns``) is when its answer arrived; ``first_packet_ns``
-holds when that poll was sent.
+holds when that poll was sent, and ``pts`` the poll's number.
 """
 
 from __future__ import annotations

@@ -139,6 +139,10 @@ class HeadlessSession:
                 await read_output_ts(self.client, self._deliver, self._opened)
             else:
                 await poll_frames(self.client, self._deliver, self._opened, self.polls, poll_hz=self.poll_hz)
+            if not self._closed:  # the server ended the stream: the session stopped under us
+                self.feed.stop(StreamError("The headless session's output.ts ended: the server stopped the "
+                                           "session (another session/start or session/stop, or a restart).",
+                                           url=self.client.url, session_id=self.session_id))
         except ScopeError as exc:
             self.feed.stop(exc if isinstance(exc, StreamError) else StreamError(
                 f"Reading the headless session's output ({self.via}) failed: {exc}",

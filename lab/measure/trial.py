@@ -308,6 +308,8 @@ class _SessionRun:
         """Why output frames cannot be paired with the input they answer (None if they can)."""
         if self.spec.mode == "text":
             return "text-to-video: no input"
+        if self.spec.via != "webrtc":
+            return "headless: the input plays on the server, so output frames cannot be paired with it"
         if not self.recorder.read_stamps:
             return "the input is not stamped: output frames cannot be paired with the input they answer"
         readable = int(frames["stamp_id"].notna().sum()) if "stamp_id" in frames else 0
