@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--fps", type=float, default=15.0, help="input frame rate (v2v)")
     measure.add_argument("--prompt", help="initial prompt (generative pipelines)")
     measure.add_argument("--download", action="store_true", help="download missing models before loading")
+    measure.add_argument("--via", choices=["webrtc", "headless"], default="webrtc",
+                         help="how the output is read: a WebRTC session, or a headless session (no WebRTC; "
+                              "v2v input is a clip the server plays, updates go over REST)")
+    measure.add_argument("--reader", choices=["ts", "frame"], default="ts",
+                         help="headless only: the live MPEG-TS stream (output.ts) or polling /session/frame")
+    measure.add_argument("--poll-hz", type=_positive_rate, default=30.0, help="headless --reader frame: polls per second")
     measure.add_argument("--json", action="store_true", help="print JSON: each figure with value, unit and n")
     measure.add_argument("--record-server", metavar="MP4", type=Path,
                          help="also have the server record the session, and save its recording here")
@@ -98,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a sweep spec (a YAML file or a shipped spec) into results/<run-id>/; resumable",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    sweep.add_argument("spec", help="a YAML file, or a shipped spec name: pipelines, vace")
+    sweep.add_argument("spec", help="a YAML file, or a shipped spec name: pipelines, vace, avatar, integration")
     sweep.add_argument("--target", action="append", help="URL, RunPod pod id or 'sim' (repeatable; "
                        "default: the spec's targets)")
     sweep.add_argument("--resume", metavar="RUN_ID", help="continue this run; finished trials are not repeated")
@@ -279,9 +285,10 @@ async def _measure(args: argparse.Namespace) -> int:
     from lab.measure.trial import TrialSpec, run_trial
 
     parameters = {"prompts": [{"text": args.prompt, "weight": 1.0}]} if args.prompt else {}
+    via = "webrtc" if args.via == "webrtc" else f"headless-{args.reader}"
     spec = TrialSpec(args.pipeline, mode="video" if args.mode == "v2v" else "text", fps=args.fps,
                      duration_s=args.duration, parameters=parameters, download_missing=args.download,
-                     record_server=args.record_server is not None)
+                     record_server=args.record_server is not None, via=via, poll_hz=args.poll_hz)
     async with ScopeClient(args.target) as client:
         result = await run_trial(client, spec, on_event=None if args.json else (lambda text: print(f"  {text}", flush=True)))
     embedder = None
@@ -295,10 +302,11 @@ async def _measure(args: argparse.Namespace) -> int:
     saved = _keep_server_recording(result, args.record_server)
     if args.json:
         print(json.dumps({"url": result.url, "source": label, "pipeline": args.pipeline, "mode": args.mode,
-                          "error": result.error, "quality_model": args.quality_model if embedder else None,
+                          "via": result.via, "setup_steps": result.setup_steps, "error": result.error, "quality_model": args.quality_model if embedder else None,
                           "figures": [f.as_dict() for f in result.figures]}, indent=2))
     else:
-        print(f"\n{args.pipeline} ({args.mode}) on {result.url} [{label}]")
+        print(f"\n{args.pipeline} ({args.mode}) via {result.via} on {result.url} [{label}]")
+        print("set-up: " + "; ".join(result.setup_steps))
         print(trial_table(result).drop(columns="source").to_string(index=False))
         if saved is not None:
             print(f"\nthe server's recording of the session: {saved}")
@@ -399,6 +407,17 @@ class LoadProgressPrinter:
             self._last = key
             stage = f" - {event.stage}" if event.stage else ""
             print(f"  {event.elapsed_s:7.2f} s  {event.pipeline_id}: {event.status}{stage}", flush=True)
+
+
+def _positive_rate(text: str) -> float:
+    """An argparse type: a rate in Hz above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive rate; give polls per second, e.g. 30")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -220,6 +220,11 @@ class ScopeClient:
                 self._state = ClientState.OPEN
             return self._exchange
 
+    async def exchange(self) -> Exchange:
+        """The open HTTP exchange with the server, for calls this client has no method for
+        (the headless session's, :mod:`lab.headless`)."""
+        return await self._open()
+
     async def _get(self, path: str, model: type[ModelT], **kwargs: Any) -> ModelT:
         response = await (await self._open()).send("GET", path, **kwargs)
         return _parse(response, model)

@@ -20,10 +20,11 @@ Hierarchy::
         ├── ModelsNotDownloadedError the pipeline's models are not on the server yet
         ├── DownloadError           a model download failed or stalled
         ├── PipelineLoadError       a load ended in ``error`` (or never finished)
-        └── StreamError             a WebRTC session failed
+        └── StreamError             a WebRTC or headless session failed
             ├── ConnectionFailedError   ICE/DTLS did not connect within the timeout
             ├── StreamStoppedError      the server sent ``stream_stopped``
-            └── StreamStalledError      no output frame arrived for too long
+            ├── StreamStalledError      no output frame arrived for too long
+            └── NoServerInputError      a headless session needs video the server cannot play
     └── QualityModelError           an embedding model for the quality figures is unavailable
         ├── QualityExtraMissingError    torch/transformers are not installed
         └── ModelWeightsMissingError    the model's weights are not in the Hugging Face cache
@@ -53,6 +54,7 @@ __all__ = [
     "ConnectionFailedError",
     "StreamStoppedError",
     "StreamStalledError",
+    "NoServerInputError",
     "QualityModelError",
     "QualityExtraMissingError",
     "ModelWeightsMissingError",
@@ -250,7 +252,7 @@ class PipelineLoadError(ScopeError):
 
 
 class StreamError(ScopeError):
-    """A WebRTC session with the server failed; ``session_id`` is the server's id if known."""
+    """A WebRTC or headless session failed; ``session_id`` is the server's id if known."""
 
     def __init__(self, message: str, *, url: str, session_id: str | None) -> None:
         super().__init__(message, url=url)
@@ -330,3 +332,17 @@ class QualityExtraMissingError(QualityModelError, ImportError):
 
 class ModelWeightsMissingError(QualityModelError):
     """The model's weights are not in the Hugging Face cache and may not be downloaded."""
+
+
+class NoServerInputError(StreamError):
+    """A headless video-to-video session needs a server-side ``video_file`` input source."""
+
+    def __init__(self, *, url: str, available: Sequence[str]) -> None:
+        have = ", ".join(available) or "none"
+        super().__init__(
+            f"A headless session in video mode reads its input on the server, from an input "
+            f"source; {url} offers no video_file source (available: {have}). Measure this "
+            "pipeline over WebRTC (--via webrtc), in text mode, or on a server whose "
+            "/api/v1/input-sources lists video_file as available.",
+            url=url, session_id=None)
+        self.available = list(available)

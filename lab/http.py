@@ -11,9 +11,11 @@ restarting). Everything else fails at once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import ssl
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +38,7 @@ from lab.errors import (
 )
 from lab.target import RUNPOD_PROXY_SUFFIX, SCOPE_PORT
 
-__all__ = ["RetryPolicy", "DEFAULT_TIMEOUT", "Exchange"]
+__all__ = ["RetryPolicy", "DEFAULT_TIMEOUT", "Exchange", "transport_error"]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,23 @@ class Exchange:
             raise exc.error from exc.__cause__
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
+    @contextlib.asynccontextmanager
+    async def stream(self, path: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        """``GET path`` as a live stream (``output.ts``), tried once: the caller reads its
+        body as it comes, inside the block. An error status, or a transport failure (also
+        one while the body is read), raises the error :meth:`send` would."""
+        url = str(self.http.base_url.join(path))
+        try:
+            async with self.http.stream("GET", path, **kwargs) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    error = classify_response(response, expect_json=False)
+                    if error is not None:
+                        raise error
+                yield response
+        except httpx.TransportError as exc:
+            raise transport_error(exc, url) from exc
+
     async def _send_once(
         self, method: str, path: str, expect_json: bool, kwargs: dict[str, Any]
     ) -> httpx.Response:
@@ -120,7 +139,7 @@ class Exchange:
         try:
             response = await self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            error = _transport_error(exc, url)
+            error = transport_error(exc, url)
             if isinstance(error, UnreachableError) and error.reason in RETRIED_REASONS:
                 raise _Transient(error) from exc
             raise error from exc
@@ -133,7 +152,7 @@ class Exchange:
         raise error
 
 
-def _transport_error(exc: httpx.TransportError, url: str) -> ScopeError:
+def transport_error(exc: httpx.TransportError, url: str) -> ScopeError:
     """Turn an httpx transport failure into an error that says what to check."""
     request_url = httpx.URL(url)
     host, port = request_url.host, request_url.port or (443 if request_url.scheme == "https" else 80)

@@ -32,12 +32,9 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-import av
-import numpy as np
-import pandas as pd
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -50,7 +47,8 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamError
 
 from lab.client import ScopeClient
-from lab.errors import ConnectionFailedError, ScopeError, StreamStalledError, StreamStoppedError
+from lab.errors import ConnectionFailedError, ScopeError, StreamStoppedError
+from lab.feed import FrameFeed, FrameLog, ReceivedFrame
 from lab.loopback import restrict_to_loopback
 from lab.tasks import cancel_and_wait
 
@@ -60,52 +58,7 @@ log = logging.getLogger(__name__)
 
 InputMode = Literal["video", "text"]
 DEFAULT_CONNECT_TIMEOUT_S = 20.0
-SUBSCRIBER_QUEUE_FRAMES = 120
 _PACKET_MEMORY = 2048  # RTP timestamps remembered for matching decoded frames
-
-
-@dataclass(frozen=True)
-class ReceivedFrame:
-    """One decoded output frame and its timing; ``frame`` is the decoded image (not copied)."""
-
-    seq: int
-    complete_ns: int
-    first_packet_ns: int | None
-    decoded_ns: int
-    pts: int
-    width: int
-    height: int
-    frame: av.VideoFrame = field(repr=False, compare=False)
-
-    def rgb(self) -> Any:
-        """The pixels as an ``HxWx3`` uint8 numpy array (converted on demand)."""
-        return self.frame.to_ndarray(format="rgb24")
-
-
-class FrameLog:
-    """Per-frame timings of a session in columns (no pixels), cheap to append."""
-
-    COLUMNS = ("seq", "complete_ns", "first_packet_ns", "decoded_ns", "pts", "width", "height")
-
-    def __init__(self) -> None:
-        self._columns: dict[str, list[Any]] = {name: [] for name in self.COLUMNS}
-
-    def append(self, frame: ReceivedFrame) -> None:
-        for name, column in self._columns.items():
-            column.append(getattr(frame, name))
-
-    def __len__(self) -> int:
-        return len(self._columns["seq"])
-
-    def arrivals_ns(self) -> np.ndarray:
-        """Arrival times (``complete_ns``) so far, without building a DataFrame."""
-        return np.asarray(self._columns["complete_ns"], dtype=np.int64)
-
-    def to_dataframe(self) -> pd.DataFrame:
-        """One row per frame; ``receive_bias_ms`` is decoded minus complete time."""
-        frame = pd.DataFrame(self._columns)
-        frame["receive_bias_ms"] = (frame["decoded_ns"] - frame["complete_ns"]) / 1e6
-        return frame
 
 
 @dataclass
@@ -219,20 +172,16 @@ class RtcSession:
         self.mode = mode
         self.session_id: str | None = None
         self.timeline = SessionTimeline()
-        self.log = FrameLog()
+        self.feed = FrameFeed(lambda: (client.url, self.session_id))
+        self.log: FrameLog = self.feed.log
         self.messages: list[tuple[int, dict[str, Any]]] = []
         self.sent: list[tuple[int, dict[str, Any]]] = []
         self.state = SessionState.CONNECTING
         self._pc = pc
         self._channel = channel
-        self._callbacks: list[Callable[[ReceivedFrame], None]] = []
-        self._subscribers: list[asyncio.Queue[ReceivedFrame | None]] = []
         self._receiver_task: asyncio.Task[None] | None = None
-        self._stopped: StreamStoppedError | None = None
-        self._track_ended = asyncio.Event()
         self._channel_open = asyncio.Event()
         self._connection_settled = asyncio.Event()
-        self.frames_dropped_by_consumer = 0
 
     # -- opening -----------------------------------------------------------------------
 
@@ -366,64 +315,33 @@ class RtcSession:
                 if seq == 0:
                     self.timeline.first_frame_ns = received.complete_ns
                 seq += 1
-                self.log.append(received)
-                for callback in self._callbacks:
-                    callback(received)
-                for queue in self._subscribers:
-                    _put_dropping_oldest(queue, received, self)
+                self.feed.deliver(received)
         except MediaStreamError:
             log.debug("session %s: output track ended", self.session_id)
         finally:
-            self._track_ended.set()
-            self._wake_subscribers()
+            self.feed.end()
 
-    def _wake_subscribers(self) -> None:
-        """Tell every frames() iterator to re-check the session (ended, stopped or closed)."""
-        for queue in self._subscribers:
-            _put_dropping_oldest(queue, None, self)
+    @property
+    def frames_dropped_by_consumer(self) -> int:
+        """Frames a slow :meth:`frames` iterator lost (never the frame log)."""
+        return self.feed.frames_dropped_by_consumer
 
     def on_frame(self, callback: Callable[[ReceivedFrame], None]) -> None:
         """Call ``callback`` with every received frame, in the receive loop (keep it fast)."""
-        self._callbacks.append(callback)
+        self.feed.on_frame(callback)
 
-    async def frames(self, *, stall_timeout_s: float | None = None) -> AsyncIterator[ReceivedFrame]:
-        """Received frames from now on, as they arrive.
+    def frames(self, *, stall_timeout_s: float | None = None) -> AsyncIterator[ReceivedFrame]:
+        """Received frames from now on, as they arrive (:meth:`lab.feed.FrameFeed.frames`).
 
         Ends when the session closes or the output track ends. Raises
         :class:`StreamStoppedError` when the server stops the stream and
-        :class:`StreamStalledError` when no frame arrives for ``stall_timeout_s``. A slow
-        consumer loses the oldest frames (counted in ``frames_dropped_by_consumer``), never
-        the frame log.
+        :class:`StreamStalledError` when no frame arrives for ``stall_timeout_s``.
         """
-        queue: asyncio.Queue[ReceivedFrame | None] = asyncio.Queue(SUBSCRIBER_QUEUE_FRAMES)
-        self._subscribers.append(queue)
-        try:
-            while True:
-                if self._stopped is not None:
-                    raise self._stopped
-                if self._track_ended.is_set() and queue.empty():
-                    return
-                try:
-                    async with asyncio.timeout(stall_timeout_s):
-                        item = await queue.get()
-                except TimeoutError:
-                    raise StreamStalledError(url=self.client.url, session_id=self.session_id,
-                                             stalled_s=float(stall_timeout_s or 0), frames=len(self.log)) from None
-                if item is None:
-                    if self._stopped is not None:
-                        raise self._stopped
-                    return
-                yield item
-        finally:
-            self._subscribers.remove(queue)
+        return self.feed.frames(stall_timeout_s=stall_timeout_s)
 
     async def wait_frames(self, count: int, *, stall_timeout_s: float = 10.0) -> None:
         """Wait until the frame log holds at least ``count`` frames."""
-        if len(self.log) >= count:
-            return
-        async for _ in self.frames(stall_timeout_s=stall_timeout_s):
-            if len(self.log) >= count:
-                return
+        await self.feed.wait_frames(count, stall_timeout_s=stall_timeout_s)
 
     # -- the data channel ----------------------------------------------------------------
 
@@ -435,9 +353,8 @@ class RtcSession:
             return
         self.messages.append((time.perf_counter_ns(), message))
         if isinstance(message, dict) and message.get("type") == "stream_stopped":
-            self._stopped = StreamStoppedError(url=self.client.url, session_id=self.session_id,
-                                               server_message=message.get("error_message"))
-            self._wake_subscribers()
+            self.feed.stop(StreamStoppedError(url=self.client.url, session_id=self.session_id,
+                                              server_message=message.get("error_message")))
 
     async def send(self, parameters: Mapping[str, Any], *, timeout_s: float = 5.0) -> int:
         """Send a parameter update over the data channel; return its send time (ns).
@@ -447,8 +364,8 @@ class RtcSession:
         """
         if self.state is SessionState.CLOSED:
             raise RuntimeError("This session is closed; open a new one.")
-        if self._stopped is not None:
-            raise self._stopped
+        if self.feed.stopped is not None:
+            raise self.feed.stopped
         async with asyncio.timeout(timeout_s):
             await self._channel_open.wait()
         body = dict(parameters)
@@ -476,8 +393,7 @@ class RtcSession:
         self.state = SessionState.CLOSED
         await cancel_and_wait(self._receiver_task)
         await self._pc.close()
-        self._track_ended.set()
-        self._wake_subscribers()
+        self.feed.end()
         if self.session_id is not None:
             try:
                 async with asyncio.timeout(5.0):
@@ -490,14 +406,6 @@ class RtcSession:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
-
-
-def _put_dropping_oldest(queue: asyncio.Queue[ReceivedFrame | None], item: ReceivedFrame | None,
-                         session: RtcSession) -> None:
-    if queue.full():
-        queue.get_nowait()
-        session.frames_dropped_by_consumer += 1
-    queue.put_nowait(item)
 
 
 @contextlib.asynccontextmanager

@@ -55,7 +55,7 @@ def test_measure_table_is_labelled_simulated(sim: SimControl, capsys: pytest.Cap
     code = main(["measure", sim.url, "--pipeline", "passthrough", "--duration", "2"])
     out = capsys.readouterr().out
     assert code == EXIT_OK
-    assert f"passthrough (v2v) on {sim.url} [SIMULATED]" in out
+    assert f"passthrough (v2v) via webrtc on {sim.url} [SIMULATED]" in out
     assert "latency_p50" in out and "ttff_s" in out
     assert re.search(r"\n\s*fps_out\s+\d+\.\d fps\s", out), out  # rounded to 0.1 fps, with its unit
     assert re.search(r"\n\s*latency_p50\s+\d+ ms\s", out), out
@@ -68,3 +68,24 @@ def test_measure_unknown_pipeline_exits_2_naming_the_choices(sim: SimControl, ca
     assert captured.out == ""  # no half-written JSON
     assert captured.err.startswith("error: ")
     assert "'no-such-pipeline'" in captured.err and "passthrough" in captured.err, captured.err
+
+
+def test_measure_via_headless_frame_polling(sim: SimControl, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["measure", sim.url, "--pipeline", "passthrough", "--duration", "2", "--via", "headless",
+                 "--reader", "frame", "--poll-hz", "40", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == EXIT_OK and report["via"] == "headless-frame" and report["error"] is None
+    assert "GET /api/v1/session/frame (one request per poll)" in report["setup_steps"]
+    assert "POST /api/v1/assets (the input clip)" in report["setup_steps"]  # v2v: the server plays a clip
+    figures = {f["name"]: f for f in report["figures"]}
+    assert figures["poll_hz"]["value"] == 40 and figures["fps_out"]["value"] <= 40
+    assert figures["ttff_s"]["note"] == "POST /session/start sent to the first frame polled"
+    assert "latency_p50" not in figures  # no input-to-output latency without a client input
+
+
+def test_measure_refuses_a_poll_rate_that_is_not_positive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["measure", "sim", "--pipeline", "passthrough", "--via", "headless", "--reader", "frame",
+              "--poll-hz", "0"])
+    assert exit_info.value.code == 2
+    assert "'0' is not a positive rate; give polls per second" in capsys.readouterr().err

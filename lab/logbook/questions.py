@@ -3,8 +3,10 @@
 Each answerer looks at the evidence and returns an answer or None; None leaves the
 question unticked and untouched. An answer names its runs and date, and SIMULATED when the
 server was the simulator. What the data cannot judge (ease of integration) is never
-ticked; Spout is answered as far as the API can: whether the server can use it, the
-server's reason when not, and its install hint (the manifest's ``hardware`` block, from
+ticked by judgement: the integration path is answered with each path's measured figures and
+set-up steps (:mod:`lab.logbook.integration`), leaving the judgement of ease to the reader.
+Spout is answered as far as the API can: whether the server can use it, the server's reason
+when not, and its install hint (the manifest's ``hardware`` block, from
 ``/api/v1/hardware/info``, and its ``inputs`` block, :mod:`lab.inputs`).
 
 Answers about generation (real-time viability, picture quality) are judged on pipelines
@@ -28,6 +30,7 @@ import pandas as pd
 
 from lab.logbook.evidence import Evidence, format_figure, format_value
 from lab.logbook.generative import Generation, split_by_generation
+from lab.logbook.integration import integration_answer
 from lab.logbook.markdown import AnswerLine
 from lab.logbook.quality import (QualityCondition, avatar_conditions, avatar_runs, best_condition, condition_figure,
                                  embedding_models, plain_trials, reference_set, show_figure, trial_resolution)
@@ -388,6 +391,9 @@ def _spout(evidence: Evidence, _: Asked) -> str | None:
     hint = f"; the server's install hint: \"{spout['install_hint']}\"" if spout.get("install_hint") else ""
     return _cited(evidence, f"**Not available on this server**: \"{spout.get('reason') or 'no reason given'}\""
                             f"{hint}{as_input} (`/api/v1/hardware/info`). Where it is available, {how}")
+def _integration(evidence: Evidence, _: Asked) -> str | None:
+    answer = integration_answer(evidence)
+    return None if answer is None else _cited(evidence, *answer)
 
 
 QUESTIONS: tuple[Question, ...] = (
@@ -403,6 +409,7 @@ QUESTIONS: tuple[Question, ...] = (
     Question("quality-512", "Generation quality at 512×512?", "Performance", _generation_quality),
     Question("realtime", "Real-time viability for demo?", "Performance", _realtime),
     Question("spout", "Spout output complexity (future, optional)?", "Integration", _spout),
+    Question("integration", "Simplest web UI integration path?", "Integration", _integration),
     Question("sam3", "Is SAM3 available as a pipeline module?", "Masking", _sam3),
     Question("alpha", "Does Scope expose segmentation or alpha output?", "Masking", _alpha),
 )

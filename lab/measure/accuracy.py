@@ -84,17 +84,18 @@ def sent_frame_arrivals(client_frames: pd.DataFrame, truth_frames: pd.DataFrame)
 
 
 def control_truth_index(truth: dict[str, Any], stimulus_ns: int,
-                        expect: Literal["change", "freeze"] = "change") -> int | None:
-    """Row of ``truth["frames"]`` that answers a data-channel update sent at ``stimulus_ns``.
+                        expect: Literal["change", "freeze"] = "change", source: str = "channel") -> int | None:
+    """Row of ``truth["frames"]`` that answers an update sent at ``stimulus_ns``.
 
     ``truth`` is the JSON of ``GET /sim/sessions/{id}/truth``; the update is the first
-    channel message received after ``stimulus_ns``. ``"change"``: the first frame of the
+    message from ``source`` (``"channel"``: the data channel; ``"rest"``:
+    ``POST /api/v1/session/parameters``) received after ``stimulus_ns``. ``"change"``: the first frame of the
     chunk that applied it; ``"freeze"``: the last new frame before the first repeat after
     it. None when the output never answered.
     """
     messages = pd.DataFrame(truth["messages"])
     frames = pd.DataFrame(truth["frames"])
-    later = messages[(messages["source"] == "channel") & (messages["received_ns"] >= stimulus_ns)]
+    later = messages[(messages["source"] == source) & (messages["received_ns"] >= stimulus_ns)]
     if later.empty or frames.empty:
         return None
     received_ns = int(later["received_ns"].iloc[0])

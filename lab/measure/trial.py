@@ -6,6 +6,9 @@ streams for a duration while firing scheduled parameter changes, samples what th
 reports, and then analyses the per-frame record:
 
 - connection phases (:class:`lab.rtc.SessionTimeline`): signalling, connected, first frame;
+- over the trial's ``via``: a WebRTC session (default), or a headless session read through
+  ``output.ts`` or ``/session/frame`` polling (:mod:`lab.headless`; what each path's figures
+  mean, latency included, is in :mod:`lab.measure.paths`);
 - arrivals (:mod:`lab.measure.arrivals`): warm-up, steady fps, intervals, stalls, bursts;
 - stamped latency (:mod:`lab.measure.latency`) when the input is stamped and the pipeline
   keeps the picture; step latency (input scene switches) and control latency (parameter
@@ -22,7 +25,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -39,6 +42,8 @@ from lab.measure.stamp import decode_stamp
 from lab.measure.stats import Figure, percentile_figure
 from lab.models import PipelineSchema
 from lab.quality.samples import InputKeeper, LumaChange, PairSampler, QualitySamples, prompt_text
+from lab.headless import DEFAULT_POLL_HZ, HeadlessSession, Via, server_input, setup_steps
+from lab.measure.paths import connection_notes, control_note, poll_figures
 from lab.rtc import InputMode, ReceivedFrame, RtcSession, SessionTimeline
 from lab.sources import StepSource, VideoSource, make_source
 from lab.tasks import cancel_and_wait
@@ -49,6 +54,7 @@ __all__ = ["ControlChange", "Segment", "TrialSpec", "TrialResult", "run_trial", 
 log = logging.getLogger(__name__)
 
 SourceChoice = Literal["auto", "pattern", "stamped", "step", "file", "image"]
+Session = RtcSession | HeadlessSession
 FIRST_FRAME_TIMEOUT_S = 30.0
 STEP_POLL_S = 0.25
 SERVER_SAMPLE_S = 1.0
@@ -127,6 +133,8 @@ class TrialSpec:
     download_missing: bool = False
     reference_resend_s: float | None = REFERENCE_RESEND_S  # None: one-shot keys sent once, at the segment's start
     record_server: bool = False  # the server records the session too (lab.measure.server_recording)
+    via: Via = "webrtc"  # or headless-ts / headless-frame: input from a server-side clip, updates over REST
+    poll_hz: float = DEFAULT_POLL_HZ  # headless-frame only
 
 
 @dataclass
@@ -152,6 +160,8 @@ class TrialResult:
     samples: list[np.ndarray] = field(default_factory=list, repr=False)
     quality: QualitySamples | None = field(default=None, repr=False)  # scored after streaming (lab.quality.score)
     server_recording: ServerRecording | None = None  # on the session's last segment (or the one that failed)
+    via: Via = "webrtc"
+    setup_steps: list[str] = field(default_factory=list)  # the HTTP calls the path took (lab.headless.setup_steps)
 
     def figure(self, name: str) -> Figure:
         """The figure called ``name`` (KeyError if this trial did not produce it)."""
@@ -228,14 +238,14 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
     """
     say = on_event or (lambda text: log.info("%s", text))
     health = await client.health()
-    results = [TrialResult(spec, client.url, health.is_simulator, health.version, time.time(),
-                           segment=segment) for segment in segments]
+    results = [TrialResult(spec, client.url, health.is_simulator, health.version, time.time(), segment=segment,
+                           via=spec.via, setup_steps=setup_steps(spec.via, spec.mode)) for segment in segments]
     results[0].load = load
     schema = await client.pipeline_schema(spec.pipeline_id)
     state = await _server_state(client)
     for result in results:
         result.server_state = state
-    source = _make_source(spec, schema) if spec.mode == "video" else None
+    source = _make_source(spec, schema) if spec.mode == "video" and spec.via == "webrtc" else None
     stamped = source is not None and _is_stamped(spec)
     inputs = InputKeeper() if stamped else None
     if source is not None and inputs is not None:
@@ -245,8 +255,7 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
     log_offset = await client.log_offset()  # what the server logs if the session fails explains it
     phase = "connect"
     try:
-        run.session = await RtcSession.open(client, [spec.pipeline_id], source=source, mode=spec.mode,
-                                            parameters={**spec.parameters, **segments[0].parameters})
+        run.session = await _open(client, spec, source, {**spec.parameters, **segments[0].parameters})
         for result in results:
             result.timeline = run.session.timeline
         run.session.on_frame(run.recorder)
@@ -287,7 +296,7 @@ class _SessionRun:
         self.source = source
         self.recorder = recorder
         self.on_result = on_result
-        self.session: RtcSession | None = None
+        self.session: Session | None = None
         self.windows: list[_Window] = []
         self.emitted = 0
         self.recording_pending = False  # the server records this session (record_server)
@@ -304,7 +313,7 @@ class _SessionRun:
         result = self.results[k]
         if self.session is not None and k < len(self.windows):
             frames, thumbs = _frame_table(self.session, self.recorder)
-            _analyse(result, self.windows[k], frames, thumbs, self.source, first=k == 0)
+            _analyse(result, self.windows[k], frames, thumbs, self.source, first=k == 0, session=self.session)
             result.samples = self.windows[k].samples
             result.quality = self._quality_samples(k)
         elif k == 0:
@@ -331,6 +340,8 @@ class _SessionRun:
         """Why output frames cannot be paired with the input they answer (None if they can)."""
         if self.spec.mode == "text":
             return "text-to-video: no input"
+        if self.spec.via != "webrtc":
+            return "headless: the input plays on the server, so output frames cannot be paired with it"
         if not self.recorder.read_stamps:
             return "the input is not stamped: output frames cannot be paired with the input they answer"
         readable = int(frames["stamp_id"].notna().sum()) if "stamp_id" in frames else 0
@@ -364,6 +375,17 @@ class _Window:
     samples: list[np.ndarray] = field(default_factory=list)
     pairs: PairSampler | None = None  # the quality samples taken in the measured window
     quiet_ns: int | None = None  # when the last step response had passed
+
+
+async def _open(client: ScopeClient, spec: TrialSpec, source: VideoSource | None,
+                parameters: dict[str, Any]) -> Session:
+    """The trial's session over its path; a headless one in video mode plays a clip on the server."""
+    if spec.via == "webrtc":
+        return await RtcSession.open(client, [spec.pipeline_id], source=source, mode=spec.mode, parameters=parameters)
+    clip = spec.source_options.get("path") if spec.source == "file" else None
+    input_source = await server_input(client, clip) if spec.mode == "video" else None
+    return await HeadlessSession.open(client, spec.pipeline_id, mode=spec.mode, via=spec.via, parameters=parameters,
+                                      input_source=input_source, poll_hz=spec.poll_hz)
 
 
 def _resolution(spec: TrialSpec, schema: PipelineSchema) -> tuple[int, int]:
@@ -443,7 +465,7 @@ async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[
         await cancel_and_wait(sampler)
 
 
-async def _receive_window(session: RtcSession, spec: TrialSpec, segment: Segment, window: _Window,
+async def _receive_window(session: Session, spec: TrialSpec, segment: Segment, window: _Window,
                           start_ns: int, source: VideoSource | None, recorder: _FrameRecorder) -> None:
     """Receive until ``start_ns + duration_s``; stimuli run beside, and a step in flight is finished."""
     tasks = [asyncio.create_task(_fire_controls(session, spec.controls + segment.controls, start_ns, window))]
@@ -475,7 +497,7 @@ async def _receive_window(session: RtcSession, spec: TrialSpec, segment: Segment
         await cancel_and_wait(*tasks, stepper)
 
 
-async def _settle(session: RtcSession, recorder: _FrameRecorder, sent_ns: int, spec: TrialSpec,
+async def _settle(session: Session, recorder: _FrameRecorder, sent_ns: int, spec: TrialSpec,
                   quiet_ns: int | None) -> ChangeDetection:
     """Wait until the output responds to a parameter update (or the settle timeout passes).
 
@@ -494,14 +516,14 @@ async def _settle(session: RtcSession, recorder: _FrameRecorder, sent_ns: int, s
             return detection
 
 
-async def _resend(session: RtcSession, parameters: dict[str, Any], every_s: float) -> None:
+async def _resend(session: Session, parameters: dict[str, Any], every_s: float) -> None:
     """Re-send one-shot keys (reference images) so that every chunk carries them, not just one."""
     while True:
         await asyncio.sleep(every_s)
         await session.send(parameters)
 
 
-async def _fire_controls(session: RtcSession, controls: tuple[ControlChange, ...], start_ns: int,
+async def _fire_controls(session: Session, controls: tuple[ControlChange, ...], start_ns: int,
                          window: _Window) -> None:
     for control in sorted(controls, key=lambda c: c.at_s):
         await _sleep_until(start_ns + int(control.at_s * 1e9))
@@ -518,7 +540,7 @@ async def _server_state(client: ScopeClient) -> dict[str, Any]:
     return {"pipeline_status": status.model_dump(), "vram_gb": hardware.vram_gb}
 
 
-async def _switch_scenes(source: StepSource, spec: TrialSpec, start_ns: int, session: RtcSession,
+async def _switch_scenes(source: StepSource, spec: TrialSpec, start_ns: int, session: Session,
                          recorder: _FrameRecorder, window: _Window, stop: asyncio.Event) -> None:
     """Switch, watch for the response (the same detector as the analysis), settle, repeat until stopped."""
     await _sleep_until(start_ns + int(spec.step_start_s * 1e9))
@@ -556,7 +578,7 @@ async def _sample_server(client: ScopeClient, current: list[TrialResult], first_
         await asyncio.sleep(SERVER_SAMPLE_S)
 
 
-def _frame_table(session: RtcSession, recorder: _FrameRecorder) -> tuple[pd.DataFrame, np.ndarray]:
+def _frame_table(session: Session, recorder: _FrameRecorder) -> tuple[pd.DataFrame, np.ndarray]:
     """The whole session's frames (times relative to the offer, stamp ids) and thumbnails."""
     frames = session.log.to_dataframe()
     if frames.empty:
@@ -570,9 +592,9 @@ def _frame_table(session: RtcSession, recorder: _FrameRecorder) -> tuple[pd.Data
 
 
 def _analyse(result: TrialResult, window: _Window, session_frames: pd.DataFrame, session_thumbs: np.ndarray,
-             source: VideoSource | None, *, first: bool) -> None:
+             source: VideoSource | None, *, first: bool, session: Session | None = None) -> None:
     """Figures of one segment, from the frames that arrived in its window."""
-    base = _connection_figures(result) if first else [_settle_figure(window)]
+    base = _connection_figures(result, session) if first else [_settle_figure(window)]
     if session_frames.empty:
         result.frames = session_frames
         result.figures = base
@@ -614,7 +636,8 @@ def _analyse(result: TrialResult, window: _Window, session_frames: pd.DataFrame,
         for sent_ns, control in window.controls:
             detector = detect_freeze if control.expect == "freeze" else detect_change
             result.control_detections.append(detector(times, thumbs, sent_ns))
-        figures += _detection_figures("control_latency", result.control_detections)
+        figures += [replace(f, note=control_note(result.via))
+                    for f in _detection_figures("control_latency", result.control_detections)]
     result.frames = frames
     result.figures = figures
 
@@ -642,17 +665,20 @@ def _server_figures(result: TrialResult) -> list[Figure]:
                    note="reported by the server (/api/v1/session/metrics), averaged since its stream began")]
 
 
-def _connection_figures(result: TrialResult) -> list[Figure]:
+def _connection_figures(result: TrialResult, session: Session | None = None) -> list[Figure]:
     timeline = result.timeline
     load = result.load
+    notes = connection_notes(result.via)
+    polls = session.polls if isinstance(session, HeadlessSession) else None
     return [
         Figure("load_s", load.load_s if load else None, "s", 1,
                note=f"resolution {load.poll_interval_s:g} s (status polling)" if load else None),
-        Figure("signalling_s", timeline.signalling_s, "s", 1, note="offer sent to answer"),
-        Figure("connect_s", timeline.connect_s, "s", 1, note="answer to ICE+DTLS connected"),
-        Figure("first_frame_s", timeline.first_frame_s, "s", 1, note="connected to first output frame"),
-        Figure("ttff_s", timeline.ttff_s, "s", 1, note="offer sent to first output frame"),
-    ]
+        Figure("signalling_s", timeline.signalling_s, "s", 1, note=notes["signalling_s"]),
+        Figure("connect_s", timeline.connect_s, "s", 1, note=notes["connect_s"]),
+        Figure("first_frame_s", timeline.first_frame_s, "s", 1, note=notes["first_frame_s"]),
+        Figure("ttff_s", timeline.ttff_s, "s", 1, note=notes["ttff_s"]),
+    ] + ([] if polls is None else poll_figures(result.via, result.spec.poll_hz, polls.polls, polls.empty,
+                                               polls.new_frames))
 
 
 def _detection_figures(name: str, detections: list[ChangeDetection]) -> list[Figure]:

@@ -1,14 +1,15 @@
 """Integrations an emulated pod lacks: OSC, DMX, tempo sync, cloud relay, input sources.
 
 The simulator opens no OSC or Art-Net UDP port, has no Ableton Link or MIDI, no cloud backend
-and no NDI/Spout/Syphon/video-file ingest. Each answers as a Scope server without it would:
+and no NDI/Spout/Syphon ingest. Each answers as a Scope server without it would:
 
 - OSC and DMX report ``listening: false``; their settings, inventory and config are kept so
   that reads return what was written, but no port is ever opened.
 - Tempo sources are unavailable, so enabling tempo sync is a 400 and it stays disabled.
 - Cloud connect fails: without credentials with Scope's 500 quirk (``"400: ..."``), with
   credentials as a connection that cannot be made (``connecting`` first, then an ``error``).
-- Every input source type is listed as unavailable; asking one for sources is a 400.
+- NDI, Spout and Syphon input sources are listed as unavailable; asking one for sources is a
+  400. The ``video_file`` source is available (:mod:`lab.sim.input_sources`).
 
 Where Scope's answer shape is not known (``/osc/paths``, ``/dmx/paths``, the OSC and DMX
 settings answers) the simulator chooses: paths are ``{"paths": [...]}``, settings answer
@@ -129,7 +130,7 @@ class CloudLink:
 INPUT_SOURCES: dict[str, Any] = {
     "input_sources": [
         {"source_id": source_id, "source_name": name, "source_description": description,
-         "available": False}
+         "available": source_id == "video_file"}
         for source_id, name, description in (
             ("video_file", "Video File", "Frames from a video file on the server"),
             ("ndi", "NDI", "Video from an NDI source on the network"),
@@ -141,12 +142,12 @@ INPUT_SOURCES: dict[str, Any] = {
 
 
 def refuse_input_source(source_type: str) -> NoReturn:
-    """Refuse ``/input-sources/{source_type}/...``: no source type is available here.
+    """Refuse ``/input-sources/{source_type}/...`` for a type that is unknown or unavailable.
 
     Raises
     ------
     RouteError
-        404 for an unknown type, 400 for a known one (none is available here).
+        404 for an unknown type, 400 for a known one that is not available here.
     """
     known = {source["source_id"] for source in INPUT_SOURCES["input_sources"]}
     if source_type not in known:

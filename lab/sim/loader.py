@@ -124,6 +124,11 @@ class PipelineLoader:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def loaded_ids(self) -> list[str]:
+        """The pipelines loaded now, in chain order (none while loading or after an error)."""
+        return [entry.pipeline_id for entry in self._loaded] if self._status == "loaded" else []
+
     def status(self, *, consume_error: bool = True) -> dict[str, Any]:
         """The ``/pipeline/status`` body.
 

@@ -3,8 +3,9 @@
 ``POST /api/v1/restart`` acts out a restart (see :meth:`lab.sim.state.SimState.restart`)
 before it answers, not half a second after, so that the next request already sees the new
 ``server_start_time``; the process itself keeps running. The logs are the simulator's own
-(:mod:`lab.sim.simlog`). Cloud and input sources are integrations the emulated pod lacks
-(:mod:`lab.sim.integrations`).
+(:mod:`lab.sim.simlog`). Cloud, NDI, Spout and Syphon are integrations the emulated pod lacks
+(:mod:`lab.sim.integrations`); video files are its one input source
+(:mod:`lab.sim.input_sources`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from lab.sim.deps import StateDep
+from lab.sim.errors import RouteError
 from lab.sim.host import api_keys
+from lab.sim.input_sources import VIDEO_FILE, video_file_sources, video_resolution
 from lab.sim.integrations import INPUT_SOURCES, refuse_input_source
 
 __all__ = ["router"]
@@ -127,22 +130,28 @@ async def cloud_status(state: StateDep) -> dict[str, Any]:
 
 @router.get("/api/v1/input-sources")
 async def input_sources() -> dict[str, Any]:
-    """Server-side input source types, none available."""
+    """Server-side input source types; only ``video_file`` is available."""
     return INPUT_SOURCES
 
 
 @router.get("/api/v1/input-sources/{source_type}/sources")
-async def list_sources(source_type: str, timeout_ms: TimeoutMs = 5000) -> dict[str, Any]:
-    """404 for an unknown type, 400 for an unavailable one (every type here)."""
-    refuse_input_source(source_type)
+async def list_sources(
+    source_type: str, state: StateDep, timeout_ms: TimeoutMs = 5000
+) -> dict[str, Any]:
+    """The video assets for ``video_file``; 404 for an unknown type, 400 for an unavailable one."""
+    if source_type != VIDEO_FILE:
+        refuse_input_source(source_type)
+    return {"source_type": source_type, "sources": video_file_sources(state.assets)}
 
 
 @router.get("/api/v1/input-sources/{source_type}/sources/{identifier:path}/resolution")
 async def source_resolution(
-    source_type: str, identifier: str, timeout_ms: TimeoutMs = 5000
+    source_type: str, identifier: str, state: StateDep, timeout_ms: TimeoutMs = 5000
 ) -> dict[str, Any]:
-    """Refused like the source list: 404 unknown type, 400 unavailable."""
-    refuse_input_source(source_type)
+    """A video file's size; refused like the source list for other types."""
+    if source_type != VIDEO_FILE:
+        refuse_input_source(source_type)
+    return video_resolution(identifier, state.assets)
 
 
 @router.get("/api/v1/input-sources/{source_type}/sources/{identifier:path}/stream")
@@ -152,5 +161,8 @@ async def source_preview(
     fps: Annotated[int, Query(ge=1, le=30)] = 2,
     flip_vertical: bool = False,
 ) -> dict[str, Any]:
-    """Refused like the source list: 404 unknown type, 400 unavailable."""
-    refuse_input_source(source_type)
+    """Refused like the source list; the simulator has no preview of a video file either
+    (400: its preview stream is not emulated)."""
+    if source_type != VIDEO_FILE:
+        refuse_input_source(source_type)
+    raise RouteError(400, "The simulator does not emulate input source previews (MJPEG)")

@@ -1,14 +1,20 @@
 """Scope's headless session, frame capture and recording routes, as the simulator answers them.
 
-Headless sessions (``/session/start`` without WebRTC) are not emulated yet: there is never a
-headless session, so ``start`` fails the way Scope's does when its frame processor cannot
-start (500, "check logs"), and the simulator's log (``/api/v1/logs/tail``) says why. ``stop``
-and ``output.ts`` then answer 404, as Scope does with no headless session. A graph without
-a pipeline or custom node is refused with 400 first, as in Scope.
+A headless session (``/session/start`` without WebRTC; :mod:`lab.sim.media.headless`) runs
+on the loaded pipeline, simple mode only: a graph is refused with 400 if it has no pipeline
+or custom node, as in Scope, and otherwise fails to start (graph loading is not emulated).
+A start that fails answers Scope's 500 ("check logs") and the simulator's log
+(``/api/v1/logs/tail``) says why: no pipeline loaded, another pipeline loaded, or an input
+source that cannot be opened. ``parameters`` fill in keys the other fields leave unset;
+``node_parameters`` are accepted and ignored (simple mode has no graph nodes). In video mode
+the input comes from ``input_source`` (``video_file`` only: :mod:`lab.sim.input_sources`).
 
-``/session/frame`` captures the last frame the first open WebRTC session sent, as a JPEG.
-Recordings are MP4 files of what a WebRTC session sends (see :mod:`lab.sim.recordings`);
-``headless`` and unknown or closed sessions are 404.
+``output.ts`` streams the running session's MPEG-TS to each client from its next key frame
+(:mod:`lab.sim.media.tsout`); ``stop`` and ``output.ts`` answer 404 without one.
+
+``/session/frame`` captures the last frame of the first open session (WebRTC sessions
+first, then the headless one), as a JPEG. Recordings are MP4 files of what a WebRTC session
+sends (see :mod:`lab.sim.recordings`); unknown or closed sessions are 404.
 """
 
 from __future__ import annotations
@@ -16,16 +22,20 @@ from __future__ import annotations
 import io
 import logging
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
+from aiortc.mediastreams import MediaStreamTrack
 from fastapi import APIRouter, HTTPException, Query, Response
-from fastapi.responses import FileResponse
-from pydantic import BaseModel, model_validator
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import BaseModel, ValidationError, model_validator
 from starlette.background import BackgroundTask
 
 from lab.sim.deps import StateDep
 from lab.sim.errors import RouteError
-from lab.sim.media import UnknownSessionError
+from lab.sim.input_sources import VIDEO_FILE, InputSourceError, open_video_file
+from lab.sim.integrations import INPUT_SOURCES
+from lab.sim.media import Parameters, PipelineNotLoadedError, UnknownSessionError
 from lab.sim.media.session import MediaSession
 from lab.sim.recordings import check_record_node
 from lab.sim.state import SimState
@@ -61,30 +71,50 @@ class StartStreamRequest(BaseModel):
 
 @router.post("/api/v1/session/start")
 async def start_headless(body: StartStreamRequest, state: StateDep) -> dict[str, Any]:
-    """Refuse as Scope does when no frame processor starts; the log gives the reason."""
+    """Start the headless session on the loaded pipeline; 500 as Scope when it cannot start."""
     if body.graph is not None:
         kinds = {node.get("type") for node in body.graph.get("nodes") or []}
         if not kinds & {"pipeline", "node"}:
             raise HTTPException(400, "Invalid graph: it has no pipeline or custom node")
-        reason = "headless sessions are not emulated by the simulator yet"
-    elif state.loader.status(consume_error=False)["status"] != "loaded":
-        reason = f"pipeline {body.pipeline_id} is not loaded"
-    else:
-        reason = "headless sessions are not emulated by the simulator yet"
-    logger.error("Headless session did not start: %s", reason)
-    raise HTTPException(500, FRAME_PROCESSOR_FAILED)
+        _refuse_start("headless sessions from a graph are not emulated by the simulator")
+    status = state.loader.status(consume_error=False)
+    if status["status"] != "loaded":
+        _refuse_start(f"pipeline {body.pipeline_id} is not loaded")
+    if body.pipeline_id not in state.loader.loaded_ids:
+        _refuse_start(f"pipeline {body.pipeline_id} is not loaded (loaded: {state.loader.loaded_ids})")
+    initial = _initial_parameters(body)
+    track = None
+    source = body.input_source or {}
+    if body.input_mode == "video" and source.get("enabled"):
+        track = _open_source(source, state)
+    elif body.input_mode == "video":
+        logger.warning("Headless session in video mode without an enabled input source: no input")
+    try:
+        await state.media.start_headless(initial, track)
+    except PipelineNotLoadedError:
+        _refuse_start(f"pipeline {body.pipeline_id} is not loaded")
+    return {"status": "ok", "input_mode": body.input_mode, "cloud_mode": False,
+            "pipeline_id": body.pipeline_id}
 
 
 @router.post("/api/v1/session/stop")
-async def stop_headless() -> dict[str, Any]:
-    """404: there is never a headless session to stop."""
-    raise HTTPException(404, NO_HEADLESS_SESSION)
+async def stop_headless(state: StateDep) -> dict[str, Any]:
+    """Stop the headless session; 404 without one."""
+    try:
+        await state.media.stop_headless()
+    except UnknownSessionError:
+        raise HTTPException(404, NO_HEADLESS_SESSION) from None
+    return {"status": "ok", "message": "Headless session stopped"}
 
 
 @router.get("/api/v1/session/output.ts")
-async def headless_output() -> Response:
-    """404: there is never a headless session to stream."""
-    raise HTTPException(404, NO_HEADLESS_SESSION)
+async def headless_output(state: StateDep) -> StreamingResponse:
+    """The headless session's output as live MPEG-TS; 404 without a session."""
+    session = state.media.headless
+    if session is None:
+        raise HTTPException(404, NO_HEADLESS_SESSION)
+    return StreamingResponse(session.output.stream(), media_type="video/mp2t",
+                             headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/api/v1/session/frame")
@@ -134,6 +164,39 @@ async def download_recording(
     name = f"recording-{stamp}.mp4" if node_id is None else f"recording-{node_id}-{stamp}.mp4"
     return FileResponse(path, media_type="video/mp4", filename=name,
                         background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+def _refuse_start(reason: str) -> NoReturn:
+    logger.error("Headless session did not start: %s", reason)
+    raise HTTPException(500, FRAME_PROCESSOR_FAILED)
+
+
+def _initial_parameters(body: StartStreamRequest) -> Parameters:
+    """The session's parameters: the body's fields, then ``parameters`` for keys still unset."""
+    values: dict[str, Any] = {"pipeline_ids": [body.pipeline_id], "input_mode": body.input_mode}
+    if body.prompts is not None:
+        values["prompts"] = body.prompts
+    if body.input_source is not None:
+        values["input_source"] = body.input_source
+    for key, value in (body.parameters or {}).items():
+        values.setdefault(key, value)
+    try:
+        return Parameters.model_validate(values)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+
+
+def _open_source(source: dict[str, Any], state: SimState) -> MediaStreamTrack:
+    """The input source's track; an unavailable type or unreadable file fails the start."""
+    kind = str(source.get("source_type"))
+    if kind != VIDEO_FILE:
+        available = {s["source_id"] for s in INPUT_SOURCES["input_sources"] if s["available"]}
+        _refuse_start(f"input source {kind} is not available (available: {sorted(available)})")
+    try:
+        return open_video_file(str(source.get("source_name") or ""), state.assets,
+                               flip_vertical=bool(source.get("flip_vertical")))
+    except InputSourceError as exc:
+        _refuse_start(f"input source {kind} {source.get('source_name')!r}: {exc.detail}")
 
 
 async def _recordable(state: SimState, session_id: str, node_id: str | None) -> MediaSession:

@@ -4,7 +4,8 @@ Pod time is spent mostly on loads (tens of seconds to minutes each) and warm-ups
 plan is built around them:
 
 - a **load group** is (target, pipeline, load settings): loaded once;
-- inside a group, each repeat is one **session**; a session runs every runtime
+- inside a group, each repeat (and each ``via``: the path the output is read through) is
+  one **session**; a session runs every runtime
   combination in turn as a **segment**, sent over the data channel (the runner waits for
   the output to respond before measuring), so runtime settings never cost a reload;
 - a trial is one segment: the unit of a result row.
@@ -75,6 +76,7 @@ class PlannedTrial:
     segment: int
     condition: str
     skip: str | None = None
+    via: str = "webrtc"
 
     @property
     def group_key(self) -> str:
@@ -164,8 +166,8 @@ def plan_sweep(spec: SweepSpec, facts: Mapping[str, ServerFacts]) -> Plan:
                 vace_loaded = bool(schema and schema.supports_vace and load.get("vace_enabled", True))
                 runtime = spec.runtime_grid(vace_loaded=vace_loaded)
                 reason = _cannot_run(spec, pipeline_id, schema, mode, load, runtime, server)
-                rows = [[_trial(target, pipeline_id, mode, load, r, repeat, k, reason)
-                         for k, r in enumerate(runtime)] for repeat in range(spec.repeats)]
+                rows = [[_trial(target, pipeline_id, mode, load, r, repeat, k, reason, via)
+                         for k, r in enumerate(runtime)] for repeat in range(spec.repeats) for via in spec.via]
                 if reason:
                     skipped.extend(t for session in rows for t in session)
                     continue
@@ -237,17 +239,19 @@ def _cannot_run(spec: SweepSpec, pipeline_id: str, schema: PipelineSchema | None
 
 
 def _trial(target: str, pipeline_id: str, mode: str, load: dict[str, Any], runtime: dict[str, Any],
-           repeat: int, segment: int, skip: str | None) -> PlannedTrial:
-    key = _canonical({"target": target, "pipeline": pipeline_id, "mode": mode, "load": load,
-                      "runtime": runtime, "repeat": repeat})
+           repeat: int, segment: int, skip: str | None, via: str = "webrtc") -> PlannedTrial:
+    fields = {"target": target, "pipeline": pipeline_id, "mode": mode, "load": load, "runtime": runtime,
+              "repeat": repeat}
+    key = _canonical(fields if via == "webrtc" else {**fields, "via": via})  # WebRTC ids as before paths existed
     trial_id = f"{pipeline_id}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
+    path = {} if via == "webrtc" else {"via": via}  # other paths are other conditions, never pooled with WebRTC
     return PlannedTrial(trial_id, target, pipeline_id, mode, dict(load), dict(runtime), repeat, segment,
-                        condition_label(load, runtime), skip)
+                        condition_label(load, {**runtime, **path}), skip, via)
 
 
 def _renumbered(session: list[PlannedTrial]) -> list[PlannedTrial]:
     return [PlannedTrial(t.trial_id, t.target, t.pipeline_id, t.mode, t.load, t.runtime, t.repeat, k,
-                         t.condition, t.skip) for k, t in enumerate(session)]
+                         t.condition, t.skip, t.via) for k, t in enumerate(session)]
 
 
 def condition_label(load: Mapping[str, Any], runtime: Mapping[str, Any]) -> str:

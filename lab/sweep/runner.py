@@ -41,6 +41,7 @@ from lab.client import LoadResult, ScopeClient
 from lab.errors import LabError
 from lab.inputs import pod_inputs
 from lab.logbook.api import api_facts
+from lab.headless import setup_steps
 from lab.measure.transition import Transition, prompt_update
 from lab.measure.trial import (ControlChange, Segment, TrialResult, TrialSpec, error_record, load_params,
                                run_session)
@@ -210,6 +211,7 @@ async def _run_one_session(client: ScopeClient, sweep: SweepSpec, spec: TrialSpe
                            bar: tqdm, facts: ServerFacts) -> None:
     segments = [Segment(_runtime_parameters(t.runtime, references), t.condition,
                         prompt_changes(sweep, t.runtime.get(TRANSITION_KEY))) for t in session]
+    spec = dataclasses.replace(spec, via=session[0].via)
     planned = iter(session)
     timing = outcome.timing[session[0].target]
     store = scorer.store
@@ -245,7 +247,8 @@ def _trial_spec(sweep: SweepSpec, group: LoadGroup, schema: PipelineSchema) -> T
                      fps=sweep.fps, duration_s=sweep.duration_s, load_params=dict(group.load),
                      parameters=parameters, settle_timeout_s=sweep.settle_timeout_s,
                      download_missing=sweep.allow_download, reference_resend_s=sweep.reference_resend_s,
-                     record_server=sweep.record_server)
+                     record_server=sweep.record_server, poll_hz=sweep.poll_hz,
+                     controls=tuple(ControlChange(c.at_s, dict(c.parameters), c.expect) for c in sweep.controls))
 
 
 def _uses_references(group: LoadGroup) -> bool:
@@ -301,6 +304,7 @@ def trial_row(trial: PlannedTrial, run_id: str, facts: ServerFacts, *, result: T
         "vace_context_scale": trial.runtime.get("vace_context_scale"),
         "transition": _transition_settings(trial.runtime),
         "repeat": trial.repeat, "segment": trial.segment, "status": status, "skip_reason": trial.skip,
+        "via": trial.via, "setup_steps": result.setup_steps if result else setup_steps(trial.via, trial.mode),
         "error": dict(error) if error else (result.error if result else None), "ended_at": _now(),
         "simulated": facts.simulated, "server_version": facts.version,
     }

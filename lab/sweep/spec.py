@@ -28,6 +28,12 @@ the data channel inside a session), plus trial length, repeats and order::
     transition_steps: [0, 4]       # measure prompt-change latency with these transitions (below)
     control_prompt: "a red lighthouse on a black cliff at night"
     control_every_s: 6             # one prompt change this often inside each segment
+    via: [webrtc]                  # how output is read, one session per path and repeat:
+                                   # webrtc, headless-ts (output.ts), headless-frame (polling)
+    poll_hz: 30                    # headless-frame: polls of /session/frame per second
+    controls:                      # parameter updates during each session (control latency)
+      - {at_s: 3.0, parameters: {prompts: [{text: "a red fox", weight: 1.0}]}}
+    record_server: false           # true: the server records each session too (recordings/)
 
 ``transition_steps`` measures what a prompt change costs and what Scope's transition adds
 to it (Scope's frontend sends prompt changes as 4-step transitions by default). It is one
@@ -72,9 +78,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lab import resources
 from lab.errors import LabError
+from lab.headless import DEFAULT_POLL_HZ, Via
 
-__all__ = ["SweepSpec", "SpecError", "load_spec", "grid", "overrides_from_strings", "resolve_references",
-           "IMAGE_SUFFIXES", "ALL_REFERENCES", "TRANSITION_KEY"]
+__all__ = ["SweepSpec", "SpecError", "ControlSpec", "load_spec", "grid", "overrides_from_strings",
+           "resolve_references", "IMAGE_SUFFIXES", "ALL_REFERENCES", "TRANSITION_KEY"]
 
 REF_KEY = "vace_ref_images"
 TRANSITION_KEY = "transition_steps"  # a runtime axis of the plan, not a Scope parameter
@@ -84,6 +91,16 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 
 class SpecError(LabError):
     """A sweep spec that cannot be read or does not make sense."""
+
+
+class ControlSpec(BaseModel):
+    """A parameter update ``at_s`` seconds into each session's measured window (control latency)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at_s: float = Field(ge=0)
+    parameters: dict[str, Any] = Field(min_length=1)
+    expect: Literal["change", "freeze"] = "change"
 
 
 class SweepSpec(BaseModel):
@@ -116,6 +133,9 @@ class SweepSpec(BaseModel):
     control_prompt: str = Field(default="a red lighthouse on a black cliff at night", min_length=1)
     control_every_s: float = Field(default=6.0, gt=0)
     record_server: bool = False  # the server records each session too: recordings/<trial>.mp4
+    via: list[Via] = Field(default_factory=lambda: ["webrtc"], min_length=1)
+    poll_hz: float = Field(default=DEFAULT_POLL_HZ, gt=0, le=120)
+    controls: list[ControlSpec] = Field(default_factory=list)
 
     @field_validator("references", mode="before")
     @classmethod

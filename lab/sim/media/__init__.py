@@ -1,4 +1,4 @@
-"""The simulator's WebRTC media path: Scope-like sessions over aiortc, with ground truth.
+"""The simulator's media path: Scope-like sessions over aiortc or headless, with ground truth.
 
 A session answers a client's offer, receives its video (video-to-video) or none
 (text-to-video), runs the emulated pipeline chain chunk by chunk, paces the output as
@@ -23,8 +23,10 @@ Modules::
     columns     the column table every truth is kept in
     recorder    a server-side recording: the frames a track sends, encoded to MP4
     session     one session: its peer connection, tracks, processor, data channel, faults
+    headless    the headless session: the same, fed by a server-side source, sent to a sink
+    tsout       the headless output.ts: one H.264 encoder, MPEG-TS pieces to every client
     signalling  SDP offer to answer (loopback-only ICE, ice_fail), trickled candidates
-    book        all sessions of a simulator: open, find, broadcast, metrics, reset
+    book        all sessions of a simulator: open, start headless, find, broadcast, metrics, reset
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""The simulator's WebRTC sessions: open, find, update, report and close them.
+"""The simulator's sessions: open, find, update, report and close them.
 
 :class:`SessionBook` is what the routes talk to. It keeps every session of the app's life
-(closed ones too, for their ground truth) until :meth:`SessionBook.reset`, and holds the
-runtime media knobs ``extra_delay_s``, ``unpaced`` and ``quality`` (overrides of the
+(closed ones too, for their ground truth) until :meth:`SessionBook.reset`: the WebRTC ones,
+and the one headless session (:mod:`lab.sim.media.headless`; a new start closes and
+replaces it, as in Scope). Where Scope reports "the first active session", WebRTC sessions
+come first, then the headless one. The book also holds the runtime media knobs ``extra_delay_s``, ``unpaced`` and ``quality`` (overrides of the
 profiles' reference share, identity drift and flicker; see :mod:`lab.sim.media.quality`).
 """
 
@@ -16,9 +18,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from aiortc.mediastreams import MediaStreamTrack
+
 from lab.loopback import LOOPBACK_ADDRESS
 from lab.sim.faults import FaultBook
 from lab.sim.media.chain import build_chain
+from lab.sim.media.headless import HEADLESS_ID, HeadlessSession
 from lab.sim.media.parameters import Parameters
 from lab.sim.media.quality import QualityKnobs
 from lab.sim.media.session import MediaSession
@@ -119,6 +124,60 @@ class SessionBook:
         )
         return session, answer
 
+    async def start_headless(
+        self, initial: Parameters, input_track: MediaStreamTrack | None = None
+    ) -> HeadlessSession:
+        """Start the headless session (closing the previous one) on the loaded pipeline.
+
+        Raises
+        ------
+        PipelineNotLoadedError
+            If the pipeline status is not ``loaded``.
+        """
+        status = self._pipeline_status()
+        if status["status"] != "loaded":
+            raise PipelineNotLoadedError
+        previous = self._sessions.pop(HEADLESS_ID, None)
+        if previous is not None:
+            await previous.close()
+        values = initial.applied()
+        load_params = status["load_params"] or {}
+        session = HeadlessSession(
+            build_chain(values.get("pipeline_ids") or [], self._profiles, load_params),
+            values,
+            self._faults.take_media(),
+            extra_delay_ns=self._extra_delay_ns,
+            seed=int(load_params.get("base_seed", 42)) + next(self._seeds),
+            quality=self.quality,
+            input_track=input_track,
+            unpaced=self.unpaced,
+        )
+        self._sessions[HEADLESS_ID] = session
+        session.start()
+        logger.info("Headless session started: %s, %s mode%s", values.get("pipeline_ids"),
+                    values.get("input_mode") or "text",
+                    ", input from a server-side source" if input_track is not None else "")
+        return session
+
+    async def stop_headless(self) -> None:
+        """Stop the headless session.
+
+        Raises
+        ------
+        UnknownSessionError
+            If no headless session is running.
+        """
+        session = self.headless
+        if session is None:
+            raise UnknownSessionError(HEADLESS_ID)
+        await session.close()
+
+    @property
+    def headless(self) -> HeadlessSession | None:
+        """The running headless session, if any."""
+        session = self._sessions.get(HEADLESS_ID)
+        return session if isinstance(session, HeadlessSession) and session.active else None
+
     def get(self, session_id: str) -> MediaSession:
         """The session with this id, open or not.
 
@@ -143,24 +202,26 @@ class SessionBook:
             If a candidate cannot be used.
         """
         session = self._sessions.get(session_id)
-        if session is None or not session.active:
+        if session is None or not session.active or session.id == HEADLESS_ID:
             raise UnknownSessionError(session_id)
         await add_candidates(session, candidates)
 
     async def close(self, session_id: str) -> None:
         """Close a session; unknown ids are only logged, as Scope does."""
         session = self._sessions.get(session_id)
-        if session is None:
+        if session is None or session.id == HEADLESS_ID:
             logger.warning("Asked to close unknown session %s", session_id)
             return
         await session.close()
 
     def active(self) -> list[MediaSession]:
-        """Open sessions (not closed or failed), oldest first."""
-        return [session for session in self._sessions.values() if session.active]
+        """Open sessions (not closed or failed): WebRTC ones oldest first, then the headless one."""
+        webrtc = [s for s in self._sessions.values() if s.active and s.id != HEADLESS_ID]
+        return webrtc + ([self.headless] if self.headless is not None else [])
 
     def broadcast(self, update: dict[str, Any], received_ns: int) -> None:
-        """Apply a REST parameter update to every open session and tell each client."""
+        """Apply a REST parameter update to every open session (the headless one too) and tell
+        each WebRTC client."""
         for session in self.active():
             session.receive_update(update, received_ns, "rest")
             session.notify({"type": "parameters_updated", "parameters": update})
