@@ -93,7 +93,7 @@ async def test_the_doctor_lists_plugins_loras_and_inputs(sim: SimControl) -> Non
     assert "ink-wash" in checks["plugins"].value
     hardware = _get(sim, "/api/v1/hardware/info")
     assert all(hardware[name]["reason"] in checks["inputs"].value for name in INTEGRATIONS)
-    assert "not available: video_file, ndi, spout, syphon" in checks["inputs"].value
+    assert "available: video_file; not available: ndi, spout, syphon" in checks["inputs"].value
 
 
 def _spout_answer(out: Path) -> str:

@@ -95,11 +95,19 @@ async def test_input_queue_waits_for_a_whole_chunk() -> None:
 def test_output_queue_grows_for_large_batches_and_drops_new_frames() -> None:
     buffer = OutputBuffer()
     assert buffer.capacity == 8
-    assert buffer.extend(_output(i) for i in range(4)) == 0 and buffer.capacity == 8  # 4 is not over half
-    assert buffer.extend(_output(i) for i in range(12)) == 0 and buffer.capacity == 24  # grown to 2 x 12
-    assert buffer.extend(_output(100 + i) for i in range(12)) == 4  # 16 queued: 8 fit, the newest 4 go
+    assert buffer.extend((_output(i) for i in range(4)), 1000) == 0 and buffer.capacity == 8  # 4 is not over half
+    assert buffer.extend((_output(i) for i in range(12)), 1000) == 0 and buffer.capacity == 24  # grown to 2 x 12
+    assert buffer.extend((_output(100 + i) for i in range(12)), 1000) == 4  # 16 queued: 8 fit, the newest 4 go
     assert len(buffer) == 24
     assert [buffer.pop().ready_ns for _ in range(24)][-1] == 107  # type: ignore[union-attr]
+
+
+def test_frames_still_in_their_pipeline_delay_take_no_room() -> None:
+    buffer = OutputBuffer()
+    for start in (2000, 2100, 3000):  # ready after now (1000): still in flight, more than the 8 it holds
+        assert buffer.extend((_output(start + i) for i in range(4)), 1000) == 0
+    assert len(buffer) == 12 and buffer.capacity == 8
+    assert buffer.extend((_output(4000 + i) for i in range(4)), 2500) == 4  # 8 ready by 2500: full
 
 
 @pytest.mark.slow

@@ -167,7 +167,7 @@ class FrameProcessor:
             frames = [(self._filter(source.frame), source, NOTHING_INJECTED) for source in inputs]
             compute_s = 0.0
         done_ns = time.perf_counter_ns()
-        dropped = self._outputs.extend(
+        dropped = self._outputs.extend((
             OutputFrame(
                 frame=frame,
                 ready_ns=done_ns + self._chain.delay_ns,
@@ -178,7 +178,7 @@ class FrameProcessor:
                 injected=injected,
             )
             for frame, source, injected in frames
-        )
+        ), done_ns)
         self._pacer.add_batch(done_ns, len(frames))
         self._truth.chunks.append(
             chunk_index=self._chunk_index,

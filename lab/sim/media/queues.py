@@ -167,15 +167,18 @@ class OutputBuffer:
     def __len__(self) -> int:
         return len(self._frames)
 
-    def extend(self, frames: Iterable[OutputFrame]) -> int:
+    def extend(self, frames: Iterable[OutputFrame], now_ns: int) -> int:
         """Queue a batch for sending; return how many of its frames were dropped (queue full).
 
-        A batch larger than half the queue first grows the queue to twice the batch.
+        A batch larger than half the queue first grows the queue to twice the batch. Only
+        frames ready by ``now_ns`` take room: a frame still inside its pipeline's fixed delay
+        (``pipeline_delay_s``) stands for work in flight, not yet in Scope's output queue.
         """
         batch = list(frames)
         if len(batch) > self.capacity / 2:
             self.capacity = 2 * len(batch)
-        room = max(self.capacity - len(self._frames), 0)
+        queued = sum(1 for frame in self._frames if frame.ready_ns <= now_ns)
+        room = max(self.capacity - queued, 0)
         self._frames.extend(batch[:room])
         self.notify()
         return len(batch) - min(room, len(batch))
