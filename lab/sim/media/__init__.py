@@ -22,6 +22,7 @@ Modules::
     truth       per-session ground truth: frames, inputs, chunks, messages (columns of lists)
     columns     the column table every truth is kept in
     recorder    a server-side recording: the frames a track sends, encoded to MP4
+    h264        the H.264 stream and even-size padding both encoders share
     session     one session: its peer connection, tracks, processor, data channel, faults
     headless    the headless session: the same, fed by a server-side source, sent to a sink
     tsout       the headless output.ts: one H.264 encoder, MPEG-TS pieces to every client

@@ -5,7 +5,7 @@ MP4 download. Here each sent frame is copied on the event loop (about a millisec
 512x512) and encoded by one worker thread, so encoding never holds up the output track.
 Frames keep their send times: a frame's timestamp is its send time from the first frame's,
 in milliseconds, so the file's timing is the stream's timing (how Scope times its file is
-not known). Odd sizes are scaled to the even size H.264 in yuv420p needs.
+not known). Odd sizes are padded to even, as Scope pads them for recordings.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from lab.sim.media.h264 import add_h264_stream, pad_to_even
+
 __all__ = ["Recorder"]
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ logger = logging.getLogger(__name__)
 _TIME_BASE = Fraction(1, 1000)
 _BACKLOG_FRAMES = 120  # frames waiting for the encoder; more are dropped and counted
 _STOP = None
+_ENCODER_OPTIONS = {"preset": "ultrafast", "tune": "zerolatency"}
 
 
 class Recorder:
@@ -51,8 +54,7 @@ class Recorder:
 
     def write(self, frame: av.VideoFrame, sent_ns: int) -> None:
         """Record a frame sent at ``sent_ns`` (a copy is queued; the frame is not kept)."""
-        width, height = frame.width + frame.width % 2, frame.height + frame.height % 2
-        picture = frame.reformat(width=width, height=height, format="yuv420p").to_ndarray()
+        picture = pad_to_even(frame).reformat(format="yuv420p").to_ndarray()
         if self._first_ns is None:
             self._first_ns = sent_ns
         try:
@@ -71,8 +73,9 @@ class Recorder:
         try:
             while (item := self._pending.get()) is not _STOP:
                 picture, offset_ns = item
-                if stream is None:
-                    stream = _video_stream(container, picture)
+                if stream is None:  # a yuv420p array has height * 3/2 rows
+                    stream = add_h264_stream(container, picture.shape[1], picture.shape[0] * 2 // 3,
+                                             time_base=_TIME_BASE, options=_ENCODER_OPTIONS)
                 self._encode(container, stream, picture, offset_ns)
             if stream is not None:
                 container.mux(stream.encode(None))
@@ -90,12 +93,3 @@ class Recorder:
         container.mux(stream.encode(frame))
         self.frames += 1
 
-
-def _video_stream(container: av.container.OutputContainer, picture: np.ndarray) -> av.VideoStream:
-    """An H.264 stream sized for ``picture`` (a yuv420p array: height * 3/2 rows)."""
-    stream = container.add_stream("libx264", options={"preset": "ultrafast", "tune": "zerolatency"})
-    stream.height, stream.width = picture.shape[0] * 2 // 3, picture.shape[1]
-    stream.pix_fmt = "yuv420p"
-    stream.time_base = _TIME_BASE
-    stream.codec_context.time_base = _TIME_BASE
-    return stream

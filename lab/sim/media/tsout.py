@@ -25,8 +25,9 @@ from collections.abc import AsyncIterator
 from fractions import Fraction
 
 import av
-import numpy as np
 from av.video.stream import VideoStream
+
+from lab.sim.media.h264 import add_h264_stream, pad_to_even
 
 __all__ = ["DECLARED_FPS", "GOP_FRAMES", "TsOutput"]
 
@@ -102,7 +103,7 @@ class TsOutput:
         if self._last_pts is not None:
             pts = max(pts, self._last_pts + 1)  # the muxer refuses timestamps that go back
         self._last_pts = pts
-        picture = _even(frame).reformat(width=stream.width, height=stream.height, format="yuv420p")
+        picture = pad_to_even(frame).reformat(width=stream.width, height=stream.height, format="yuv420p")
         picture.pts, picture.time_base = pts, _TIME_BASE
         key = False
         assert self._container is not None
@@ -165,18 +166,7 @@ class TsOutput:
 
     def _open(self, width: int, height: int) -> VideoStream:
         self._container = av.open(self._file, "w", format="mpegts", options=_MUXER_OPTIONS)
-        stream = self._container.add_stream("libx264", rate=DECLARED_FPS, options=_ENCODER_OPTIONS)
-        stream.width, stream.height = width + width % 2, height + height % 2
-        stream.pix_fmt = "yuv420p"
-        stream.time_base = stream.codec_context.time_base = _TIME_BASE  # keep the 90 kHz timestamps exact
-        self._stream = stream
-        return stream
+        self._stream = add_h264_stream(self._container, width, height, time_base=_TIME_BASE,  # 90 kHz kept exact
+                                       options=_ENCODER_OPTIONS, rate=DECLARED_FPS)
+        return self._stream
 
-
-def _even(frame: av.VideoFrame) -> av.VideoFrame:
-    """``frame`` with an odd width or height padded to even by repeating its last column or row."""
-    if not (frame.width % 2 or frame.height % 2):
-        return frame
-    rgb = frame.to_ndarray(format="rgb24")
-    padded = np.pad(rgb, ((0, frame.height % 2), (0, frame.width % 2), (0, 0)), mode="edge")
-    return av.VideoFrame.from_ndarray(padded, format="rgb24")
