@@ -67,8 +67,8 @@ def open_video_file(source_name: str, assets: AssetStore, *, flip_vertical: bool
     InputSourceError
         404 if there is no such file, 400 if it holds no video PyAV can decode.
     """
-    size = video_resolution(source_name, assets)
     path = find_video_file(source_name, assets)
+    size = _resolution(path)
     # Sources are 4:2:0, so an odd-sized file is scaled by a pixel to even (Scope pads instead).
     width, height = size["width"] + size["width"] % 2, size["height"] + size["height"] % 2
     return (_FlippedFile if flip_vertical else VideoFileSource)(path, loop=True, width=width, height=height)
@@ -89,7 +89,10 @@ def video_resolution(source_name: str, assets: AssetStore) -> dict[str, int]:
     InputSourceError
         As :func:`open_video_file`.
     """
-    path = find_video_file(source_name, assets)
+    return _resolution(find_video_file(source_name, assets))
+
+
+def _resolution(path: Path) -> dict[str, int]:
     try:
         with av.open(str(path)) as container:
             context = container.streams.video[0].codec_context
