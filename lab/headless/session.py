@@ -70,11 +70,9 @@ async def server_input(client: ScopeClient, clip: str | Path | None = None) -> d
     NoServerInputError
         If the server lists no available ``video_file`` input source.
     """
-    exchange = await client.exchange()
-    listed = (await exchange.send("GET", "/api/v1/input-sources")).json().get("input_sources") or []
-    available = [s.get("source_id") for s in listed if s.get("available")]
+    available = [source.source_id for source in await client.input_sources() if source.available]
     if "video_file" not in available:
-        raise NoServerInputError(url=client.url, available=[str(a) for a in available])
+        raise NoServerInputError(url=client.url, available=available)
     asset = await client.upload_asset(clip or resources.CLIP)
     return {"enabled": True, "source_type": "video_file", "source_name": asset.path}
 
