@@ -92,20 +92,9 @@ class SessionBook:
         if status["status"] != "loaded" and _needs_pipeline(initial.graph):
             raise PipelineNotLoadedError
         values = initial.applied()
-        load_params = status["load_params"] or {}
-        chain = build_chain(values.get("pipeline_ids") or [], self._profiles, load_params)
-        faults = self._faults.take_media()
-        session = MediaSession(
-            str(uuid.uuid4()),
-            chain,
-            values,
-            faults,
-            extra_delay_ns=self._extra_delay_ns,
-            loopback=loopback,
-            unpaced=self.unpaced,
-            quality=self.quality,
-            seed=int(load_params.get("base_seed", 42)) + next(self._seeds),
-        )
+        settings = self._new_session_settings(values, status)
+        faults = settings["faults"]
+        session = MediaSession(str(uuid.uuid4()), loopback=loopback, **settings)
         self._sessions[session.id] = session
         dead_port = self._dead_port() if "ice_fail" in faults else None
         try:
@@ -124,6 +113,20 @@ class SessionBook:
         )
         return session, answer
 
+    def _new_session_settings(self, values: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+        """What every new session, WebRTC or headless, is made of: the chain its parameters name
+        on the loaded pipeline, its share of the media faults, the runtime knobs and a seed."""
+        load_params = status["load_params"] or {}
+        return {
+            "chain": build_chain(values.get("pipeline_ids") or [], self._profiles, load_params),
+            "initial": values,
+            "faults": self._faults.take_media(),
+            "extra_delay_ns": self._extra_delay_ns,
+            "unpaced": self.unpaced,
+            "quality": self.quality,
+            "seed": int(load_params.get("base_seed", 42)) + next(self._seeds),
+        }
+
     async def start_headless(
         self, initial: Parameters, input_track: MediaStreamTrack | None = None
     ) -> HeadlessSession:
@@ -141,17 +144,7 @@ class SessionBook:
         if previous is not None:
             await previous.close()
         values = initial.applied()
-        load_params = status["load_params"] or {}
-        session = HeadlessSession(
-            build_chain(values.get("pipeline_ids") or [], self._profiles, load_params),
-            values,
-            self._faults.take_media(),
-            extra_delay_ns=self._extra_delay_ns,
-            seed=int(load_params.get("base_seed", 42)) + next(self._seeds),
-            quality=self.quality,
-            input_track=input_track,
-            unpaced=self.unpaced,
-        )
+        session = HeadlessSession(input_track=input_track, **self._new_session_settings(values, status))
         self._sessions[HEADLESS_ID] = session
         session.start()
         logger.info("Headless session started: %s, %s mode%s", values.get("pipeline_ids"),
