@@ -32,7 +32,6 @@ from pydantic import BaseModel, ValidationError, model_validator
 from starlette.background import BackgroundTask
 
 from lab.sim.deps import StateDep
-from lab.sim.errors import RouteError
 from lab.sim.input_sources import VIDEO_FILE, InputSourceError, open_video_file
 from lab.sim.integrations import INPUT_SOURCES
 from lab.sim.media import Parameters, PipelineNotLoadedError, UnknownSessionError
@@ -156,10 +155,7 @@ async def download_recording(
 ) -> Response:
     """The stopped recording as an MP4 download, deleted once sent (404 while recording)."""
     await _recordable(state, session_id, node_id)
-    try:
-        path = state.recordings.take(session_id, node_id)
-    except RouteError as exc:
-        raise HTTPException(exc.status, exc.detail) from None
+    path = state.recordings.take(session_id, node_id)  # a RouteError is answered by the app's handler
     stamp = time.strftime("%Y%m%d_%H%M%S")
     name = f"recording-{stamp}.mp4" if node_id is None else f"recording-{node_id}-{stamp}.mp4"
     return FileResponse(path, media_type="video/mp4", filename=name,
