@@ -60,12 +60,13 @@ async def finish_recording(client: ScopeClient, session_id: str, started_error: 
     """Stop the recording and download it to a temporary file (the store moves it into the run)."""
     if started_error is not None:
         return ServerRecording(error=started_error)
+    with tempfile.NamedTemporaryFile(prefix="scope-recording-", suffix=".mp4", delete=False) as file:
+        path = Path(file.name)
     try:
         await client.stop_recording(session_id)
-        with tempfile.NamedTemporaryFile(prefix="scope-recording-", suffix=".mp4", delete=False) as file:
-            path = Path(file.name)
         await client.download_recording(session_id, path)
     except (ScopeError, OSError) as exc:
+        path.unlink(missing_ok=True)  # no half-written file left behind
         log.info("session %s: no server recording: %s", session_id, exc)
         return ServerRecording(error=str(exc))
     try:
