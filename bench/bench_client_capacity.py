@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from lab.measure.change import thumbnail
-from lab.measure.stamp import decode_stamp, stamp_frame
+from lab.stamp import decode_stamp, stamp_frame
 
 WIDTH, HEIGHT, FPS = 512, 512, 30
 

@@ -1,7 +1,7 @@
 """Benchmark the frame stamp codec: microseconds per frame to stamp and to decode.
 
 Decoding runs on every received frame, so it must stay well under a millisecond. This
-times :func:`lab.measure.stamp.stamp_frame` and :func:`lab.measure.stamp.decode_stamp`
+times :func:`lab.stamp.stamp_frame` and :func:`lab.stamp.decode_stamp`
 at Scope's two resolutions, decoding from the three inputs a receiver may hold: an RGB
 array, a decoded ``yuv420p`` frame (read from its luma plane) and an ``rgb24`` frame.
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 import av
 import numpy as np
 
-from lab.measure.stamp import decode_stamp, stamp_frame
+from lab.stamp import decode_stamp, stamp_frame
 from timing import time_calls  # bench/timing.py (scripts run from bench/ on sys.path)
 
 SIZES = ((512, 512), (576, 320))  # width x height

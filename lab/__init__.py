@@ -1,17 +1,19 @@
 """scope-lab: a research workbench for Daydream Scope servers.
 
-The library is async. Start with :class:`lab.client.ScopeClient`::
+The library is async. Open a target with :func:`lab.connect.connect` (``sim`` starts the
+embedded simulator) and use the :class:`lab.client.ScopeClient` it gives::
 
-    async with ScopeClient("sim") as scope:
+    async with lab.connect("sim") as scope:
         print((await scope.health()).version)
 """
 
 from __future__ import annotations
 
 from lab.client import LoadResult, ScopeClient
+from lab.connect import connect
 from lab.errors import LabError
 from lab.target import Target
 
-__all__ = ["ScopeClient", "LoadResult", "LabError", "Target", "__version__"]
+__all__ = ["connect", "ScopeClient", "LoadResult", "LabError", "Target", "__version__"]
 
 __version__ = "0.1.0"

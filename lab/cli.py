@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lab.client import DownloadProgressEvent, LoadProgress, ScopeClient
+from lab.connect import connect
 from lab.errors import LabError
 from lab.inputs import pod_inputs
 from lab.overview import server_overview
@@ -289,7 +290,7 @@ async def _measure(args: argparse.Namespace) -> int:
     spec = TrialSpec(args.pipeline, mode="video" if args.mode == "v2v" else "text", fps=args.fps,
                      duration_s=args.duration, parameters=parameters, download_missing=args.download,
                      record_server=args.record_server is not None, via=via, poll_hz=args.poll_hz)
-    async with ScopeClient(args.target) as client:
+    async with connect(args.target) as client:
         result = await run_trial(client, spec, on_event=None if args.json else (lambda text: print(f"  {text}", flush=True)))
     embedder = None
     if result.quality is not None and result.error is None:  # scored after streaming, like a sweep's trials
@@ -329,7 +330,7 @@ def _keep_server_recording(result: TrialResult, destination: Path | None) -> Pat
 
 
 async def _info(args: argparse.Namespace) -> int:
-    async with ScopeClient(args.target) as client:
+    async with connect(args.target) as client:
         overview = await server_overview(client)
         inputs = await pod_inputs(client)
         table = overview.pipelines_table()

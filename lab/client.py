@@ -5,9 +5,12 @@ support, VRAM estimates, resolutions) from the server rather than assuming them,
 load parameters against the server's schema before sending, and measures load and
 download times on one monotonic clock.
 
+The target ``sim`` has no URL until the simulator runs; :func:`lab.connect.connect` gives
+the client the means to start it (``url_for``), so this module never imports the simulator.
+
 Examples
 --------
->>> async with ScopeClient("sim") as scope:          # doctest: +SKIP
+>>> async with ScopeClient("http://127.0.0.1:8000") as scope:   # doctest: +SKIP
 ...     schemas = await scope.pipeline_schemas()
 ...     result = await scope.load_pipeline("longlive", download_missing=True)
 ...     print(f"{result.pipeline_id} loaded in {result.load_s:.1f} s")
@@ -19,7 +22,7 @@ import asyncio
 import enum
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,6 +38,7 @@ from lab.errors import (
     PipelineLoadError,
     ScopeError,
     ServerError,
+    TargetError,
     UnknownPipelineError,
 )
 from lab.http import DEFAULT_TIMEOUT, Exchange, RetryPolicy
@@ -144,8 +148,8 @@ class ScopeClient:
     Parameters
     ----------
     target:
-        A URL, a RunPod pod id, ``"sim"`` (the shared background simulator), or a
-        :class:`~lab.target.Target`.
+        A URL, a RunPod pod id, ``"sim"`` (needs ``url_for``; :func:`lab.connect.connect`
+        passes it), or a :class:`~lab.target.Target`.
     timeout:
         httpx timeout for each request (seconds, or an ``httpx.Timeout``).
     retry:
@@ -154,6 +158,8 @@ class ScopeClient:
         An httpx transport, e.g. ``httpx.ASGITransport(app=...)`` in tests.
     poll_interval_s:
         How often load and download status are polled; the resolution of ``load_s``.
+    url_for:
+        Starts a target that has no URL of its own (``sim``) and returns its base URL.
 
     Use it as an async context manager, or call :meth:`aclose` when done.
     """
@@ -166,8 +172,10 @@ class ScopeClient:
         retry: RetryPolicy = RetryPolicy(),
         transport: httpx.AsyncBaseTransport | None = None,
         poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
+        url_for: Callable[[Target], Awaitable[str]] | None = None,
     ) -> None:
         self.target = target if isinstance(target, Target) else Target.parse(target)
+        self._url_for = url_for
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self._retry = retry
         self._transport = transport
@@ -204,11 +212,12 @@ class ScopeClient:
             if self._state is ClientState.CLOSED:
                 raise RuntimeError("This ScopeClient is closed; create a new one.")
             if self._exchange is None:
-                if self.target.kind == "sim":
-                    from lab.sim import shared_simulator
-
-                    simulator = await asyncio.to_thread(shared_simulator)
-                    self.target = Target("sim", self.target.raw, simulator.url)
+                if self.target.url is None:
+                    if self._url_for is None:
+                        raise TargetError(f"The target {self.target.raw!r} has no URL until it is started: open it "
+                                          f"with lab.connect.connect({self.target.raw!r}), which starts it.",
+                                          target=self.target.raw)
+                    self.target = Target(self.target.kind, self.target.raw, await self._url_for(self.target))
                 http = httpx.AsyncClient(
                     base_url=self.url,
                     timeout=self._timeout,

@@ -27,13 +27,15 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from lab.client import ScopeClient
+from lab.connect import connect
 from lab.errors import LabError, PodNotReadyError, ScopeError, TargetError, server_log_text
 from lab.inputs import INTEGRATIONS, PodInputs, describe_integration, pod_inputs
 from lab.models import Health, PipelineSchemas, gpu_memory_text
 from lab.overview import SIMULATED_LABEL
+from lab.protocol import ApiShape, count_operations
 from lab.target import SCOPE_PORT, Target
 
-__all__ = ["ApiShape", "Check", "DoctorReport", "REPORT_SCHEMA", "run_doctor", "MIN_VRAM_GB", "Status"]
+__all__ = ["Check", "DoctorReport", "REPORT_SCHEMA", "run_doctor", "MIN_VRAM_GB", "Status"]
 
 Status = Literal["pass", "warn", "fail", "skip"]
 MIN_VRAM_GB = 24.0  # the research log's minimum for the generative pipelines
@@ -203,7 +205,7 @@ async def _check_target(run: _Run) -> Check:
         run.target = Target.parse(run.report.target)
     except TargetError as exc:
         return Check("target", "fail", run.report.target, str(exc))
-    run.client = ScopeClient(run.target, timeout=NETWORK_TIMEOUT_S * 2)
+    run.client = connect(run.target, timeout=NETWORK_TIMEOUT_S * 2)
     if run.target.kind == "sim":
         await run.client.health()  # starts the shared simulator
         run.target = run.client.target
@@ -296,44 +298,9 @@ async def _check_docs(run: _Run) -> Check:
                      f"/docs or /openapi.json is not served ({exc}). The API may still work; the "
                      "interactive docs are FastAPI's and a proxy or a build without them hides them.")
     title = run.openapi.get("info", {}).get("title", "?")
-    scope, simulator = _count_operations(run.openapi)
+    scope, simulator = count_operations(run.openapi)
     return Check("docs", "pass", f"/docs ({len(docs)} bytes), /openapi.json: {title} {run.openapi.get('info', {}).get('version', '')}, "
                                  f"{scope} operations" + (f" (+{simulator} simulator control)" if simulator else ""))
-
-
-def _count_operations(openapi: dict[str, Any]) -> tuple[int, int]:
-    """Scope's operations and the simulator's own (tag ``simulator``), counted apart."""
-    tags = [op.get("tags", []) if isinstance(op, dict) else [] for item in openapi.get("paths", {}).values() for op in item.values()]
-    simulator = sum("simulator" in t for t in tags)
-    return len(tags) - simulator, simulator
-
-
-@dataclass(frozen=True)
-class ApiShape:
-    """Which API a server speaks, read from its OpenAPI document."""
-
-    scope_local: bool
-    hosted_streams: bool
-    whip_paths: tuple[str, ...]
-
-    @classmethod
-    def from_openapi(cls, openapi: dict[str, Any]) -> ApiShape:
-        """Scope's local API has /api/v1/pipeline/* and the WebRTC offer; Daydream's hosted
-        API has /v1/streams; WHIP ingest shows as a path naming it."""
-        paths = list(openapi.get("paths", {}))
-        return cls(
-            scope_local=any(p.startswith("/api/v1/pipeline") for p in paths) and "/api/v1/webrtc/offer" in paths,
-            hosted_streams=any(p.startswith("/v1/streams") for p in paths),
-            whip_paths=tuple(p for p in paths if "whip" in p.lower()),
-        )
-
-    def describe(self) -> str:
-        """One line for the report (this answers the research log's API questions)."""
-        return "; ".join([
-            "Scope local API (/api/v1/..., WebRTC offer/answer)" if self.scope_local else "no Scope local API",
-            "Daydream hosted /v1/streams present" if self.hosted_streams else "no Daydream hosted /v1/streams API",
-            "WHIP at " + ", ".join(self.whip_paths) if self.whip_paths else "no WHIP ingest",
-        ])
 
 
 async def _check_api_shape(run: _Run) -> Check | None:

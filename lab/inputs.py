@@ -12,7 +12,7 @@ in ``unreadable``, never guessed.
 
 Examples
 --------
->>> async with ScopeClient("sim") as client:          # doctest: +SKIP
+>>> async with connect("sim") as client:          # doctest: +SKIP
 ...     inputs = await pod_inputs(client)
 ...     print("\\n".join(inputs.lines()))
 """

@@ -24,7 +24,7 @@ import pandas as pd
 from lab.client import DEFAULT_POLL_INTERVAL_S
 
 if TYPE_CHECKING:
-    from lab.measure.stats import Figure
+    from lab.stats import Figure
 
 __all__ = ["resolution", "format_value", "format_range", "format_figure", "format_columns", "format_by_row",
            "UNIT_RESOLUTION", "FIGURE_RESOLUTION"]

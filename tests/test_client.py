@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lab.client import LoadProgress, ScopeClient
-from lab.errors import InvalidParametersError, ModelsNotDownloadedError, ServerError, UnknownPipelineError
+from lab.connect import connect
+from lab.errors import InvalidParametersError, ModelsNotDownloadedError, ServerError, TargetError, UnknownPipelineError
 from lab.overview import server_overview
 from tests.conftest import SimControl
 
@@ -124,7 +125,14 @@ async def test_overview_table_is_labelled_simulated(client: ScopeClient, sim: Si
     assert set(table["source"]) == {"SIMULATED"}
 
 
+async def test_a_bare_client_on_sim_says_how_to_start_it() -> None:
+    """The client never starts the simulator itself (lab.connect does); without it, 'sim' has no URL."""
+    with pytest.raises(TargetError, match=r"lab\.connect\.connect\('sim'\)"):
+        async with ScopeClient("sim"):
+            pass
+
+
 async def test_sim_target_starts_the_shared_simulator() -> None:
-    async with ScopeClient("sim") as scope:
+    async with connect("sim") as scope:
         assert (await scope.health()).is_simulator
         assert scope.target.is_loopback and scope.url.startswith("http://127.0.0.1:")

@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from lab.doctor import ApiShape, DoctorReport, run_doctor
+from lab.doctor import DoctorReport, run_doctor
+from lab.protocol import ApiShape
 from tests.conftest import SimControl, load_fixture
 
 pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from lab.client import ScopeClient
 from lab.logbook import Evidence
-from lab.logbook.api import api_facts, summarize_openapi
+from lab.apifacts import api_facts
+from lab.protocol import summarize_openapi
 from lab.logbook.questions import QUESTIONS, Asked
 from tests.conftest import SIM_SPEED, load_fixture
 from tests.fixtures import PIPELINES_RUN, copy_runs

@@ -11,7 +11,7 @@ import pytest
 from lab.logbook import Evidence, LogbookError
 from lab.logbook.evidence import format_figure, format_value
 from lab.logbook.tables import models_table, performance_table, vace_table
-from lab.measure.stats import Figure
+from lab.stats import Figure
 from tests.fixtures import PIPELINES_RUN, RUNS, VACE_RUN, copy_runs
 
 BOTH = f"runs `{VACE_RUN}`, `{PIPELINES_RUN}`, 2026-11-25, SIMULATED"

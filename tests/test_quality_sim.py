@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from lab import resources
 from lab.cli import main
 from lab.client import ScopeClient
-from lab.measure.stamp import decode_stamp
+from lab.stamp import decode_stamp
 from lab.measure.trial import Segment, TrialSpec, run_session
 from lab.quality.embed import load_embedder
 from lab.quality.samples import QualitySamples

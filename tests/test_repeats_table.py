@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lab.measure.repeats import repeats_figures, repeats_table, trial_table
-from lab.measure.stats import Figure
+from lab.stats import Figure
 from lab.measure.trial import TrialResult, TrialSpec
 
 

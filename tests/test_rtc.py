@@ -13,7 +13,7 @@ from lab.client import ScopeClient
 from lab.errors import ConnectionFailedError, StreamStalledError
 from lab.loopback import sdp_candidate_addresses
 from lab.measure.latency import stamp_accounting
-from lab.measure.stamp import decode_stamp
+from lab.stamp import decode_stamp
 from lab.rtc import ReceivedFrame, open_session
 from lab.sources import StampedSource
 from tests.conftest import SimControl

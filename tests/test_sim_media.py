@@ -24,7 +24,7 @@ from lab.client import ScopeClient
 from lab.errors import ConnectionFailedError, ServerError, StreamStalledError, StreamStoppedError
 from lab.loopback import LOOPBACK_ADDRESS, restrict_to_loopback, sdp_candidate_addresses
 from lab.measure.accuracy import sent_frame_arrivals
-from lab.measure.stamp import decode_stamp, stamp_frame
+from lab.stamp import decode_stamp, stamp_frame
 from lab.rtc import ReceivedFrame, RtcSession, open_session
 from lab.sim import SimConfig, create_app, parse_fault_spec
 from lab.sim.profiles import PipelineProfile, load_profiles

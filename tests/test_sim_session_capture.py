@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from lab.client import ScopeClient
-from lab.measure.stamp import decode_stamp
+from lab.stamp import decode_stamp
 from lab.rtc import open_session
 from lab.sources import StampedSource
 from tests.conftest import SimControl

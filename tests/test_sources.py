@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
-from lab.measure.stamp import decode_stamp
+from lab.stamp import decode_stamp
 from lab.resources import CLIP
 from lab.sources import (
     SOURCE_KINDS,

@@ -13,7 +13,7 @@ from aiortc.jitterbuffer import JitterFrame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab.measure.stamp import (
+from lab.stamp import (
     CELL_PX,
     MAX_FRAME_ID,
     STAMP_COLUMNS,

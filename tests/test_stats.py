@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab.measure.stats import compare, min_samples_for_percentile, percentile_figure, summarize
+from lab.stats import compare, min_samples_for_percentile, percentile_figure, summarize
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from lab.measure.stats import Figure
+from lab.stats import Figure
 from lab.units import format_by_row, format_columns, format_figure, format_range, format_value
 
 

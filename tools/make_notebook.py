@@ -53,10 +53,10 @@ download_missing: bool = True  # download the pipeline's models first if the ser
 stream_s: float = 3.0  # seconds to stream through the pipeline
 """),
     ("code", """
-from lab import ScopeClient
+from lab import connect
 from lab.overview import server_overview
 
-client = ScopeClient(target)
+client = connect(target)
 overview = await server_overview(client)
 print(f"{overview.url}: Scope {overview.health.version}, "
       f"{overview.hardware.vram_gb or 'no'} GB VRAM [{overview.source_label}]")
@@ -114,12 +114,12 @@ repeats: int = 2  # trials; figures across trials are the honest unit
 fps: float = 15.0  # input frame rate (v2v)
 """),
     ("code", """
-from lab import ScopeClient
+from lab import connect
 from lab.measure.repeats import repeats_table, trial_table
 from lab.measure.trial import TrialSpec, run_trial
 from lab.report.trial_plots import trial_dashboard
 
-client = ScopeClient(target)
+client = connect(target)
 spec = TrialSpec(pipeline, mode=mode, duration_s=duration_s, fps=fps, download_missing=True)
 results = [await run_trial(client, spec) for _ in range(repeats)]
 [r.error for r in results]

@@ -45,20 +45,22 @@ from typing import Any
 import httpx
 
 from lab.client import DownloadProgressEvent, LoadProgress, LoadResult, ScopeClient
+from lab.connect import connect
 from lab.errors import LabError, StreamStoppedError
 from lab.live.controls import AT_ONCE, Transition, UpdateTracker, prompt_update
 from lab.live.inputs import InputChoice, make_input
 from lab.live.results import LIVE_RESULTS_DIR, ClipRecorder, ClipSummary, LiveResults
 from lab.live.stats import LiveStats
-from lab.measure.stamp import decode_stamp
+from lab.stamp import decode_stamp
 from lab.models import AssetInfo, PipelineSchema
 from lab.overview import ServerOverview, server_overview
+from lab.protocol import frontend_load_params
 from lab.rtc import ReceivedFrame, RtcSession
 from lab.sources import StampedSource, VideoSource
 from lab.tasks import cancel_and_wait
 
 __all__ = ["LiveController", "LoadState", "StreamState", "LoadStatus", "PipelineChoice", "LoadedPipeline",
-           "load_params_for", "LOADING_STAGES", "DEFAULT_INPUT_FPS"]
+           "LOADING_STAGES", "DEFAULT_INPUT_FPS"]
 
 log = logging.getLogger(__name__)
 
@@ -156,24 +158,6 @@ class _Stream:
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
-def load_params_for(schema: PipelineSchema, mode: str, *, vace_enabled: bool = True) -> dict[str, Any]:
-    """Load parameters as Scope's own frontend sends them: explicit height and width for
-    the mode, and ``vace_enabled`` for VACE pipelines.
-
-    Raises
-    ------
-    ValueError
-        When the schema gives no default resolution for ``mode``.
-    """
-    resolution = schema.resolution(mode)
-    if resolution is None:
-        raise ValueError(f"{schema.id} gives no default resolution for mode {mode!r}; cannot pick a size.")
-    params: dict[str, Any] = {"height": resolution[0], "width": resolution[1]}
-    if schema.supports_vace:
-        params["vace_enabled"] = vace_enabled
-    return params
-
-
 class LiveController:
     """Load, stream, steer and record one Scope server's pipeline; see the module docstring.
 
@@ -229,7 +213,7 @@ class LiveController:
         >>> await controller.start(None, {"prompts": [{"text": "a fox", "weight": 1.0}]})  # doctest: +SKIP
         """
         owns = not isinstance(target, ScopeClient)
-        client = ScopeClient(target) if isinstance(target, str) else target
+        client = connect(target) if isinstance(target, str) else target
         try:
             overview = await server_overview(client)
         except BaseException:
@@ -290,7 +274,7 @@ class LiveController:
         mode = mode or schema.default_mode or schema.supported_modes[0]
         if mode not in schema.supported_modes:
             raise ValueError(f"{pipeline_id} supports {', '.join(schema.supported_modes)} mode, not {mode!r}.")
-        params = load_params_for(schema, mode, vace_enabled=vace_enabled)
+        params = frontend_load_params(schema, mode, vace_enabled=vace_enabled)
         await self.stop()
         self._load_started = time.perf_counter()
         loading = f"loading {pipeline_id} ({mode} mode)"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lab.measure.transition import AT_ONCE, Transition, prompt_update
-from lab.measure.trial import ONE_SHOT_KEYS as SCOPE_ONE_SHOT_KEYS
+from lab.protocol import ONE_SHOT_KEYS as SCOPE_ONE_SHOT_KEYS
 from lab.models import PipelineSchema
 
 __all__ = [

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from lab.errors import LabError
-from lab.measure.stats import Figure, percentile_figure
+from lab.stats import Figure, percentile_figure
 from lab.store import MANIFEST, RESULTS_DIR, Runs, list_runs, load_runs
 from lab.overview import SIMULATED_LABEL
 from lab.units import format_figure, format_value  # re-exported: the log reads like every other table

@@ -30,7 +30,7 @@ import pandas as pd
 
 from lab.logbook.evidence import Evidence
 from lab.logbook.vace import VaceCondition, vace_conditions, vace_runs
-from lab.measure.stats import Figure
+from lab.stats import Figure
 from lab.units import format_range, format_value
 
 __all__ = ["QualityCondition", "avatar_runs", "avatar_conditions", "best_condition", "condition_figure",

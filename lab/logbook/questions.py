@@ -15,7 +15,7 @@ up, and says nothing about generating. Where no generative pipeline was measured
 answer says so. Quality answers (:mod:`lab.logbook.quality`) need scored runs (``lab
 quality``); the VACE consistency ones need an avatar run (``lab sweep avatar``).
 
-The API questions need the manifest's ``api`` block (:mod:`lab.logbook.api`); runs made
+The API questions need the manifest's ``api`` block (:mod:`lab.apifacts`); runs made
 before it existed answer them not at all rather than from guesses.
 """
 
@@ -35,7 +35,7 @@ from lab.logbook.markdown import AnswerLine
 from lab.logbook.quality import (QualityCondition, avatar_conditions, avatar_runs, best_condition, condition_figure,
                                  embedding_models, plain_trials, reference_set, show_figure, trial_resolution)
 from lab.logbook.vace import vace_effects
-from lab.measure.stats import Figure
+from lab.stats import Figure
 
 __all__ = ["Question", "QUESTIONS", "Asked", "answer_questions", "realtime_verdicts", "Realtime",
            "DEFAULT_REALTIME_FPS", "answers_table", "CONTACT_SHEET", "GENERATION_SIZE"]

@@ -24,7 +24,7 @@ from lab.logbook.evidence import Evidence, format_figure, format_value
 from lab.logbook.generative import is_generative
 from lab.logbook.markdown import Rows, TableBlock
 from lab.logbook.vace import vace_effects
-from lab.measure.stats import Figure
+from lab.stats import Figure
 from lab.models import gpu_memory_text
 
 __all__ = ["vace_table", "performance_table", "models_table", "log_tables", "PERFORMANCE_ROWS",

@@ -3,7 +3,7 @@
 The reference is VACE not loaded (``vace_enabled=false``) where the runs have it, else VACE
 loaded with no reference images. Each other condition (VACE loaded, 1..k reference images,
 context scales) gets the difference in steady fps and frame latency, with a bootstrap CI
-over trials (:func:`lab.measure.stats.compare`). With fewer than three trials a side the
+over trials (:func:`lab.stats.compare`). With fewer than three trials a side the
 difference is reported but not judged.
 
 Only runs whose spec varies a VACE setting count, so a pipeline measured at its defaults
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from lab.logbook.evidence import LATENCY_FIGURES, MIN_TRIALS_FOR_CI, Evidence
-from lab.measure.stats import Comparison, Figure, compare
+from lab.stats import Comparison, Figure, compare
 
 __all__ = ["VaceCondition", "VaceEffect", "vace_conditions", "vace_effects", "vace_label", "vace_runs"]
 

@@ -1,11 +1,10 @@
-"""Measurement: the frame stamp codec (more to come: latency, warm-up, throughput, statistics).
+"""Measurement: one trial against a server and the figures it yields.
 
-The stamp codec writes a frame id into the pixels of a frame and reads it back after a
-round trip through a video codec; see :mod:`lab.measure.stamp`.
+A trial (:mod:`lab.measure.trial`) loads a pipeline, streams a stimulus over one path
+(WebRTC or headless, :mod:`lab.measure.paths`) and turns what came back into figures:
+arrivals and steady fps (:mod:`~lab.measure.arrivals`), latency from frame stamps
+(:mod:`~lab.measure.latency`), visible changes after a control (:mod:`~lab.measure.change`),
+repeats across trials (:mod:`~lab.measure.repeats`). Statistics live in :mod:`lab.stats` and
+the stamp codec in :mod:`lab.stamp`, below this layer, since sources and the simulator use
+them too.
 """
-
-from __future__ import annotations
-
-from lab.measure.stamp import StampReading, decode_stamp, stamp_frame
-
-__all__ = ["StampReading", "decode_stamp", "stamp_frame"]

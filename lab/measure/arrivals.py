@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lab.measure.stats import Figure, percentile_figure
+from lab.stats import Figure, percentile_figure
 
 __all__ = ["ArrivalAnalysis", "analyze_arrivals", "BURST_SEPARATION"]
 

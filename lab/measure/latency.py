@@ -1,7 +1,7 @@
 """Frame latency from stamps: join what was sent with what came back, frame by frame.
 
 For pipelines that keep the input picture (passthrough, gray, ...), each input frame
-carries its id (:mod:`lab.measure.stamp`); the id read back from an output frame says
+carries its id (:mod:`lab.stamp`); the id read back from an output frame says
 exactly which input it is, so its latency is exact:
 
 - ``latency_ms`` = output ``complete_ns`` (last RTP packet of the output frame arrived)
@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from lab.measure.stats import Figure, percentile_figure
+from lab.stats import Figure, percentile_figure
 from lab.sources import FrameRecord
 
 __all__ = ["StampAccounting", "join_stamped", "stamp_accounting", "latency_figures"]

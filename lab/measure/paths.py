@@ -30,7 +30,7 @@ of :mod:`lab.measure.change` for control latency). What differs:
 
 from __future__ import annotations
 
-from lab.measure.stats import Figure
+from lab.stats import Figure
 
 __all__ = ["connection_notes", "control_note", "poll_figures", "NOT_COMPARABLE"]
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from lab.measure.stats import percentile_figure, summarize
+from lab.stats import percentile_figure, summarize
 from lab.measure.trial import TrialResult
 from lab.units import format_by_row
 

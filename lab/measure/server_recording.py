@@ -19,7 +19,7 @@ import av
 
 from lab.client import ScopeClient
 from lab.errors import ScopeError
-from lab.measure.stats import Figure
+from lab.stats import Figure
 
 __all__ = ["ServerRecording", "finish_recording", "start_recording"]
 

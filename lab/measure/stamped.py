@@ -14,7 +14,7 @@ import pandas as pd
 
 from lab.client import ScopeClient
 from lab.measure.latency import join_stamped
-from lab.measure.stamp import decode_stamp
+from lab.stamp import decode_stamp
 from lab.rtc import SessionTimeline, open_session
 from lab.sources import StampedSource
 

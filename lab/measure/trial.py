@@ -38,8 +38,9 @@ from lab.measure.arrivals import analyze_arrivals
 from lab.measure.change import DEFAULT_WINDOW_S, TRUNCATED, ChangeDetection, detect_change, detect_freeze, detect_sequence, thumbnail
 from lab.measure.latency import join_stamped, latency_figures, stamp_accounting
 from lab.measure.server_recording import ServerRecording, finish_recording, start_recording
-from lab.measure.stamp import decode_stamp
-from lab.measure.stats import Figure, percentile_figure
+from lab.protocol import ONE_SHOT_KEYS, frontend_load_params
+from lab.stamp import decode_stamp
+from lab.stats import Figure, percentile_figure
 from lab.models import PipelineSchema
 from lab.quality.samples import InputKeeper, LumaChange, PairSampler, QualitySamples, prompt_text
 from lab.headless import DEFAULT_POLL_HZ, HeadlessSession, Via, server_input, setup_steps
@@ -49,7 +50,7 @@ from lab.sources import StepSource, VideoSource, make_source
 from lab.tasks import cancel_and_wait
 
 __all__ = ["ControlChange", "Segment", "TrialSpec", "TrialResult", "run_trial", "run_session", "load_params",
-           "error_record", "ONE_SHOT_KEYS"]
+           "error_record"]
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,6 @@ FIRST_FRAME_TIMEOUT_S = 30.0
 STEP_POLL_S = 0.25
 SERVER_SAMPLE_S = 1.0
 # Scope applies these keys to one chunk per send (VACE's one-shot semantics).
-ONE_SHOT_KEYS = frozenset({"vace_ref_images", "first_frame_image", "last_frame_image", "images"})
 # A segment that sets one of them re-sends it this often, so that (about) every chunk is
 # conditioned on it: at 12-frame chunks and 20 fps a chunk takes 0.6 s. On faster
 # pipelines some chunks go without, so the cost measured is a lower bound.
@@ -398,10 +398,8 @@ def _resolution(spec: TrialSpec, schema: PipelineSchema) -> tuple[int, int]:
 
 
 def load_params(spec: TrialSpec, schema: PipelineSchema) -> dict[str, Any]:
-    if "height" not in schema.properties:
-        return dict(spec.load_params)
-    height, width = _resolution(spec, schema)
-    return {"height": height, "width": width, **spec.load_params}
+    """The frontend's load parameters for the trial's size, under the spec's own."""
+    return {**frontend_load_params(schema, spec.mode, resolution=_resolution(spec, schema)), **spec.load_params}
 
 
 def _make_source(spec: TrialSpec, schema: PipelineSchema) -> VideoSource:

@@ -1,7 +1,7 @@
 """Score one trial's quality samples: the quality figures and their per-sample time series.
 
 Runs after streaming, never on the receive path. Every figure is a
-:class:`~lab.measure.stats.Figure` like the timing figures (value, unit, n, CI, warnings,
+:class:`~lab.stats.Figure` like the timing figures (value, unit, n, CI, warnings,
 a note saying what it is); one that cannot be computed has value ``None`` and says why.
 
 ==================  =========  ===================================================================
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from lab.measure.stats import Figure, mean_figure, percentile_figure
+from lab.stats import Figure, mean_figure, percentile_figure
 from lab.quality.embed import DEFAULT_MODEL, Embedder, cosine
 from lab.quality.flow import warp_error
 from lab.quality.metrics import (DUPLICATE_TOLERANCE, FREEZE_MIN_DURATION_S, freeze_share_of_repeats, sharpness,

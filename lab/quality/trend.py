@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as sps
 
-from lab.measure.stats import CONFIDENCE, Figure
+from lab.stats import CONFIDENCE, Figure
 
 __all__ = ["Trend", "trend"]
 
@@ -28,7 +28,7 @@ class Trend:
     n: int
 
     def figure(self, name: str, unit: str) -> Figure:
-        """As a reported :class:`~lab.measure.stats.Figure`, in ``unit`` per second."""
+        """As a reported :class:`~lab.stats.Figure`, in ``unit`` per second."""
         return Figure(name, self.slope_per_s, f"{unit}/s", self.n, self.ci_low, self.ci_high)
 
 

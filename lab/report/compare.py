@@ -6,7 +6,7 @@ sweep on both, then ``lab compare RUN_A RUN_B`` (B is judged against A).
 
 Judging follows asv and pyperf: trials are the unit; with at least 5 trials a side the
 verdict is Mann-Whitney U, with 3-4 whether the bootstrap CI of the difference excludes 0
-(:func:`lab.measure.stats.compare`); fewer than 3 trials a side are not judged. A
+(:func:`lab.stats.compare`); fewer than 3 trials a side are not judged. A
 significant change counts only when it is at least ``min_effect`` (10 %) of A's value and
 above the instrument's resolution for that figure (:data:`RESOLUTION`); a regression is
 such a change in the worse direction (slower, later, fewer fps). A pipeline that measured
@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from lab.logbook.evidence import Evidence, format_value
-from lab.measure.stats import compare
+from lab.stats import compare
 from lab.store import RESULTS_DIR
 
 __all__ = ["RunComparison", "compare_runs", "COMPARED", "RESOLUTION", "MIN_TRIALS", "DEFAULT_MIN_EFFECT"]

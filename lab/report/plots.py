@@ -33,7 +33,7 @@ from matplotlib.ticker import FuncFormatter
 from lab.logbook.evidence import Evidence
 from lab.logbook.questions import DEFAULT_REALTIME_FPS, realtime_verdicts
 from lab.logbook.vace import vace_conditions
-from lab.measure.stats import Figure
+from lab.stats import Figure
 from lab.report.quality_plots import plot_quality_vs_speed, plot_similarity_over_time
 from lab.report.style import rolling_fps, short_condition, watermark
 from lab.units import format_value

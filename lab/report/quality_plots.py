@@ -26,7 +26,7 @@ from lab.logbook.evidence import Evidence
 from lab.logbook.generative import split_by_generation
 from lab.logbook.quality import QualityCondition, avatar_conditions, condition_figure
 from lab.logbook.vace import vace_label
-from lab.measure.stats import Figure
+from lab.stats import Figure
 from lab.report.style import short_condition, watermark
 
 __all__ = ["plot_similarity_over_time", "plot_quality_vs_speed", "condition_style"]

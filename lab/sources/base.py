@@ -13,7 +13,7 @@ frames, sets their pts, stamps them and records them:
 * Each emitted frame appends a :class:`FrameRecord` (frame id, pts, ``sent_ns`` on
   ``time.perf_counter_ns``) to ``source.records``, and is handed with its picture to the
   callbacks in ``source.on_sent`` (e.g. to keep some inputs for fidelity figures).
-* With ``stamp=True`` each frame carries its frame id (:mod:`lab.measure.stamp`).
+* With ``stamp=True`` each frame carries its frame id (:mod:`lab.stamp`).
 * ``stop()`` ends a source; ``recv()`` then raises aiortc's ``MediaStreamError``.
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 from aiortc.mediastreams import VIDEO_CLOCK_RATE, VIDEO_TIME_BASE, MediaStreamError, MediaStreamTrack
 from numpy.typing import NDArray
 
-from lab.measure.stamp import STAMP_HEIGHT_PX, STAMP_WIDTH_PX, stamp_frame
+from lab.stamp import STAMP_HEIGHT_PX, STAMP_WIDTH_PX, stamp_frame
 
 __all__ = ["FrameRecord", "VideoSource", "Picture", "DEFAULT_WIDTH", "DEFAULT_HEIGHT", "DEFAULT_FPS",
            "REANCHOR_LAG_S", "read_only", "fit_picture", "as_picture"]
@@ -96,7 +96,7 @@ class VideoSource(MediaStreamTrack):
     fps:
         Frame rate the source paces itself to.
     stamp:
-        Write each frame's id into its top-left corner (:func:`lab.measure.stamp.stamp_frame`).
+        Write each frame's id into its top-left corner (:func:`lab.stamp.stamp_frame`).
     start_id:
         Id of the first frame; ids then increase by one per frame.
 

@@ -85,7 +85,7 @@ class StampedSource(VideoSource):
 
     Examples
     --------
-    >>> from lab.measure.stamp import decode_stamp
+    >>> from lab.stamp import decode_stamp
     >>> source = StampedSource(512, 512, 30, start_id=100)
     >>> frame = await source.recv()                                  # doctest: +SKIP
     >>> decode_stamp(frame).frame_id                                 # doctest: +SKIP

@@ -37,10 +37,11 @@ from typing import Any
 from tqdm.auto import tqdm
 
 import lab
+from lab.apifacts import api_facts
 from lab.client import LoadResult, ScopeClient
+from lab.connect import connect
 from lab.errors import LabError
 from lab.inputs import pod_inputs
-from lab.logbook.api import api_facts
 from lab.headless import setup_steps
 from lab.measure.transition import Transition, prompt_update
 from lab.measure.trial import (ControlChange, Segment, TrialResult, TrialSpec, error_record, load_params,
@@ -96,7 +97,7 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
         spec = SweepSpec.model_validate(manifest["spec"])
         targets = list(manifest["targets"])
     targets = targets or list(spec.targets)
-    clients = {target: ScopeClient(target) for target in targets}
+    clients = {target: connect(target) for target in targets}
     try:
         facts = {target: await gather_facts(client) for target, client in clients.items()}
         plan = plan_sweep(spec, facts)
@@ -150,7 +151,7 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
             "hardware": (await client.hardware_info()).model_dump(),
             "schemas": {k: v.model_dump() for k, v in facts[target].schemas.items()},
             "models_present": dict(facts[target].models_present),
-            "api": await api_facts(client),  # OpenAPI shape, /docs, simulator speed (lab.logbook.api)
+            "api": await api_facts(client),  # OpenAPI shape, /docs, simulator speed (lab.apifacts)
             "inputs": (await pod_inputs(client)).as_dict(),  # plugins, LoRAs, input sources, Spout/NDI/Syphon
         }
     sent = spec.references if spec.references is not None or REF_KEY not in spec.runtime else \

@@ -20,9 +20,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lab.protocol import ONE_SHOT_KEYS
+
 __all__ = [
     "MAX_PENDING_UPDATES",
-    "ONE_SHOT_KEYS",
     "ChunkParameters",
     "Parameters",
     "PromptItem",
@@ -33,7 +34,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_UPDATES = 8
-ONE_SHOT_KEYS = frozenset({"vace_ref_images", "first_frame_image", "last_frame_image", "images"})
 
 
 class PromptItem(BaseModel):

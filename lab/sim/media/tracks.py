@@ -26,7 +26,7 @@ from aiortc.mediastreams import (
     MediaStreamTrack,
 )
 
-from lab.measure.stamp import decode_stamp
+from lab.stamp import decode_stamp
 from lab.sim.faults import Fault
 from lab.sim.media.pacing import Pacer
 from lab.sim.media.quality import Injected
@@ -210,7 +210,7 @@ async def read_input(track: MediaStreamTrack, queue: InputQueue) -> None:
     """Receive ``track``'s frames into ``queue`` until the track ends.
 
     Each frame is stamped with its receive time and the frame id its pixels carry, if
-    :func:`lab.measure.stamp.decode_stamp` reads one (it samples a few cell centres only).
+    :func:`lab.stamp.decode_stamp` reads one (it samples a few cell centres only).
     """
     try:
         while True:

@@ -9,7 +9,7 @@ Frames (one row per frame handed to aiortc):
 input frame ``input_seq`` (its index in the simulator's receive order),
 ``input_received_ns`` (when the input track's ``recv()`` returned it),
 ``internal_delay_ns`` (``sent_ns - input_received_ns``) and ``input_stamp_id`` (the frame
-id stamped in its pixels, when :func:`lab.measure.stamp.decode_stamp` reads one);
+id stamped in its pixels, when :func:`lab.stamp.decode_stamp` reads one);
 ``wire_ns``: when aiortc next asked for a frame, which it does only once it has encoded
 this one and sent all its RTP packets (``None`` for the last frame). The first frame's
 ``wire_ns - sent_ns`` includes starting the encoder and its key frame.

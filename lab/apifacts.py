@@ -4,7 +4,7 @@ The research log asks questions no trial answers: is this the Daydream hosted
 ``/v1/streams`` API, is WHIP offered, what is in ``/docs``. The server's OpenAPI document
 answers them, so the sweep runner stores a small ``api`` block per target in
 ``manifest.json`` (see :func:`api_facts`), and :mod:`lab.logbook.questions` reads it later,
-offline, from the run alone.
+offline, from the run alone. How a document is read is :mod:`lab.protocol`'s.
 
 For the simulator the block also records its speed factor: emulated loads run that many
 times faster than real time, and a load time reported from such a run must say so.
@@ -13,63 +13,17 @@ times faster than real time, and a load time reported from such a run must say s
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any
 
 import httpx
 
 from lab.client import ScopeClient
-from lab.doctor import ApiShape
 from lab.errors import LabError
+from lab.protocol import API_FACTS_VERSION, summarize_openapi
 
-__all__ = ["api_facts", "summarize_openapi", "API_FACTS_VERSION"]
+__all__ = ["api_facts"]
 
-API_FACTS_VERSION = 1
 _HTML_TITLE = re.compile(r"<title>(.*?)</title>", re.I | re.S)
-_METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
-
-
-def summarize_openapi(openapi: dict[str, Any]) -> dict[str, Any]:
-    """The facts the log needs from an OpenAPI document: shape, WHIP, size, route groups.
-
-    Groups are the path segment after ``/api/v1/`` (``pipeline``, ``webrtc``, ...), or the
-    first segment for other paths; the simulator's own control routes (tag ``simulator``)
-    are counted apart, since they are not Scope's.
-
-    Examples
-    --------
-    >>> facts = summarize_openapi({"info": {"title": "Scope", "version": "0.2.4"},
-    ...     "paths": {"/api/v1/pipeline/load": {"post": {}}, "/api/v1/webrtc/offer": {"post": {}}}})
-    >>> facts["scope_local"], facts["hosted_streams"], facts["groups"]
-    (True, False, {'pipeline': 1, 'webrtc': 1})
-    """
-    shape = ApiShape.from_openapi(openapi)
-    groups: Counter[str] = Counter()
-    simulator_operations = 0
-    for path, operations in openapi.get("paths", {}).items():
-        for method, operation in operations.items():
-            if method not in _METHODS:
-                continue
-            if "simulator" in (operation or {}).get("tags", []):
-                simulator_operations += 1
-                continue
-            groups[_group(path)] += 1
-    info = openapi.get("info", {})
-    return {
-        "version": API_FACTS_VERSION,
-        "title": info.get("title"), "api_version": info.get("version"),
-        "scope_local": shape.scope_local, "hosted_streams": shape.hosted_streams,
-        "whip_paths": list(shape.whip_paths),
-        "operations": sum(groups.values()), "groups": dict(groups.most_common()),
-        "simulator_operations": simulator_operations,
-    }
-
-
-def _group(path: str) -> str:
-    parts = [p for p in path.split("/") if p]
-    if parts[:2] == ["api", "v1"] and len(parts) > 2:
-        return parts[2]
-    return parts[0] if parts and not parts[0].startswith("{") else "root"
 
 
 async def api_facts(client: ScopeClient) -> dict[str, Any]:
@@ -82,7 +36,7 @@ async def api_facts(client: ScopeClient) -> dict[str, Any]:
 
     Examples
     --------
-    >>> async with ScopeClient("sim") as client:   # doctest: +SKIP
+    >>> async with connect("sim") as client:   # doctest: +SKIP
     ...     (await api_facts(client))["hosted_streams"]
     False
     """
