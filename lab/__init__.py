@@ -13,7 +13,8 @@ from lab.client import LoadResult, ScopeClient
 from lab.connect import connect
 from lab.errors import LabError
 from lab.target import Target
+from lab.versions import LAB_VERSION
 
 __all__ = ["connect", "ScopeClient", "LoadResult", "LabError", "Target", "__version__"]
 
-__version__ = "0.1.0"
+__version__ = LAB_VERSION

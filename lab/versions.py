@@ -18,8 +18,11 @@ from importlib import metadata
 
 from packaging.specifiers import SpecifierSet
 
-__all__ = ["ALLOW_UNTESTED_ENV", "RECORDED", "TESTED", "UntestedVersionWarning", "require_tested",
+__all__ = ["LAB_VERSION", "ALLOW_UNTESTED_ENV", "RECORDED", "TESTED", "UntestedVersionWarning", "require_tested",
            "software_versions", "untested"]
+
+LAB_VERSION = "0.1.0"
+"""This package's version (pyproject.toml's), recorded in manifests and reports."""
 
 TESTED: dict[str, str] = {"aiortc": ">=1.16,<1.17", "aioice": ">=0.13,<0.14"}
 ALLOW_UNTESTED_ENV = "LAB_ALLOW_UNTESTED_AIORTC"

@@ -38,7 +38,7 @@ import av
 import pandas as pd
 from PIL.PngImagePlugin import PngInfo
 
-from lab import __version__
+from lab.versions import LAB_VERSION
 from lab.live.stats import LiveFigures
 from lab.store import RESULTS_DIR, new_run_id
 
@@ -153,7 +153,7 @@ class LiveResults:
         if self._folder is None:
             folder = self.root / new_run_id()
             folder.mkdir(parents=True)
-            manifest = {"kind": "live", "created_at": _utc_now(), "lab_version": __version__, **self.context}
+            manifest = {"kind": "live", "created_at": _utc_now(), "lab_version": LAB_VERSION, **self.context}
             _write_json(folder / "manifest.json", manifest)
             self._folder = folder
         return self._folder

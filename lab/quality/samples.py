@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
-    from lab.rtc import ReceivedFrame
+    from lab.feed import ReceivedFrame
     from lab.sources.base import FrameRecord
 
 __all__ = ["SAMPLE_MAX_SIDE", "SAMPLES_PER_S", "InputKeeper", "LumaChange", "PairSampler", "QualitySamples",

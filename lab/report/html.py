@@ -19,7 +19,6 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from markupsafe import Markup
 
-import lab
 from lab.logbook.evidence import Evidence
 from lab.logbook.markdown import AnswerLine
 from lab.logbook.questions import DEFAULT_REALTIME_FPS, QUESTIONS, Question, answer_questions
@@ -27,6 +26,7 @@ from lab.logbook.tables import MODELS_HEADER, PERFORMANCE_HEADER, VACE_HEADER, m
 from lab.report.plots import PLOT_CAPTIONS, report_figures
 from lab.report.style import save_figure
 from lab.sweep.summary import sweep_table
+from lab.versions import LAB_VERSION
 
 __all__ = ["write_html_report", "inline_markdown", "render_table"]
 
@@ -198,7 +198,7 @@ def write_html_report(evidence: Evidence, path: Path | str, *, plots_dir: Path |
     vram = evidence.server.vram_gb
     page = _TEMPLATE.render(
         title=", ".join(evidence.run_ids), simulated=evidence.simulated, version=evidence.server.version or "?",
-        vram=f"{vram:g} GB" if vram else "no", lab_version=lab.__version__, runs=runs,
+        vram=f"{vram:g} GB" if vram else "no", lab_version=LAB_VERSION, runs=runs,
         run_keys=list(runs[0]), log_tables=tables, plots=plots, sweeps=_sweeps(evidence),
         answers=[{"question": q.text, "answer": inline_markdown(text)} for q, text in _distinct(answers)],
         unanswered=[q.text for q in QUESTIONS if q.key not in answered],

@@ -36,7 +36,6 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-import lab
 from lab.apifacts import api_facts
 from lab.client import LoadResult, ScopeClient
 from lab.connect import connect
@@ -53,6 +52,7 @@ from lab.quality.stored import RunScorer
 from lab.store import RESULTS_DIR, RunStore, git_commit
 from lab.sweep.planner import LoadGroup, Plan, PlannedTrial, ServerFacts, gather_facts, plan_sweep
 from lab.sweep.spec import REF_KEY, TRANSITION_KEY, SweepSpec
+from lab.versions import LAB_VERSION
 
 __all__ = ["SweepOutcome", "run_sweep", "trial_row", "prompt_changes"]
 
@@ -160,7 +160,7 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
         "kind": "sweep", "spec": spec.model_dump() | {"references": sent}, "targets": list(clients),
         "servers": servers,
         "simulated": any(s["simulated"] for s in servers.values()),
-        "lab_version": lab.__version__, "git_commit": git_commit(), "started_at": _now(),
+        "lab_version": LAB_VERSION, "git_commit": git_commit(), "started_at": _now(),
         "plan": {"trials": len(plan.trials), "skipped": len(plan.skipped), "loads": plan.loads,
                  "naive_loads": plan.naive_loads, "estimated_s": round(plan.estimated_s, 1)},
     }
