@@ -3,7 +3,7 @@
 The research log asks questions no trial answers: is this the Daydream hosted
 ``/v1/streams`` API, is WHIP offered, what is in ``/docs``. The server's OpenAPI document
 answers them, so the sweep runner stores a small ``api`` block per target in
-``manifest.json`` (see :func:`api_facts`), and :mod:`lab.logbook.questions` reads it later,
+``manifest.json`` (see :func:`api_facts`), and :mod:`lab.logbook.server_answers` reads it later,
 offline, from the run alone. How a document is read is :mod:`lab.protocol`'s.
 
 For the simulator the block also records its speed factor: emulated loads run that many

@@ -15,7 +15,7 @@ from traitlets.config import Config
 
 from lab.cli import build_parser
 from lab.demo import FULL, KERNEL_CONFIG, QUICK, DemoSize, RunProgress, demo_size, deploy_check
-from lab.logbook.evidence import MIN_TRIALS_FOR_CI
+from lab.logbook.server_runs import MIN_TRIALS_FOR_CI
 from lab.store import RunStore
 
 

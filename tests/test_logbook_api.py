@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 from lab.client import ScopeClient
-from lab.logbook import Evidence
+from lab.logbook import ServerRuns
 from lab.apifacts import api_facts
 from lab.protocol import summarize_openapi
-from lab.logbook.questions import QUESTIONS, Asked
+from lab.logbook.answering import Asked
+from lab.logbook.questions import QUESTIONS
 from tests.conftest import SIM_SPEED, load_fixture
 from tests.fixtures import PIPELINES_RUN, copy_runs
 
@@ -39,8 +40,8 @@ def test_hosted_api_with_whip_is_recognised_and_answered(tmp_path: Path) -> None
     manifest = json.loads(path.read_text())
     manifest["servers"]["sim"]["api"] |= facts
     path.write_text(json.dumps(manifest))
-    evidence = Evidence.load(None, out)
-    answers = {q.key: q.answer(evidence, Asked(15.0)) for q in QUESTIONS}
+    server_runs = ServerRuns.load(None, out)
+    answers = {q.key: q.answer(server_runs, Asked(15.0)) for q in QUESTIONS}
     assert answers["api-hosted"] is not None and answers["api-hosted"].startswith("**Partly**")
     assert answers["whip"] is not None and "`/v1/streams/{id}/whip`" in answers["whip"]
 

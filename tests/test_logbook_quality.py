@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.logbook import TEMPLATE, Evidence, update_log
+from lab.logbook import TEMPLATE, ServerRuns, update_log
 from lab.logbook.generative import is_generative, split_by_generation
 from lab.logbook.quality import avatar_conditions, avatar_runs, best_condition
 from lab.logbook.questions import answer_questions
@@ -52,14 +52,14 @@ def out(tmp_path: Path) -> Path:
     return tmp_path / "results"
 
 
-def _answers(evidence: Evidence, log_dir: Path | None = None) -> dict[str, str]:
-    return {a.key: a.answer for a in answer_questions(evidence, log_dir=log_dir)}
+def _answers(server_runs: ServerRuns, log_dir: Path | None = None) -> dict[str, str]:
+    return {a.key: a.answer for a in answer_questions(server_runs, log_dir=log_dir)}
 
 
 def test_the_best_condition_is_tied_with_the_top_similarity_and_drifts_least(out: Path) -> None:
-    evidence = Evidence.load(None, out)
-    assert avatar_runs(evidence) == {RUN}
-    conditions = avatar_conditions(evidence)
+    server_runs = ServerRuns.load(None, out)
+    assert avatar_runs(server_runs) == {RUN}
+    conditions = avatar_conditions(server_runs)
     assert [c.label for c in conditions["longlive"]] == ["VACE off", "VACE on, 3 refs, scale 0.5",
                                                           "VACE on, 3 refs, scale 1.0", "VACE on, 3 refs, scale 1.5"]
     best = best_condition(conditions["longlive"])
@@ -74,7 +74,7 @@ def test_the_best_condition_is_tied_with_the_top_similarity_and_drifts_least(out
 
 
 def test_vace_answers_cell_by_cell(out: Path) -> None:
-    answers = _answers(Evidence.load(None, out))
+    answers = _answers(ServerRuns.load(None, out))
     cite = f"(run `{RUN}`, 2026-11-27, SIMULATED)"
     pixels = "embedding `pixels` (colour layout, not identity: score with a CLIP model for identity)"
     longlive = ("VACE on, 3 refs, scale 1.0: similarity 0.860 cosine [0.840–0.880] n=3 (VACE off: 0.410 cosine "
@@ -94,7 +94,7 @@ def test_vace_answers_cell_by_cell(out: Path) -> None:
 
 
 def test_generation_quality_at_512_with_the_contact_sheet(out: Path) -> None:
-    answer = _answers(Evidence.load(None, out), log_dir=out)["quality-512"]
+    answer = _answers(ServerRuns.load(None, out), log_dir=out)["quality-512"]
     assert answer == (
         "**Measured** at 512×512 (generative pipelines at plain settings; flicker = median warp error between "
         "consecutive output frames after optical-flow alignment, lower is steadier; detail = variance of the "
@@ -110,7 +110,7 @@ def test_one_trial_per_condition_shows_its_own_ci_and_says_so(tmp_path: Path) ->
               Trial("longlive", ON.format(1.0), True, 1.0, 3, 16.0,
                     {"ref_similarity": (0.86, 0.85, 0.87), "identity_drift": (-0.004, -0.005, -0.003)})]
     write_run(tmp_path, RUN, trials, spec=avatar_spec(repeats=1))
-    answer = _answers(Evidence.load(None, tmp_path))["avatar-results"]
+    answer = _answers(ServerRuns.load(None, tmp_path))["avatar-results"]
     assert answer.startswith(
         "**Best: `longlive`, VACE on, 3 refs, scale 1.0: similarity 0.860 cosine [0.850–0.870 cosine over its "
         "samples, 1 trial] (VACE off: 0.410 cosine [0.400–0.420 cosine over its samples, 1 trial]), drift "
@@ -120,22 +120,22 @@ def test_one_trial_per_condition_shows_its_own_ci_and_says_so(tmp_path: Path) ->
 def test_without_an_avatar_run_the_vace_quality_questions_stay_open(tmp_path: Path) -> None:
     resent = avatar_spec(reference_resend_s=0.5)  # references re-sent every chunk: the VACE sweep's regime
     write_run(tmp_path, RUN, AVATAR, spec=resent)
-    answers = _answers(Evidence.load(None, tmp_path))
+    answers = _answers(ServerRuns.load(None, tmp_path))
     assert "vace-consistency" not in answers and "avatar-results" not in answers
     assert "quality-512" in answers  # flicker and detail need no avatar run
-    assert set(vace_conditions(Evidence.load(None, tmp_path))) == {"longlive", "streamdiffusionv2"}  # what VACE costs
+    assert set(vace_conditions(ServerRuns.load(None, tmp_path))) == {"longlive", "streamdiffusionv2"}  # what VACE costs
 
 
 def test_an_avatar_run_is_not_mixed_into_what_vace_costs(out: Path) -> None:
     """References sent once cost less than re-sent every chunk: the two regimes stay apart."""
-    evidence = Evidence.load(None, out)
-    assert "vace-consistency" in _answers(evidence) and vace_conditions(evidence) == {}
+    server_runs = ServerRuns.load(None, out)
+    assert "vace-consistency" in _answers(server_runs) and vace_conditions(server_runs) == {}
 
 
 def test_the_log_ticks_the_quality_questions_and_marks_them_simulated(out: Path, tmp_path: Path) -> None:
     log = out / "research-log.md"
     log.write_bytes(TEMPLATE.read_bytes())
-    result = update_log(log, Evidence.load(None, out))
+    result = update_log(log, ServerRuns.load(None, out))
     assert {"vace-consistency", "avatar-results", "quality-512"} <= set(result.answered)
     lines = {line.split(" → ")[0]: line for line in log.read_text().split("\n") if line.startswith("- [x]")}
     for question in ("Consistency quality?", "MetaDJ avatar reference test results?", "Generation quality at 512×512?"):
@@ -174,7 +174,7 @@ def test_a_real_cpu_only_scope_is_not_judged_real_time_or_for_quality(tmp_path: 
     flicker = {"flicker": {"value": 0.1, "unit": "levels", "n": 40, "ci_low": 0.0, "ci_high": 0.2}}
     (root / "quality.jsonl").write_text("".join(json.dumps({"trial_id": row["trial_id"], "model": "pixels",
                                                             "figures": flicker}) + "\n" for row in rows))
-    answers = _answers(Evidence.load(None, out))
+    answers = _answers(ServerRuns.load(None, out))
     nothing = (f"**Not judged**: no generative pipeline was measured: passthrough (no prompts and no models), gray "
                f"(a preprocessor) do not generate video (their schemas), so they say nothing about {{}} "
                f"(run `{PIPELINES_RUN}`, 2026-11-25, Scope 0.2.4)")

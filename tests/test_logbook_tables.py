@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab.logbook import Evidence, LogbookError
-from lab.logbook.evidence import format_figure, format_value
-from lab.logbook.tables import models_table, performance_table, vace_table
+from lab.logbook import LogbookError, ServerRuns
+from lab.logbook.performance_rows import performance_table
+from lab.logbook.tables import models_table, vace_table
 from lab.stats import Figure
+from lab.units import format_figure, format_value
 from tests.fixtures import PIPELINES_RUN, RUNS, VACE_RUN, copy_runs
 
 BOTH = f"runs `{VACE_RUN}`, `{PIPELINES_RUN}`, 2026-11-25, SIMULATED"
@@ -29,8 +30,8 @@ LOG_MODEL_ROWS = [["`longlive`", "✅ Downloaded", "Stylized output with VACE su
 
 
 @pytest.fixture(scope="module")
-def evidence() -> Evidence:
-    return Evidence.load(None, RUNS)
+def server_runs() -> ServerRuns:
+    return ServerRuns.load(None, RUNS)
 
 
 def _trial_values(run: str, pipeline: str, figure: str) -> np.ndarray:
@@ -40,8 +41,8 @@ def _trial_values(run: str, pipeline: str, figure: str) -> np.ndarray:
     return np.array([v for v in values if v is not None], dtype=float)
 
 
-def test_vace_compatibility_table_cell_by_cell(evidence: Evidence) -> None:
-    rows, caption = vace_table(evidence, LOG_VACE_ROWS)
+def test_vace_compatibility_table_cell_by_cell(server_runs: ServerRuns) -> None:
+    rows, caption = vace_table(server_runs, LOG_VACE_ROWS)
     schema_only = "schema only, no VACE trial (2026-11-25, SIMULATED)"
     assert rows == [
         ["`longlive`", "✅ **Yes**", f"✅ 5 trials with VACE loaded, 0–2 reference images ({BOTH})"],
@@ -64,8 +65,8 @@ def test_vace_trial_count_matches_the_stored_rows() -> None:
     assert sorted({r["vace_ref_count"] for r in vace_ok}) == [0, 2]
 
 
-def test_performance_table_cell_by_cell(evidence: Evidence) -> None:
-    rows, caption = performance_table(evidence, LOG_PERFORMANCE_ROWS)
+def test_performance_table_cell_by_cell(server_runs: ServerRuns) -> None:
+    rows, caption = performance_table(server_runs, LOG_PERFORMANCE_ROWS)
     speed = ", simulator loads ran 20x faster than its real-time profile"
     assert rows == [
         ["Warm-up time", "15-25s", "SIMULATED: longlive 8.49 s; passthrough 0.44 s; gray 0.44 s "
@@ -99,7 +100,7 @@ def test_performance_table_cell_by_cell(evidence: Evidence) -> None:
     pytest.param("passthrough", "ttff_s", "s", id="passthrough-ttff"),
     pytest.param("longlive", "interval_p95", "ms", id="longlive-interval"),
 ])
-def test_measured_cells_are_medians_over_trials(evidence: Evidence, pipeline: str, figure: str, unit: str) -> None:
+def test_measured_cells_are_medians_over_trials(server_runs: ServerRuns, pipeline: str, figure: str, unit: str) -> None:
     """Recomputed from trials.jsonl with numpy: the cell shows the median, its CI and n = trials.
 
     With three trials the 95 % percentile-bootstrap CI of the median is their range: a
@@ -108,14 +109,14 @@ def test_measured_cells_are_medians_over_trials(evidence: Evidence, pipeline: st
     """
     values = _trial_values(PIPELINES_RUN, pipeline, figure)
     assert values.size == 3
-    rows, _ = performance_table(evidence, None)
+    rows, _ = performance_table(server_runs, None)
     cells = " ".join(row[2] for row in rows)
     expected = Figure(figure, float(np.median(values)), unit, 3, float(values.min()), float(values.max()))
     assert f"{pipeline} {format_figure(expected)}" in cells
 
 
-def test_models_table_keeps_human_descriptions(evidence: Evidence) -> None:
-    rows, caption = models_table(evidence, LOG_MODEL_ROWS)
+def test_models_table_keeps_human_descriptions(server_runs: ServerRuns) -> None:
+    rows, caption = models_table(server_runs, LOG_MODEL_ROWS)
     assert rows[:5] == [
         ["`longlive`", "✅ Downloaded", "Stylized output with VACE support"],
         ["`krea-realtime-video`", "✅ Downloaded", "Photorealistic (no VACE)"],
@@ -134,13 +135,13 @@ def test_models_status_follows_the_manifest(tmp_path: Path) -> None:
     manifest = json.loads(path.read_text())
     manifest["servers"]["sim"]["models_present"]["krea-realtime-video"] = False
     path.write_text(json.dumps(manifest))
-    rows, _ = models_table(Evidence.load(None, out), None)
+    rows, _ = models_table(ServerRuns.load(None, out), None)
     assert ["`krea-realtime-video`", "⬇️ Not downloaded"] == rows[2][:2]
 
 
 def test_cells_without_data_keep_the_log_text(tmp_path: Path) -> None:
-    evidence = Evidence.load(None, copy_runs(tmp_path, PIPELINES_RUN))
-    rows, _ = performance_table(evidence, [*LOG_PERFORMANCE_ROWS, ["GPU temperature", "-", "70C"]])
+    server_runs = ServerRuns.load(None, copy_runs(tmp_path, PIPELINES_RUN))
+    rows, _ = performance_table(server_runs, [*LOG_PERFORMANCE_ROWS, ["GPU temperature", "-", "70C"]])
     by_metric = {row[0]: row for row in rows}
     assert by_metric["VACE latency"] == ["VACE latency", "N/A", "TBD"]  # no VACE sweep in this run
     assert by_metric["GPU temperature"] == ["GPU temperature", "-", "70C"]  # a human's row, as it was
@@ -154,9 +155,9 @@ def test_real_server_numbers_are_not_labelled_simulated(tmp_path: Path) -> None:
         manifest["simulated"] = False
         manifest["servers"]["sim"]["simulated"] = False
         path.write_text(json.dumps(manifest))
-    evidence = Evidence.load(None, out)
-    rows, caption = performance_table(evidence, None)
-    assert evidence.label == "Scope 0.2.4"
+    server_runs = ServerRuns.load(None, out)
+    rows, caption = performance_table(server_runs, None)
+    assert server_runs.label == "Scope 0.2.4"
     assert not any("SIMULATED" in cell for row in rows for cell in row) and "SIMULATED" not in caption
     assert rows[6][2].startswith("passthrough 15.0 fps")
 
@@ -168,9 +169,9 @@ def test_runs_of_different_servers_are_not_merged(tmp_path: Path) -> None:
     manifest["servers"]["sim"]["version"] = "0.2.5"
     path.write_text(json.dumps(manifest))
     with pytest.raises(LogbookError, match="different servers.*lab compare"):
-        Evidence.load([VACE_RUN, PIPELINES_RUN], out)
+        ServerRuns.load([VACE_RUN, PIPELINES_RUN], out)
     # with no ids, the newest run's server decides which runs belong together
-    assert Evidence.load(None, out).run_ids == [PIPELINES_RUN]
+    assert ServerRuns.load(None, out).run_ids == [PIPELINES_RUN]
 
 
 def test_format_figure() -> None:

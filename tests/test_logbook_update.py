@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.logbook import TEMPLATE, Evidence, LogbookError, update_log
+from lab.logbook import TEMPLATE, LogbookError, ServerRuns, update_log
 from lab.logbook.markdown import AnswerLine, TableBlock, update_markdown
 from lab.logbook.tables import MODELS_HEADER, PERFORMANCE_HEADER, VACE_HEADER
 from tests.fixtures import PIPELINES_RUN, RUNS, VACE_RUN, copy_runs
@@ -21,8 +21,8 @@ TICKED = re.compile(r"^\s*- \[x\] (.*?)(?: → |$)")
 
 
 @pytest.fixture(scope="module")
-def evidence() -> Evidence:
-    return Evidence.load(None, RUNS)
+def server_runs() -> ServerRuns:
+    return ServerRuns.load(None, RUNS)
 
 
 @pytest.fixture
@@ -52,8 +52,8 @@ def _ticked(text: str) -> set[str]:
     return {m.group(1) for line in text.split("\n") if (m := TICKED.match(line))}
 
 
-def test_only_managed_lines_change_and_the_rest_is_byte_for_byte(log: Path, evidence: Evidence) -> None:
-    result = update_log(log, evidence)
+def test_only_managed_lines_change_and_the_rest_is_byte_for_byte(log: Path, server_runs: ServerRuns) -> None:
+    result = update_log(log, server_runs)
     assert result.changed and result.tables == ["vace-compatibility", "performance", "models"]
     old, new = SEED.decode().split("\n"), log.read_text().split("\n")
     managed = _managed_lines(SEED.decode())
@@ -65,24 +65,24 @@ def test_only_managed_lines_change_and_the_rest_is_byte_for_byte(log: Path, evid
     assert "| Warm-up time | 15-25s | SIMULATED: longlive 8.49 s;" in log.read_text()
 
 
-def test_second_update_changes_nothing(log: Path, evidence: Evidence) -> None:
-    update_log(log, evidence)
+def test_second_update_changes_nothing(log: Path, server_runs: ServerRuns) -> None:
+    update_log(log, server_runs)
     first = log.read_bytes()
     stat = log.stat()
-    result = update_log(log, evidence)
+    result = update_log(log, server_runs)
     assert not result.changed
     assert log.read_bytes() == first
     assert log.stat().st_mtime_ns == stat.st_mtime_ns  # not even rewritten
 
 
-def test_human_edits_outside_and_inside_human_columns_survive(log: Path, evidence: Evidence) -> None:
-    update_log(log, evidence)
+def test_human_edits_outside_and_inside_human_columns_survive(log: Path, server_runs: ServerRuns) -> None:
+    update_log(log, server_runs)
     text = log.read_text()
     text = text.replace("## Workshop Notes\n", "## Workshop Notes\nZ: tried the avatar today, looks great.\n")
     text = text.replace("| Warm-up time | 15-25s |", "| Warm-up time | 12-20s (re-measured) |")
     text = text.replace("- [ ] Generation quality at 512×512?", "- [x] Generation quality at 512×512? → good (by eye)")
     log.write_text(text)
-    result = update_log(log, evidence)
+    result = update_log(log, server_runs)
     assert not result.changed  # nothing managed differs, so the file is left alone
     assert log.read_text() == text
     updated = log.read_text()
@@ -91,26 +91,26 @@ def test_human_edits_outside_and_inside_human_columns_survive(log: Path, evidenc
     assert "- [x] Generation quality at 512×512? → good (by eye)\n" in updated
 
 
-def test_edits_inside_a_managed_cell_are_replaced_from_the_data(log: Path, evidence: Evidence) -> None:
-    update_log(log, evidence)
+def test_edits_inside_a_managed_cell_are_replaced_from_the_data(log: Path, server_runs: ServerRuns) -> None:
+    update_log(log, server_runs)
     expected = log.read_bytes()
     log.write_text(log.read_text().replace("| `gray` | N/A |", "| `gray` | maybe |"))
-    assert update_log(log, evidence).changed
+    assert update_log(log, server_runs).changed
     assert log.read_bytes() == expected
 
 
-def test_crlf_line_endings_are_kept(tmp_path: Path, evidence: Evidence) -> None:
+def test_crlf_line_endings_are_kept(tmp_path: Path, server_runs: ServerRuns) -> None:
     path = tmp_path / "log.md"
     path.write_bytes(SEED.replace(b"\n", b"\r\n"))
-    update_log(path, evidence)
+    update_log(path, server_runs)
     data = path.read_bytes()
     assert b"scope-lab:begin" in data
     assert data.count(b"\n") == data.count(b"\r\n")  # no bare \n was introduced
 
 
-def test_answers_tick_only_what_the_data_supports(log: Path, evidence: Evidence) -> None:
+def test_answers_tick_only_what_the_data_supports(log: Path, server_runs: ServerRuns) -> None:
     before = _ticked(SEED.decode())
-    result = update_log(log, evidence)
+    result = update_log(log, server_runs)
     after = _ticked(log.read_text())
     assert after - before == {
         "Is the API structure identical to Daydream hosted API?", "Does WHIP work the same way?",
@@ -141,15 +141,15 @@ def test_without_the_api_block_or_a_vace_sweep_those_questions_stay_open(tmp_pat
     manifest = json.loads(path.read_text())
     del manifest["servers"]["sim"]["api"]
     path.write_text(json.dumps(manifest))
-    update_log(log, Evidence.load(None, out))
+    update_log(log, ServerRuns.load(None, out))
     ticked = _ticked(log.read_text()) - _ticked(SEED.decode())
     assert ticked == {"RunPod warm-up time?", "Real-time viability for demo?",
                       "Is SAM3 available as a pipeline module?", "Does Scope expose segmentation or alpha output?",
                       "Spout output complexity (future, optional)?"}  # from the hardware block, not the API one
 
 
-def test_a_higher_threshold_changes_the_realtime_answer(log: Path, evidence: Evidence) -> None:
-    update_log(log, evidence, realtime_fps=5)
+def test_a_higher_threshold_changes_the_realtime_answer(log: Path, server_runs: ServerRuns) -> None:
+    update_log(log, server_runs, realtime_fps=5)
     line = next(line for line in log.read_text().split("\n") if "Real-time viability" in line)
     assert "**Yes** at a 5 fps threshold" in line
 
@@ -161,7 +161,7 @@ def test_a_real_local_server_does_not_answer_the_runpod_question(tmp_path: Path,
     manifest["simulated"] = False
     manifest["servers"]["sim"] |= {"simulated": False, "api": {**manifest["servers"]["sim"]["api"], "target_kind": "url"}}
     path.write_text(json.dumps(manifest))
-    result = update_log(log, Evidence.load(None, out))
+    result = update_log(log, ServerRuns.load(None, out))
     assert "runpod-warmup" not in result.answered and "realtime" in result.answered
     assert "SIMULATED" not in log.read_text().split("## Questions to Explore")[1]
 
@@ -177,21 +177,21 @@ def test_missing_table_is_reported_and_nothing_else_changes() -> None:
                                "- [x] Is SAM3 available as a pipeline module? → **No** <!-- scope-lab:answer sam3 -->")
 
 
-def test_a_table_moved_by_hand_is_found_by_its_markers(log: Path, evidence: Evidence) -> None:
-    update_log(log, evidence)
+def test_a_table_moved_by_hand_is_found_by_its_markers(log: Path, server_runs: ServerRuns) -> None:
+    update_log(log, server_runs)
     text = log.read_text()
     start = text.index("<!-- scope-lab:begin models")
     end = text.index("<!-- scope-lab:end models -->") + len("<!-- scope-lab:end models -->\n")
     block = text[start:end]
     moved = (text[:start] + text[end:]).replace("## Notes\n", "## Notes\n" + block)
     log.write_text(moved)
-    assert not update_log(log, evidence).changed
+    assert not update_log(log, server_runs).changed
     assert log.read_text() == moved
 
 
-def test_missing_log_file_says_where_the_template_is(tmp_path: Path, evidence: Evidence) -> None:
+def test_missing_log_file_says_where_the_template_is(tmp_path: Path, server_runs: ServerRuns) -> None:
     with pytest.raises(LogbookError, match=re.escape(f"cp {TEMPLATE} ")):
-        update_log(tmp_path / "nope.md", evidence)
+        update_log(tmp_path / "nope.md", server_runs)
 
 
 # SHA-256 of the team's research log as handed over: the template must stay a verbatim copy.
@@ -204,6 +204,6 @@ def test_template_is_the_seed_log() -> None:
 
 
 def test_vace_run_evidence_cites_the_vace_run(log: Path) -> None:
-    update_log(log, Evidence.load([VACE_RUN], RUNS))
+    update_log(log, ServerRuns.load([VACE_RUN], RUNS))
     line = next(line for line in log.read_text().split("\n") if "What's the latency impact of VACE?" in line)
     assert line.startswith("- [x]") and VACE_RUN in line and "+568 ms" in line

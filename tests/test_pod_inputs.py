@@ -11,7 +11,7 @@ from lab.cli import EXIT_OK, main
 from lab.client import ScopeClient
 from lab.doctor import run_doctor
 from lab.inputs import INTEGRATIONS, PodInputs, describe_integration, pod_inputs
-from lab.logbook import Evidence
+from lab.logbook import ServerRuns
 from lab.logbook.questions import answer_questions
 from lab.models import HardwareInfo
 from tests.conftest import SimControl, load_fixture
@@ -97,7 +97,7 @@ async def test_the_doctor_lists_plugins_loras_and_inputs(sim: SimControl) -> Non
 
 
 def _spout_answer(out: Path) -> str:
-    answers = {a.key: a.answer for a in answer_questions(Evidence.load(None, out))}
+    answers = {a.key: a.answer for a in answer_questions(ServerRuns.load(None, out))}
     return answers["spout"]
 
 

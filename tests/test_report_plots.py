@@ -16,7 +16,7 @@ from matplotlib.figure import Figure as MplFigure
 from matplotlib.transforms import Bbox
 from PIL import Image
 
-from lab.logbook import Evidence
+from lab.logbook import ServerRuns
 from lab.report.plots import (plot_contact_sheet, plot_fps, plot_fps_over_time, plot_latency_cdfs,
                               plot_vace_overhead, plot_warmup_timeline, report_figures)
 from lab.report.style import save_figure
@@ -29,8 +29,8 @@ MORE_PIPELINES = ["streamdiffusionv2", "krea-realtime-video", "reward-forcing", 
 
 
 @pytest.fixture(scope="module")
-def evidence() -> Evidence:
-    return Evidence.load(None, RUNS)
+def server_runs() -> ServerRuns:
+    return ServerRuns.load(None, RUNS)
 
 
 @pytest.fixture(autouse=True)
@@ -47,20 +47,20 @@ def _watermarked(figure: MplFigure) -> bool:
     return any(text.get_text() == "SIMULATED" for text in figure.texts)
 
 
-def test_fps_bars_one_per_pipeline_with_trials_as_dots(evidence: Evidence) -> None:
-    figure = plot_fps(evidence, 15.0)
+def test_fps_bars_one_per_pipeline_with_trials_as_dots(server_runs: ServerRuns) -> None:
+    figure = plot_fps(server_runs, 15.0)
     assert figure is not None
     (ax,) = figure.axes
     bars = [c for c in ax.containers if isinstance(c, BarContainer)]
     assert len(bars) == 3
     assert [t.get_text() for t in ax.get_yticklabels()] == PIPELINES  # horizontal: a name per line
     widths = [bar.patches[0].get_width() for bar in bars]
-    assert widths == pytest.approx([evidence.figure(p, "fps_out").value for p in PIPELINES])
+    assert widths == pytest.approx([server_runs.figure(p, "fps_out").value for p in PIPELINES])
     dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert [len(line.get_xdata()) for line in dots] == [3, 3, 3]  # three trials each
     # CI whiskers where n >= 3 (every pipeline here), spanning the median
     for bar, pipeline in zip(bars, PIPELINES, strict=True):
-        fps = evidence.figure(pipeline, "fps_out")
+        fps = server_runs.figure(pipeline, "fps_out")
         assert bar.errorbar is not None
         (segments,) = [c.get_segments() for c in bar.errorbar.lines[2]]
         (low, high) = segments[0][:, 0]
@@ -68,8 +68,8 @@ def test_fps_bars_one_per_pipeline_with_trials_as_dots(evidence: Evidence) -> No
     assert _watermarked(figure)
 
 
-def test_latency_cdf_one_line_per_pipeline(evidence: Evidence) -> None:
-    figure = plot_latency_cdfs(evidence)
+def test_latency_cdf_one_line_per_pipeline(server_runs: ServerRuns) -> None:
+    figure = plot_latency_cdfs(server_runs)
     assert figure is not None
     (ax,) = figure.axes
     labelled = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
@@ -80,8 +80,8 @@ def test_latency_cdf_one_line_per_pipeline(evidence: Evidence) -> None:
     assert ax.get_xscale() == "log"  # 240 ms to 3 s: a wide range
 
 
-def test_warmup_timeline_segments_per_pipeline(evidence: Evidence) -> None:
-    figure = plot_warmup_timeline(evidence)
+def test_warmup_timeline_segments_per_pipeline(server_runs: ServerRuns) -> None:
+    figure = plot_warmup_timeline(server_runs)
     assert figure is not None
     (ax,) = figure.axes
     assert [t.get_text() for t in ax.get_yticklabels()] == PIPELINES
@@ -97,8 +97,8 @@ def test_warmup_timeline_segments_per_pipeline(evidence: Evidence) -> None:
     assert "20x faster" in ax.get_xlabel()
 
 
-def test_vace_overhead_lines_per_scale_and_vace_off(evidence: Evidence) -> None:
-    figure = plot_vace_overhead(evidence)
+def test_vace_overhead_lines_per_scale_and_vace_off(server_runs: ServerRuns) -> None:
+    figure = plot_vace_overhead(server_runs)
     assert figure is not None
     assert len(figure.axes) == 2  # one pipeline: fps and latency
     for ax in figure.axes:
@@ -108,8 +108,8 @@ def test_vace_overhead_lines_per_scale_and_vace_off(evidence: Evidence) -> None:
         assert list(on.get_xdata()) == [0, 2]  # reference images
 
 
-def test_fps_over_time_a_line_per_trial(evidence: Evidence) -> None:
-    figure = plot_fps_over_time(evidence)
+def test_fps_over_time_a_line_per_trial(server_runs: ServerRuns) -> None:
+    figure = plot_fps_over_time(server_runs)
     assert figure is not None
     axes = _visible_axes(figure)
     assert [ax.get_title() for ax in axes] == PIPELINES
@@ -117,8 +117,8 @@ def test_fps_over_time_a_line_per_trial(evidence: Evidence) -> None:
     assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["repeat 0", "repeat 1", "repeat 2"]
 
 
-def test_contact_sheet_samples_per_pipeline(evidence: Evidence) -> None:
-    figure = plot_contact_sheet(evidence)
+def test_contact_sheet_samples_per_pipeline(server_runs: ServerRuns) -> None:
+    figure = plot_contact_sheet(server_runs)
     assert figure is not None
     images = [ax for ax in figure.axes if ax.get_images()]
     assert len(images) == 3 * 3
@@ -126,8 +126,8 @@ def test_contact_sheet_samples_per_pipeline(evidence: Evidence) -> None:
     assert labels == [f"{p}\n512x512, video" for p in PIPELINES]  # the stream's resolution, not the sample's
 
 
-def test_saved_files_are_non_empty_png_and_svg(evidence: Evidence, tmp_path: Path) -> None:
-    figures = report_figures(evidence)
+def test_saved_files_are_non_empty_png_and_svg(server_runs: ServerRuns, tmp_path: Path) -> None:
+    figures = report_figures(server_runs)
     assert list(figures) == ["fps_per_pipeline", "latency_cdf", "warmup_timeline", "vace_overhead",
                              "fps_over_time", "contact_sheet"]
     for name, figure in figures.items():
@@ -142,9 +142,9 @@ def test_saved_files_are_non_empty_png_and_svg(evidence: Evidence, tmp_path: Pat
 
 
 def test_a_run_without_vace_conditions_has_no_vace_plot(tmp_path: Path) -> None:
-    evidence = Evidence.load(None, copy_runs(tmp_path, PIPELINES_RUN))
-    assert plot_vace_overhead(evidence) is None
-    assert "vace_overhead" not in report_figures(evidence)
+    server_runs = ServerRuns.load(None, copy_runs(tmp_path, PIPELINES_RUN))
+    assert plot_vace_overhead(server_runs) is None
+    assert "vace_overhead" not in report_figures(server_runs)
 
 
 def test_real_runs_are_not_watermarked(tmp_path: Path) -> None:
@@ -153,12 +153,12 @@ def test_real_runs_are_not_watermarked(tmp_path: Path) -> None:
     manifest = json.loads(path.read_text())
     manifest["servers"]["sim"]["simulated"] = False
     path.write_text(json.dumps(manifest))
-    figure = plot_fps(Evidence.load(None, out))
+    figure = plot_fps(ServerRuns.load(None, out))
     assert figure is not None and not _watermarked(figure)
     assert "SIMULATED" not in figure.axes[0].get_title()
 
 
-def _with_more_pipelines(tmp_path: Path) -> Evidence:
+def _with_more_pipelines(tmp_path: Path) -> ServerRuns:
     """The fixture runs plus copies of longlive's trials under seven more (real) pipeline ids."""
     out = copy_runs(tmp_path)
     root = out / PIPELINES_RUN
@@ -173,7 +173,7 @@ def _with_more_pipelines(tmp_path: Path) -> Evidence:
                 shutil.copy(sample, sample.with_name(sample.name.replace(row["trial_id"], trial_id)))
     with (root / "trials.jsonl").open("a") as handle:
         handle.writelines(json.dumps(row) + "\n" for row in copies)
-    return Evidence.load(None, out)
+    return ServerRuns.load(None, out)
 
 
 def _drawn_labels(figure: MplFigure) -> list[tuple[str, Bbox]]:
@@ -200,9 +200,9 @@ def _drawn_labels(figure: MplFigure) -> list[tuple[str, Bbox]]:
 
 
 def test_no_two_labels_overlap_with_ten_pipelines(tmp_path: Path) -> None:
-    evidence = _with_more_pipelines(tmp_path)
-    assert len(evidence.pipelines()) == 10
-    figures = report_figures(evidence)
+    server_runs = _with_more_pipelines(tmp_path)
+    assert len(server_runs.pipelines()) == 10
+    figures = report_figures(server_runs)
     assert len(figures) == 6
     for name, figure in figures.items():
         labels = _drawn_labels(figure)

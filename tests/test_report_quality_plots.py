@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from lab.logbook import Evidence
+from lab.logbook import ServerRuns
 from lab.report.plots import report_figures
 from lab.report.quality_plots import BIN_S, plot_quality_vs_speed, plot_similarity_over_time
 from tests.avatar_runs import Trial, avatar_spec, series, write_run
@@ -39,10 +39,10 @@ def _trials() -> list[Trial]:
 
 
 @pytest.fixture(scope="module")
-def evidence(tmp_path_factory: pytest.TempPathFactory) -> Evidence:
+def server_runs(tmp_path_factory: pytest.TempPathFactory) -> ServerRuns:
     out = tmp_path_factory.mktemp("runs")
     write_run(out, RUN, _trials())
-    return Evidence.load(None, out)
+    return ServerRuns.load(None, out)
 
 
 def _legend_clear_of_axes(figure: plt.Figure) -> None:
@@ -54,8 +54,8 @@ def _legend_clear_of_axes(figure: plt.Figure) -> None:
             assert not legend.overlaps(ax.get_tightbbox(renderer)), f"legend over {ax.get_title()}"
 
 
-def test_similarity_over_time_draws_each_condition_median_over_trials(evidence: Evidence) -> None:
-    figure = plot_similarity_over_time(evidence)
+def test_similarity_over_time_draws_each_condition_median_over_trials(server_runs: ServerRuns) -> None:
+    figure = plot_similarity_over_time(server_runs)
     assert figure is not None
     panels = {ax.get_title(): ax for ax in figure.axes if ax.get_visible()}
     assert set(panels) == {"longlive", "streamdiffusionv2"}
@@ -71,8 +71,8 @@ def test_similarity_over_time_draws_each_condition_median_over_trials(evidence: 
     plt.close(figure)
 
 
-def test_quality_against_speed_places_generative_conditions_at_their_medians(evidence: Evidence) -> None:
-    figure = plot_quality_vs_speed(evidence)
+def test_quality_against_speed_places_generative_conditions_at_their_medians(server_runs: ServerRuns) -> None:
+    figure = plot_quality_vs_speed(server_runs)
     assert figure is not None
     similarity, flicker = figure.axes[:2]
     assert similarity.get_ylabel() == "similarity to the references (cosine)"
@@ -92,21 +92,21 @@ def test_quality_against_speed_places_generative_conditions_at_their_medians(evi
 
 
 def test_runs_without_quality_have_no_quality_plots() -> None:
-    evidence = Evidence.load(None, RUNS)
-    assert plot_similarity_over_time(evidence) is None and plot_quality_vs_speed(evidence) is None
-    names = set(report_figures(evidence))
+    server_runs = ServerRuns.load(None, RUNS)
+    assert plot_similarity_over_time(server_runs) is None and plot_quality_vs_speed(server_runs) is None
+    names = set(report_figures(server_runs))
     assert "similarity_over_time" not in names and "quality_vs_speed" not in names
 
 
-def test_the_report_includes_them_for_an_avatar_run(evidence: Evidence, tmp_path: Path) -> None:
+def test_the_report_includes_them_for_an_avatar_run(server_runs: ServerRuns, tmp_path: Path) -> None:
     from lab.report.html import write_html_report
 
-    path, files = write_html_report(evidence, tmp_path / "report.html")
+    path, files = write_html_report(server_runs, tmp_path / "report.html")
     names = {f.name for f in files}
     assert {"similarity_over_time.png", "quality_vs_speed.png"} <= names
     page = path.read_text()
     assert "Similarity of the output to the VACE reference images over a trial" in page
-    sheet = os.path.relpath(evidence.runs.roots[RUN] / "plots" / "contact_sheet.png", tmp_path)
+    sheet = os.path.relpath(server_runs.runs.roots[RUN] / "plots" / "contact_sheet.png", tmp_path)
     assert f'<a href="{sheet}">contact sheet {RUN}</a>' in page  # relative to the report, wherever it is
 
 
@@ -119,7 +119,7 @@ def test_conditions_of_two_runs_share_one_naming_and_are_joined_only_within_a_ru
                          refs, 17.0 + k, {"flicker": (3.0 + refs, None, None)})
                    for refs in (1, 2) for k in range(3)]
     write_run(tmp_path, vace_run, vace_trials, spec=avatar_spec(name="vace", reference_resend_s=0.5))
-    figure = plot_quality_vs_speed(Evidence.load(None, tmp_path))
+    figure = plot_quality_vs_speed(ServerRuns.load(None, tmp_path))
     assert figure is not None
     flicker = next(ax for ax in figure.axes if ax.get_ylabel().startswith("flicker"))
     labels = {t.get_text() for t in figure.legends[0].get_texts()}

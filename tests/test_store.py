@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.store import REDACTED, RunStore, StoreError, load_runs, new_run_id, redact
+from lab.redact import REDACTED, redact
+from lab.store import RunStore, StoreError, load_runs, new_run_id
 
 
 def _row(trial_id: str, fps: float, status: str = "ok") -> dict:

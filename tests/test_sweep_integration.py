@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.logbook import Evidence
+from lab.logbook import ServerRuns
 from lab.logbook.questions import answer_questions
 from lab.store import load_runs
 from lab.units import format_value
@@ -53,8 +53,8 @@ async def test_integration_sweep_answers_the_log_question(sim: SimControl, tmp_p
         assert any("output.ts" in s for s in row["setup_steps"]) == (row["via"] == "headless-ts")
     frame_row = trials[trials["via"].eq("headless-frame")].iloc[0]
     assert frame_row["poll_hz"] == spec.poll_hz
-    evidence = Evidence.load([outcome.run_id], tmp_path)
-    answers = {a.key: a.answer for a in answer_questions(evidence)}
+    server_runs = ServerRuns.load([outcome.run_id], tmp_path)
+    answers = {a.key: a.answer for a in answer_questions(server_runs)}
     answer = answers["integration"]
     assert "SIMULATED" in answer and outcome.run_id in answer
     for name in ("WebRTC: ", "headless output.ts: ", "headless /session/frame polling at 30 Hz (fps capped by it): "):

@@ -10,8 +10,8 @@ import pytest
 
 from lab.client import ScopeClient
 from lab.doctor import run_doctor
-from lab.logbook import Evidence
-from lab.logbook.tables import performance_table
+from lab.logbook import ServerRuns
+from lab.logbook.performance_rows import performance_table
 from lab.measure.accuracy import control_truth_index
 from lab.measure.trial import Segment, TrialSpec, run_session
 from lab.models import GPU_UNKNOWN, gpu_memory_text
@@ -108,7 +108,7 @@ def test_the_log_shows_control_latency_per_transition(tmp_path: Path) -> None:
         row["transition"] = {"num_steps": steps, "temporal_interpolation_method": "linear" if steps else None}
         row["figures"]["control_latency_p50"] = {"value": 1000.0 + 500 * steps, "unit": "ms", "n": 2}
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    table, _ = performance_table(Evidence.load(None, out))
+    table, _ = performance_table(ServerRuns.load(None, out))
     cell = next(row[2] for row in table if row[0] == "Control latency")
     assert "prompts at once: longlive 1000 ms" in cell and "4-chunk transition: longlive 3000 ms" in cell
 
@@ -132,6 +132,6 @@ def test_the_report_reads_an_empty_gpu_block_as_unknown(tmp_path: Path) -> None:
     path = out / PIPELINES_RUN / "trials.jsonl"
     rows = [json.loads(line) | {"gpu_memory": {}} for line in path.read_text().splitlines()]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    table, _ = performance_table(Evidence.load(None, out))
+    table, _ = performance_table(ServerRuns.load(None, out))
     cell = next(row[2] for row in table if row[0] == "Memory usage")
     assert f"in use during the trials: {GPU_UNKNOWN}" in cell and "0 MB" not in cell

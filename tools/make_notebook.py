@@ -210,7 +210,7 @@ print(f"run {outcome.run_id}: {outcome.rows_written} trials recorded in {outcome
 sweep_table(load_runs(out_dir, [outcome.run_id]).trials)
 """),
         ("code", f"""
-{plot}(Evidence.load([outcome.run_id], out_dir));
+{plot}(ServerRuns.load([outcome.run_id], out_dir));
 """),
     ]
 
@@ -238,7 +238,7 @@ run_id = None  # a run id to resume instead of starting a new run
 out_dir: str = "../results"  # where run folders go
 """),
     ("code", """
-from lab.logbook.evidence import Evidence
+from lab.logbook.server_runs import ServerRuns
 from lab.report.plots import plot_fps
 from lab.store import load_runs
 from lab.sweep import load_spec, run_sweep, sweep_table
@@ -293,7 +293,7 @@ run_id = None  # a run id to resume instead of starting a new run
 out_dir: str = "../results"  # where run folders go
 """),
     ("code", """
-from lab.logbook.evidence import Evidence
+from lab.logbook.server_runs import ServerRuns
 from lab.report.plots import plot_vace_overhead
 from lab.store import load_runs
 from lab.sweep import load_spec, run_sweep, sweep_table
@@ -346,8 +346,8 @@ run_id = None  # a run id to resume instead of starting a new run
 out_dir: str = "../results"  # where run folders go
 """),
     ("code", """
-from lab.logbook.evidence import Evidence
 from lab.logbook.questions import answers_table
+from lab.logbook.server_runs import ServerRuns
 from lab.report.html import render_table
 from lab.report.plots import plot_quality_vs_speed, plot_similarity_over_time
 from lab.store import load_runs
@@ -370,7 +370,7 @@ sweep 'avatar': 2 trials in 2 loads (a load per trial would be 2), 2 sessions, 0
 """),
     ("code", """
 outcome = await run_sweep(sweep, targets=[target], out_dir=out_dir, resume=run_id)
-evidence = Evidence.load([outcome.run_id], out_dir)
+server_runs = ServerRuns.load([outcome.run_id], out_dir)
 print(f"run {outcome.run_id}: {outcome.rows_written} trials recorded in {outcome.root}")
 """),
     ("code", """
@@ -379,15 +379,15 @@ sweep_table(load_runs(out_dir, [outcome.run_id]).trials)
     ("md", "## What the research log gets from this run"),
     ("code", """
 asked = ["Consistency quality?", "MetaDJ avatar reference test results?", "Generation quality at 512×512?"]
-answers = answers_table(evidence)
+answers = answers_table(server_runs)
 render_table(answers[answers["question"].isin(asked)])
 """),
     ("md", "## Similarity over time, and quality against speed"),
     ("code", """
-plot_similarity_over_time(evidence);
+plot_similarity_over_time(server_runs);
 """),
     ("code", """
-plot_quality_vs_speed(evidence);
+plot_quality_vs_speed(server_runs);
 """),
 ]
 
@@ -414,7 +414,7 @@ per_run_reports: bool = False  # also write results/<run>/report.html for each r
 target: str = "sim"  # used only when out_dir has no runs yet: a short sweep is run there first
 """),
     ("code", """
-from lab.logbook import Evidence, ensure_log
+from lab.logbook import ServerRuns, ensure_log
 from lab.logbook.questions import answers_table
 from lab.logbook.tables import log_table_frames
 from lab.report.compare import compare_runs
@@ -424,9 +424,9 @@ from lab.report.plots import (plot_contact_sheet, plot_fps, plot_fps_over_time, 
 from lab.report.writer import sweep_if_empty, write_report
 
 available = await sweep_if_empty(out_dir, target)
-evidence = Evidence.load(run_ids or available, out_dir)
-tables = log_table_frames(evidence)
-print(f"runs {', '.join(evidence.run_ids)} [{evidence.label}]")
+server_runs = ServerRuns.load(run_ids or available, out_dir)
+tables = log_table_frames(server_runs)
+print(f"runs {', '.join(server_runs.run_ids)} [{server_runs.label}]")
 """),
     ("md", "## Pipeline VACE Compatibility"),
     ("code", """
@@ -442,28 +442,28 @@ render_table(tables["Models"])
 """),
     ("md", "## Questions to Explore: what the data answers"),
     ("code", """
-render_table(answers_table(evidence, realtime_fps))
+render_table(answers_table(server_runs, realtime_fps))
 """),
     ("md", "## Plots"),
     ("code", """
-plot_fps(evidence, realtime_fps);
+plot_fps(server_runs, realtime_fps);
 """),
     ("code", """
-plot_latency_cdfs(evidence);
+plot_latency_cdfs(server_runs);
 """),
     ("code", """
-plot_warmup_timeline(evidence);
+plot_warmup_timeline(server_runs);
 """),
     ("code", """
-vace_figure = plot_vace_overhead(evidence)
+vace_figure = plot_vace_overhead(server_runs)
 if vace_figure is None:
     print("no VACE sweep among these runs (notebook 03 makes one)")
 """),
     ("code", """
-plot_fps_over_time(evidence);
+plot_fps_over_time(server_runs);
 """),
     ("code", """
-plot_contact_sheet(evidence);
+plot_contact_sheet(server_runs);
 """),
     ("md", """
 ## Comparison
@@ -472,12 +472,12 @@ Run B against run A, per pipeline, condition and figure: both medians, the diffe
 a 95 % CI, and regressions flagged (significant, at least 10 % worse).
 """),
     ("code", """
-comparison = compare_runs(evidence.run_ids[0], compare_with, out_dir) if compare_with else None
+comparison = compare_runs(server_runs.run_ids[0], compare_with, out_dir) if compare_with else None
 comparison.styled() if comparison else print("set compare_with to a run id to compare")
 """),
     ("md", "## Update the research log and write the report"),
     ("code", """
-outcome = write_report(evidence.run_ids, out_dir, log=ensure_log(log_path), html=html_path,
+outcome = write_report(server_runs.run_ids, out_dir, log=ensure_log(log_path), html=html_path,
                        per_run=per_run_reports, realtime_fps=realtime_fps)
 print(outcome.describe())
 """),

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lab.logbook.evidence import Evidence, format_figure
+from lab.logbook.server_runs import ServerRuns
+from lab.units import format_figure
 
 __all__ = ["integration_answer", "PATH_NAMES"]
 
@@ -25,10 +26,10 @@ CLIENT_NEEDS = {"webrtc": "a WebRTC stack (RTCPeerConnection) and the SDP exchan
                 "headless-frame": "plain HTTP and JPEG (an <img> refreshed by a timer)"}
 
 
-def _path_text(evidence: Evidence, pipeline_id: str, via: str, trials: pd.DataFrame) -> str:
+def _path_text(server_runs: ServerRuns, pipeline_id: str, via: str, trials: pd.DataFrame) -> str:
     parts = []
     for label, name in FIGURES:
-        figure = evidence.figure(pipeline_id, name, trials)
+        figure = server_runs.figure(pipeline_id, name, trials)
         if figure is not None and figure.value is not None:
             parts.append(f"{label} {format_figure(figure)}")
     steps = trials["setup_steps"].dropna().iloc[0] if "setup_steps" in trials and trials["setup_steps"].notna().any() \
@@ -40,9 +41,9 @@ def _path_text(evidence: Evidence, pipeline_id: str, via: str, trials: pd.DataFr
     return f"{name}: {', '.join(parts) or 'no figures'}; {len(steps)} set-up steps ({'; '.join(steps)}){needs}"
 
 
-def integration_answer(evidence: Evidence) -> tuple[str, list[str]] | None:
+def integration_answer(server_runs: ServerRuns) -> tuple[str, list[str]] | None:
     """The answer text and its runs, or None when no pipeline was measured over two paths."""
-    trials = evidence.ok
+    trials = server_runs.ok
     if "via" not in trials:
         return None
     trials = trials[trials["via"].notna()]
@@ -55,8 +56,8 @@ def integration_answer(evidence: Evidence) -> tuple[str, list[str]] | None:
         if len(vias) < 2:
             continue
         parts.append(f"{pipeline_id} — " + " | ".join(
-            _path_text(evidence, pipeline_id, via, mine[mine["via"].eq(via)]) for via in vias))
-        runs += evidence.runs_of(mine)
+            _path_text(server_runs, pipeline_id, via, mine[mine["via"].eq(via)]) for via in vias))
+        runs += server_runs.runs_of(mine)
         for via in vias:
             steps = mine.loc[mine["via"].eq(via), "setup_steps"].dropna()
             if len(steps):
@@ -67,7 +68,7 @@ def integration_answer(evidence: Evidence) -> tuple[str, list[str]] | None:
     simplest = [PATH_NAMES.get(v, v) for v, c in counts.items() if c == fewest]
     steps_text = (f"Every path takes {fewest} set-up steps" if len(simplest) == len(counts)
                   else f"Fewest set-up steps ({fewest}): {', '.join(simplest)}")
-    text = (f"**Measured per path** ({evidence.label}; control latency = a prompt change to its first visible "
+    text = (f"**Measured per path** ({server_runs.label}; control latency = a prompt change to its first visible "
             f"frame, sent over the data channel for WebRTC and by `POST /api/v1/session/parameters` for the "
             f"headless paths, which have no input-to-output latency to compare: their input plays on the server). "
             f"{steps_text}. " + " || ".join(parts))

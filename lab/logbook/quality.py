@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lab.logbook.evidence import Evidence
+from lab.logbook.server_runs import ServerRuns
 from lab.logbook.vace import VaceCondition, vace_conditions, vace_runs
 from lab.stats import Figure
 from lab.units import format_range, format_value
@@ -63,23 +63,23 @@ class QualityCondition:
         return self.condition.vace_enabled and self.condition.ref_count > 0
 
 
-def avatar_runs(evidence: Evidence) -> set[str]:
+def avatar_runs(server_runs: ServerRuns) -> set[str]:
     """Runs that send the references once per segment and have reference similarity scored."""
-    runs = vace_runs(evidence, resent=False)
-    scored = evidence.ok
+    runs = vace_runs(server_runs, resent=False)
+    scored = server_runs.ok
     if SIMILARITY not in scored:
         return set()
     return {r for r in runs if scored.loc[scored["run_id"].eq(r), SIMILARITY].notna().any()}
 
 
-def condition_figure(evidence: Evidence, name: str, trials: pd.DataFrame) -> Figure | None:
+def condition_figure(server_runs: ServerRuns, name: str, trials: pd.DataFrame) -> Figure | None:
     """Median over ``trials`` (CI with n >= 3); one trial: its own figure, CI over its samples."""
     if trials.empty:
         return None
-    figure = evidence.figure(str(trials["pipeline_id"].iloc[0]), name, trials)
+    figure = server_runs.figure(str(trials["pipeline_id"].iloc[0]), name, trials)
     if figure is None or figure.n != 1:
         return figure
-    figures = evidence.runs.figures
+    figures = server_runs.runs.figures
     row = figures[figures["trial_id"].isin(trials["trial_id"]) & figures["figure"].eq(name)
                   & figures["value"].notna()]
     if row.empty:
@@ -107,16 +107,16 @@ def show_figure(figure: Figure) -> str:
     return f"{value} n={figure.n}"
 
 
-def avatar_conditions(evidence: Evidence) -> dict[str, list[QualityCondition]]:
+def avatar_conditions(server_runs: ServerRuns) -> dict[str, list[QualityCondition]]:
     """Per pipeline, its conditions in the avatar runs (VACE off first) with their quality figures."""
-    runs = avatar_runs(evidence)
+    runs = avatar_runs(server_runs)
     if not runs:
         return {}
     result = {}
-    for pipeline_id, conditions in vace_conditions(evidence, runs).items():
-        result[pipeline_id] = [QualityCondition(c, condition_figure(evidence, SIMILARITY, c.trials),
-                                                condition_figure(evidence, DRIFT, c.trials),
-                                                condition_figure(evidence, "flicker", c.trials))
+    for pipeline_id, conditions in vace_conditions(server_runs, runs).items():
+        result[pipeline_id] = [QualityCondition(c, condition_figure(server_runs, SIMILARITY, c.trials),
+                                                condition_figure(server_runs, DRIFT, c.trials),
+                                                condition_figure(server_runs, "flicker", c.trials))
                                for c in conditions]
     return result
 
@@ -147,9 +147,10 @@ def best_condition(conditions: Iterable[QualityCondition]) -> QualityCondition |
     return max(tied, key=lambda c: (_value(c.drift) if _value(c.drift) is not None else -math.inf, similarity(c)))
 
 
-def reference_set(evidence: Evidence, runs: Iterable[str]) -> str:
+def reference_set(server_runs: ServerRuns, runs: Iterable[str]) -> str:
     """``3 images (dj-front.png, ...), the shipped stand-in set``: what the trials were compared with."""
-    paths = list(dict.fromkeys(p for r in runs for p in (evidence.manifests[r].get("spec") or {}).get("references") or []))
+    paths = list(dict.fromkeys(p for r in runs
+                               for p in (server_runs.manifests[r].get("spec") or {}).get("references") or []))
     if not paths:
         return "the run's reference images"
     names = ", ".join(Path(p).name for p in paths)
@@ -180,9 +181,9 @@ def plain_trials(trials: pd.DataFrame) -> pd.DataFrame:
     return trials[trials["condition"].eq(trials["condition"].iloc[0])]
 
 
-def trial_resolution(evidence: Evidence, run_id: str, trial_id: str) -> tuple[int, int] | None:
+def trial_resolution(server_runs: ServerRuns, run_id: str, trial_id: str) -> tuple[int, int] | None:
     """(width, height) of the output the trial received, from its frame table (None: not stored)."""
-    path = evidence.runs.roots[run_id] / "frames" / f"{trial_id}.parquet"
+    path = server_runs.runs.roots[run_id] / "frames" / f"{trial_id}.parquet"
     if not path.is_file():
         return None
     frames = pd.read_parquet(path, columns=["width", "height"])

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lab.logbook.evidence import LATENCY_FIGURES, MIN_TRIALS_FOR_CI, Evidence
+from lab.logbook.server_runs import LATENCY_FIGURES, MIN_TRIALS_FOR_CI, ServerRuns
 from lab.stats import Comparison, Figure, compare
 
 __all__ = ["VaceCondition", "VaceEffect", "vace_conditions", "vace_effects", "vace_label", "vace_runs"]
@@ -67,13 +67,13 @@ class VaceEffect:
         return bool(sizes) and min(sizes) >= MIN_TRIALS_FOR_CI
 
 
-def vace_runs(evidence: Evidence, *, resent: bool) -> set[str]:
+def vace_runs(server_runs: ServerRuns, *, resent: bool) -> set[str]:
     """Runs whose spec varies a VACE setting: re-sending the references (``resent``), or sending them once.
 
     Runs made before ``reference_resend_s`` existed re-sent them (every 0.5 s).
     """
     runs = set()
-    for run_id, manifest in evidence.manifests.items():
+    for run_id, manifest in server_runs.manifests.items():
         spec = manifest.get("spec") or {}
         keys = [*(spec.get("load") or {}), *(spec.get("runtime") or {})]
         if any(k.startswith("vace_") for k in keys) and (spec.get("reference_resend_s", 0.5) is not None) == resent:
@@ -81,13 +81,13 @@ def vace_runs(evidence: Evidence, *, resent: bool) -> set[str]:
     return runs
 
 
-def vace_conditions(evidence: Evidence, runs: Collection[str] | None = None) -> dict[str, list[VaceCondition]]:
+def vace_conditions(server_runs: ServerRuns, runs: Collection[str] | None = None) -> dict[str, list[VaceCondition]]:
     """Per pipeline, its VACE conditions in a stable order (off, then by refs and scale).
 
     ``runs`` None: the runs that measure what VACE costs (``vace_runs(resent=True)``).
     """
-    runs = vace_runs(evidence, resent=True) if runs is None else runs
-    trials = evidence.ok[evidence.ok["run_id"].isin(set(runs))]
+    runs = vace_runs(server_runs, resent=True) if runs is None else runs
+    trials = server_runs.ok[server_runs.ok["run_id"].isin(set(runs))]
     if trials.empty or "vace_enabled" not in trials:
         return {}
     trials = trials.assign(_scale=pd.to_numeric(trials["vace_context_scale"], errors="coerce"))
@@ -99,8 +99,8 @@ def vace_conditions(evidence: Evidence, runs: Collection[str] | None = None) -> 
                                                           dropna=False, sort=True):
             context = None if pd.isna(scale) else float(scale)
             conditions.append(VaceCondition(pipeline_id, bool(enabled), int(refs), context,
-                                            evidence.figure(pipeline_id, "fps_out", group),
-                                            evidence.latency(pipeline_id, group), group))
+                                            server_runs.figure(pipeline_id, "fps_out", group),
+                                            server_runs.latency(pipeline_id, group), group))
         if len(conditions) > 1:
             result[pipeline_id] = conditions
     return result
@@ -122,16 +122,16 @@ def _compare(name: str, a: pd.DataFrame, b: pd.DataFrame, unit: str) -> Comparis
     return compare(name, xa.to_numpy(dtype=float), xb.to_numpy(dtype=float), unit)
 
 
-def vace_effects(evidence: Evidence) -> dict[str, list[VaceEffect]]:
+def vace_effects(server_runs: ServerRuns) -> dict[str, list[VaceEffect]]:
     """Per pipeline, every VACE condition against the reference (VACE off, else on with 0 refs)."""
     effects: dict[str, list[VaceEffect]] = {}
-    for pipeline_id, conditions in vace_conditions(evidence).items():
+    for pipeline_id, conditions in vace_conditions(server_runs).items():
         reference = _reference(conditions)
         latency_name = next((n for n in LATENCY_FIGURES
                              if n in reference.trials and reference.trials[n].notna().any()), LATENCY_FIGURES[0])
         effects[pipeline_id] = [
             VaceEffect(reference, c,
-                       _compare("fps_out", reference.trials, c.trials, evidence.unit("fps_out")),
-                       _compare(latency_name, reference.trials, c.trials, evidence.unit(latency_name)))
+                       _compare("fps_out", reference.trials, c.trials, server_runs.unit("fps_out")),
+                       _compare(latency_name, reference.trials, c.trials, server_runs.unit(latency_name)))
             for c in conditions if c is not reference]
     return effects

@@ -21,9 +21,10 @@ from typing import Any
 
 import pandas as pd
 
-from lab.logbook.evidence import Evidence, format_value
+from lab.logbook.server_runs import ServerRuns
 from lab.stats import compare
 from lab.store import RESULTS_DIR
+from lab.units import format_value
 
 __all__ = ["RunComparison", "compare_runs", "COMPARED", "RESOLUTION", "MIN_TRIALS", "DEFAULT_MIN_EFFECT"]
 
@@ -124,7 +125,7 @@ def _difference(row: pd.Series) -> str:
     return f"{sign}{format_value(row['difference'], unit, figure)}{ci}"
 
 
-def _server_changes(a: Evidence, b: Evidence) -> list[str]:
+def _server_changes(a: ServerRuns, b: ServerRuns) -> list[str]:
     changes = []
     for name, get in (("simulated", lambda e: e.server.simulated), ("Scope version", lambda e: e.server.version),
                       ("GPU VRAM (GB)", lambda e: e.server.vram_gb), ("URL", lambda e: e.server.url),
@@ -167,7 +168,7 @@ def compare_runs(run_a: str, run_b: str, out_dir: Path | str = RESULTS_DIR, *,
     >>> result = compare_runs("20261125T175942Z-775d15", "20261126T091500Z-a1b2c3")   # doctest: +SKIP
     >>> result.regressions[["pipeline_id", "figure", "verdict"]]                        # doctest: +SKIP
     """
-    a, b = Evidence.load([run_a], out_dir), Evidence.load([run_b], out_dir)
+    a, b = ServerRuns.load([run_a], out_dir), ServerRuns.load([run_b], out_dir)
     rows = []
     notes = []
     keys = list(dict.fromkeys(zip(a.trials["pipeline_id"], a.trials["condition"], strict=True)))

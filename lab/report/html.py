@@ -19,10 +19,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from markupsafe import Markup
 
-from lab.logbook.evidence import Evidence
+from lab.logbook.answering import Question
 from lab.logbook.markdown import AnswerLine
-from lab.logbook.questions import DEFAULT_REALTIME_FPS, QUESTIONS, Question, answer_questions
-from lab.logbook.tables import MODELS_HEADER, PERFORMANCE_HEADER, VACE_HEADER, models_table, performance_table, vace_table
+from lab.logbook.performance_rows import performance_table
+from lab.logbook.questions import QUESTIONS, answer_questions
+from lab.logbook.realtime import DEFAULT_REALTIME_FPS
+from lab.logbook.server_runs import ServerRuns
+from lab.logbook.tables import MODELS_HEADER, PERFORMANCE_HEADER, VACE_HEADER, models_table, vace_table
 from lab.report.plots import PLOT_CAPTIONS, report_figures
 from lab.report.style import save_figure
 from lab.sweep.summary import sweep_table
@@ -129,8 +132,8 @@ def _run_summary(run_id: str, manifest: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _problems(evidence: Evidence) -> list[dict[str, str]]:
-    trials = evidence.trials[~evidence.trials["status"].eq("ok")]
+def _problems(server_runs: ServerRuns) -> list[dict[str, str]]:
+    trials = server_runs.trials[~server_runs.trials["status"].eq("ok")]
     rows = []
     for _, row in trials.iterrows():
         error = row.get("error") if isinstance(row.get("error"), dict) else None
@@ -141,10 +144,10 @@ def _problems(evidence: Evidence) -> list[dict[str, str]]:
     return rows
 
 
-def _sweeps(evidence: Evidence) -> list[dict[str, Any]]:
+def _sweeps(server_runs: ServerRuns) -> list[dict[str, Any]]:
     sweeps = []
-    for run_id, manifest in evidence.manifests.items():
-        trials = evidence.trials[evidence.trials["run_id"].eq(run_id)]
+    for run_id, manifest in server_runs.manifests.items():
+        trials = server_runs.trials[server_runs.trials["run_id"].eq(run_id)]
         table = sweep_table(trials)
         rendered = table.to_html(index=False, border=0)
         sweeps.append({"run_id": run_id, "name": (manifest.get("spec") or {}).get("name", "?"),
@@ -164,7 +167,7 @@ def _distinct(answers: list[AnswerLine]) -> list[tuple[Question, str]]:
     return out
 
 
-def write_html_report(evidence: Evidence, path: Path | str, *, plots_dir: Path | str | None = None,
+def write_html_report(server_runs: ServerRuns, path: Path | str, *, plots_dir: Path | str | None = None,
                       realtime_fps: float = DEFAULT_REALTIME_FPS) -> tuple[Path, list[Path]]:
     """Write the report to ``path`` and its plots (PNG and SVG) to ``plots_dir``.
 
@@ -173,36 +176,37 @@ def write_html_report(evidence: Evidence, path: Path | str, *, plots_dir: Path |
 
     Examples
     --------
-    >>> write_html_report(Evidence.load(["20261125T175942Z-775d15"]), "results/report.html")  # doctest: +SKIP
+    >>> write_html_report(ServerRuns.load(["20261125T175942Z-775d15"]), "results/report.html")  # doctest: +SKIP
     """
     path = Path(path)
     plots_dir = Path(plots_dir) if plots_dir is not None else path.with_name(f"{path.stem}-plots")
     files: list[Path] = []
     plots = []
-    for name, figure in report_figures(evidence, realtime_fps).items():
+    for name, figure in report_figures(server_runs, realtime_fps).items():
         written = save_figure(figure, plots_dir, name)
         plt.close(figure)
         files += written
         plots.append({"name": name, "caption": PLOT_CAPTIONS[name],
                       "png": base64.b64encode(written[0].read_bytes()).decode("ascii")})
-    answers = answer_questions(evidence, realtime_fps, log_dir=path.parent)  # links relative to the report
+    answers = answer_questions(server_runs, realtime_fps, log_dir=path.parent)  # links relative to the report
     answered = {a.key for a in answers}
     tables = []
     for title, header, build in (("Pipeline VACE Compatibility", VACE_HEADER, vace_table),
                                  ("Performance Observations", PERFORMANCE_HEADER, performance_table),
                                  ("Models", MODELS_HEADER, models_table)):
-        rows, caption = build(evidence, None)
+        rows, caption = build(server_runs, None)
         tables.append({"title": title, "header": header, "caption": inline_markdown(caption.strip("*")),
                        "rows": [[inline_markdown(cell) for cell in row] for row in rows]})
-    runs = [_run_summary(run_id, manifest) for run_id, manifest in evidence.manifests.items()]
-    vram = evidence.server.vram_gb
+    runs = [_run_summary(run_id, manifest) for run_id, manifest in server_runs.manifests.items()]
+    vram = server_runs.server.vram_gb
     page = _TEMPLATE.render(
-        title=", ".join(evidence.run_ids), simulated=evidence.simulated, version=evidence.server.version or "?",
+        title=", ".join(server_runs.run_ids), simulated=server_runs.simulated,
+        version=server_runs.server.version or "?",
         vram=f"{vram:g} GB" if vram else "no", lab_version=LAB_VERSION, runs=runs,
-        run_keys=list(runs[0]), log_tables=tables, plots=plots, sweeps=_sweeps(evidence),
+        run_keys=list(runs[0]), log_tables=tables, plots=plots, sweeps=_sweeps(server_runs),
         answers=[{"question": q.text, "answer": inline_markdown(text)} for q, text in _distinct(answers)],
         unanswered=[q.text for q in QUESTIONS if q.key not in answered],
-        problems=_problems(evidence))
+        problems=_problems(server_runs))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path, files

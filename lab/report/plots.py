@@ -30,8 +30,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.ticker import FuncFormatter
 
-from lab.logbook.evidence import Evidence
-from lab.logbook.questions import DEFAULT_REALTIME_FPS, realtime_verdicts
+from lab.logbook.realtime import DEFAULT_REALTIME_FPS, realtime_verdicts
+from lab.logbook.server_runs import ServerRuns
 from lab.logbook.vace import vace_conditions
 from lab.stats import Figure
 from lab.report.quality_plots import plot_quality_vs_speed, plot_similarity_over_time
@@ -45,34 +45,34 @@ __all__ = ["plot_fps", "plot_latency_cdfs", "plot_warmup_timeline", "plot_vace_o
 PHASE_COLORS = {"load": "#8da0cb", "first frame": "#fc8d62", "warm-up": "#ffd92f", "steady": "#66c2a5"}
 
 
-def _title(evidence: Evidence, text: str) -> str:
-    return f"{text} — {evidence.label}"
+def _title(server_runs: ServerRuns, text: str) -> str:
+    return f"{text} — {server_runs.label}"
 
 
-def _frames(evidence: Evidence, trials: pd.DataFrame) -> list[tuple[pd.Series, pd.DataFrame]]:
+def _frames(server_runs: ServerRuns, trials: pd.DataFrame) -> list[tuple[pd.Series, pd.DataFrame]]:
     """(trial row, per-frame table) for trials whose frames were stored."""
     out = []
     for _, row in trials.iterrows():
-        path = evidence.runs.roots[row["run_id"]] / "frames" / f"{row['trial_id']}.parquet"
+        path = server_runs.runs.roots[row["run_id"]] / "frames" / f"{row['trial_id']}.parquet"
         if path.is_file():
             out.append((row, pd.read_parquet(path)))
     return out
 
 
-def _finish(figure: MplFigure, evidence: Evidence) -> MplFigure:
-    watermark(figure, evidence.simulated)
+def _finish(figure: MplFigure, server_runs: ServerRuns) -> MplFigure:
+    watermark(figure, server_runs.simulated)
     return figure
 
 
-def plot_fps(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> MplFigure | None:
+def plot_fps(server_runs: ServerRuns, realtime_fps: float = DEFAULT_REALTIME_FPS) -> MplFigure | None:
     """Steady output fps per pipeline: bars at the median over trials, 95 % CI whiskers, trials as dots.
 
     Bars are horizontal, so pipeline names of any length and number sit one per line and
     never collide. They are blue when the pipeline is real time
-    (:func:`lab.logbook.questions.realtime_verdicts`), red when too slow, amber when the CI
+    (:func:`lab.logbook.realtime.realtime_verdicts`), red when too slow, amber when the CI
     spans the threshold.
     """
-    verdicts = realtime_verdicts(evidence, realtime_fps)
+    verdicts = realtime_verdicts(server_runs, realtime_fps)
     if not verdicts:
         return None
     colors = {"yes": "#4c72b0", "no": "#c44e52", "borderline": "#dd8452"}
@@ -85,7 +85,7 @@ def plot_fps(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> 
         error = [[fps.value - fps.ci_low], [fps.ci_high - fps.value]] if has_ci else None
         ax.barh(y, fps.value, color=colors[verdict.verdict], alpha=0.85, xerr=error, capsize=5, height=0.6,
                 label=verdict.pipeline_id)
-        values = pd.to_numeric(evidence.baseline(verdict.pipeline_id)["fps_out"], errors="coerce").dropna()
+        values = pd.to_numeric(server_runs.baseline(verdict.pipeline_id)["fps_out"], errors="coerce").dropna()
         ax.plot(values, np.full(len(values), y), "o", color="black", ms=4, alpha=0.7, zorder=3)
         end = max([fps.value, *(values.tolist()), *([fps.ci_high] if has_ci else [])])
         ax.annotate(f"{format_value(fps.value, fps.unit, 'fps_out')}  n={fps.n}", (end, y),
@@ -95,10 +95,10 @@ def plot_fps(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> 
     ax.set_yticks(range(len(verdicts)), [v.pipeline_id for v in verdicts])
     ax.invert_yaxis()
     ax.set_xlim(0, right * 1.3)  # room for the value beside the longest bar
-    ax.set(xlabel="steady output fps", title=_title(evidence, "Output fps per pipeline"))
+    ax.set(xlabel="steady output fps", title=_title(server_runs, "Output fps per pipeline"))
     figure.legend(handles=ax.get_lines()[-1:], fontsize="small", loc="outside lower right")
     ax.grid(axis="x", alpha=0.3)
-    return _finish(figure, evidence)
+    return _finish(figure, server_runs)
 
 
 def _steady(frames: pd.DataFrame) -> pd.DataFrame:
@@ -107,11 +107,11 @@ def _steady(frames: pd.DataFrame) -> pd.DataFrame:
     return steady if not steady.empty else frames
 
 
-def _latencies(evidence: Evidence, pipeline_id: str) -> tuple[np.ndarray, str]:
+def _latencies(server_runs: ServerRuns, pipeline_id: str) -> tuple[np.ndarray, str]:
     """Per-frame stamped latencies (steady frames), else the trials' step-test p50s."""
-    trials = evidence.baseline(pipeline_id)
+    trials = server_runs.baseline(pipeline_id)
     values = [_steady(frames)["latency_ms"].dropna().to_numpy(dtype=float)
-              for _, frames in _frames(evidence, trials) if "latency_ms" in frames]
+              for _, frames in _frames(server_runs, trials) if "latency_ms" in frames]
     stamped = np.concatenate(values) if values else np.zeros(0)
     if stamped.size:
         return stamped, "frames"
@@ -119,9 +119,9 @@ def _latencies(evidence: Evidence, pipeline_id: str) -> tuple[np.ndarray, str]:
     return steps.to_numpy(dtype=float), "step tests"
 
 
-def plot_latency_cdfs(evidence: Evidence) -> MplFigure | None:
+def plot_latency_cdfs(server_runs: ServerRuns) -> MplFigure | None:
     """Empirical CDF of frame latency per pipeline (x on a log scale when the range is wide)."""
-    series = {p: _latencies(evidence, p) for p in evidence.pipelines()}
+    series = {p: _latencies(server_runs, p) for p in server_runs.pipelines()}
     series = {p: v for p, v in series.items() if v[0].size}
     if not series:
         return None
@@ -142,17 +142,17 @@ def plot_latency_cdfs(evidence: Evidence) -> MplFigure | None:
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:g}" if str(value)[0] in "25" else ""))
     ax.axhline(0.5, color="gray", lw=0.8, ls=":")
     ax.set(xlabel="latency, input sent → output received (ms)", ylabel="fraction of frames", ylim=(0, 1.02),
-           title=_title(evidence, "Frame latency CDF per pipeline"))
+           title=_title(server_runs, "Frame latency CDF per pipeline"))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _finish(figure, evidence)
+    return _finish(figure, server_runs)
 
 
-def plot_warmup_timeline(evidence: Evidence) -> MplFigure | None:
+def plot_warmup_timeline(server_runs: ServerRuns) -> MplFigure | None:
     """From load request to steady output per pipeline: load, offer → first frame, warm-up (medians)."""
     rows = []
-    for pipeline_id in evidence.pipelines():
-        parts = {name: evidence.figure(pipeline_id, key) for name, key in
+    for pipeline_id in server_runs.pipelines():
+        parts = {name: server_runs.figure(pipeline_id, key) for name, key in
                  (("load", "load_s"), ("first frame", "ttff_s"), ("warm-up", "warmup_s"))}
         if all(f is None for f in parts.values()):
             continue
@@ -176,17 +176,18 @@ def plot_warmup_timeline(evidence: Evidence) -> MplFigure | None:
     ax.set_yticks(range(len(rows)), [p for p, _ in rows])
     ax.invert_yaxis()
     ax.set_xlim(0, (total_max + tail) * 1.3)
-    speed = evidence.server.simulator_speed
+    speed = server_runs.server.simulator_speed
     note = f" (simulator loads {speed:g}x faster than real time)" if speed and speed != 1 else ""
-    ax.set(xlabel=f"seconds from load request{note}", title=_title(evidence, "Warm-up timeline (medians over trials)"))
+    ax.set(xlabel=f"seconds from load request{note}",
+           title=_title(server_runs, "Warm-up timeline (medians over trials)"))
     figure.legend(ncols=4, fontsize="small", loc="outside lower center")  # below: never over a bar or its text
     ax.grid(axis="x", alpha=0.3)
-    return _finish(figure, evidence)
+    return _finish(figure, server_runs)
 
 
-def plot_vace_overhead(evidence: Evidence) -> MplFigure | None:
+def plot_vace_overhead(server_runs: ServerRuns) -> MplFigure | None:
     """Steady fps and frame latency against reference images: a line per context scale, VACE off apart."""
-    conditions = vace_conditions(evidence)
+    conditions = vace_conditions(server_runs)
     if not conditions:
         return None
     figure, axes = plt.subplots(len(conditions), 2, figsize=(10, 3.6 * len(conditions)), layout="constrained",
@@ -209,8 +210,8 @@ def plot_vace_overhead(evidence: Evidence) -> MplFigure | None:
             ax.grid(alpha=0.3)
         # both panels hold the same series: one legend beside the row, clear of the whiskers
         axes[row, 1].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    figure.suptitle(_title(evidence, "VACE overhead (median over trials, 95 % CI)"))
-    return _finish(figure, evidence)
+    figure.suptitle(_title(server_runs, "VACE overhead (median over trials, 95 % CI)"))
+    return _finish(figure, server_runs)
 
 
 def _errorline(ax: Axes, xs: list[int], figures: list[Figure | None], *, label: str, marker: str,
@@ -225,10 +226,10 @@ def _errorline(ax: Axes, xs: list[int], figures: list[Figure | None], *, label: 
     ax.errorbar(x, y, yerr=[low, high], label=label, marker=marker, capsize=4, **style)
 
 
-def plot_fps_over_time(evidence: Evidence) -> MplFigure | None:
+def plot_fps_over_time(server_runs: ServerRuns) -> MplFigure | None:
     """Output fps (1 s window) over time since the offer, a line per trial at default settings,
     a panel per pipeline (VACE settings have their own plot)."""
-    panels = {p: _frames(evidence, evidence.baseline(p)) for p in evidence.pipelines()}
+    panels = {p: _frames(server_runs, server_runs.baseline(p)) for p in server_runs.pipelines()}
     panels = {p: f for p, f in panels.items() if f}
     if not panels:
         return None
@@ -250,27 +251,27 @@ def plot_fps_over_time(evidence: Evidence) -> MplFigure | None:
         ax.set_ylabel("output fps (1 s window)")
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    figure.suptitle(_title(evidence, "Output fps over time, per trial"))
-    return _finish(figure, evidence)
+    figure.suptitle(_title(server_runs, "Output fps over time, per trial"))
+    return _finish(figure, server_runs)
 
 
-def _resolution(evidence: Evidence, trial: pd.Series) -> str | None:
+def _resolution(server_runs: ServerRuns, trial: pd.Series) -> str | None:
     """The output resolution the trial received (from its frame table; samples may be scaled)."""
-    frames = _frames(evidence, trial.to_frame().T)
+    frames = _frames(server_runs, trial.to_frame().T)
     if not frames or frames[0][1].empty or "width" not in frames[0][1]:
         return None
     first = frames[0][1].iloc[0]
     return f"{int(first['width'])}x{int(first['height'])}"
 
 
-def plot_contact_sheet(evidence: Evidence, per_pipeline: int = 3) -> MplFigure | None:
+def plot_contact_sheet(server_runs: ServerRuns, per_pipeline: int = 3) -> MplFigure | None:
     """Sampled output frames per pipeline (first trial at default settings), labelled with resolution."""
     from PIL import Image
 
     rows = []
-    for pipeline_id in evidence.pipelines():
-        for _, trial in evidence.baseline(pipeline_id).iterrows():
-            samples = sorted((evidence.runs.roots[trial["run_id"]] / "samples").glob(f"{trial['trial_id']}-*.jpg"))
+    for pipeline_id in server_runs.pipelines():
+        for _, trial in server_runs.baseline(pipeline_id).iterrows():
+            samples = sorted((server_runs.runs.roots[trial["run_id"]] / "samples").glob(f"{trial['trial_id']}-*.jpg"))
             if samples:
                 rows.append((pipeline_id, trial, samples[:per_pipeline]))
                 break
@@ -290,23 +291,23 @@ def plot_contact_sheet(evidence: Evidence, per_pipeline: int = 3) -> MplFigure |
             ax.set_visible(True)
             with Image.open(samples[k]) as image:
                 ax.imshow(np.asarray(image.convert("RGB")))
-                size = _resolution(evidence, trial) or f"{image.width}x{image.height}"
+                size = _resolution(server_runs, trial) or f"{image.width}x{image.height}"
             if k == 0:
                 ax.set_ylabel(f"{pipeline_id}\n{size}, {trial['mode']}", fontsize=9)
-    figure.suptitle(_title(evidence, "Output samples (early, middle, late in a trial)"))
-    return _finish(figure, evidence)
+    figure.suptitle(_title(server_runs, "Output samples (early, middle, late in a trial)"))
+    return _finish(figure, server_runs)
 
 
-# name -> plot(evidence, realtime_fps); only the fps plot uses the threshold
-PLOTS: dict[str, Callable[[Evidence, float], MplFigure | None]] = {
+# name -> plot(server_runs, realtime_fps); only the fps plot uses the threshold
+PLOTS: dict[str, Callable[[ServerRuns, float], MplFigure | None]] = {
     "fps_per_pipeline": plot_fps,
-    "latency_cdf": lambda evidence, _: plot_latency_cdfs(evidence),
-    "warmup_timeline": lambda evidence, _: plot_warmup_timeline(evidence),
-    "vace_overhead": lambda evidence, _: plot_vace_overhead(evidence),
-    "fps_over_time": lambda evidence, _: plot_fps_over_time(evidence),
-    "contact_sheet": lambda evidence, _: plot_contact_sheet(evidence),
-    "similarity_over_time": lambda evidence, _: plot_similarity_over_time(evidence),
-    "quality_vs_speed": lambda evidence, _: plot_quality_vs_speed(evidence),
+    "latency_cdf": lambda server_runs, _: plot_latency_cdfs(server_runs),
+    "warmup_timeline": lambda server_runs, _: plot_warmup_timeline(server_runs),
+    "vace_overhead": lambda server_runs, _: plot_vace_overhead(server_runs),
+    "fps_over_time": lambda server_runs, _: plot_fps_over_time(server_runs),
+    "contact_sheet": lambda server_runs, _: plot_contact_sheet(server_runs),
+    "similarity_over_time": lambda server_runs, _: plot_similarity_over_time(server_runs),
+    "quality_vs_speed": lambda server_runs, _: plot_quality_vs_speed(server_runs),
 }
 
 
@@ -332,11 +333,11 @@ PLOT_CAPTIONS: dict[str, str] = {
 }
 
 
-def report_figures(evidence: Evidence, realtime_fps: float = DEFAULT_REALTIME_FPS) -> dict[str, MplFigure]:
+def report_figures(server_runs: ServerRuns, realtime_fps: float = DEFAULT_REALTIME_FPS) -> dict[str, MplFigure]:
     """Every plot the runs support, by name (those without data are left out)."""
     figures = {}
     for name, plot in PLOTS.items():
-        figure = plot(evidence, realtime_fps)
+        figure = plot(server_runs, realtime_fps)
         if figure is not None:
             figures[name] = figure
     return figures

@@ -22,9 +22,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 from matplotlib.lines import Line2D
 
-from lab.logbook.evidence import Evidence
 from lab.logbook.generative import split_by_generation
 from lab.logbook.quality import QualityCondition, avatar_conditions, condition_figure
+from lab.logbook.server_runs import ServerRuns
 from lab.logbook.vace import vace_label
 from lab.stats import Figure
 from lab.report.style import short_condition, watermark
@@ -36,8 +36,8 @@ OFF_COLOR = "#555555"
 MARKERS = ("o", "^", "D", "v", "P", "X", "*")
 
 
-def _title(evidence: Evidence, text: str) -> str:
-    return f"{text} — {evidence.label}"
+def _title(server_runs: ServerRuns, text: str) -> str:
+    return f"{text} — {server_runs.label}"
 
 
 def condition_style(condition: QualityCondition, scales: list[float]) -> dict[str, object]:
@@ -54,11 +54,11 @@ def _scales(conditions: list[QualityCondition]) -> list[float]:
                    if c.with_references and c.condition.context_scale is not None})
 
 
-def _series(evidence: Evidence, trials: pd.DataFrame) -> list[pd.DataFrame]:
+def _series(server_runs: ServerRuns, trials: pd.DataFrame) -> list[pd.DataFrame]:
     """The scored series of ``trials`` that were stored, with reference similarity."""
     out = []
     for run_id, trial_id in zip(trials["run_id"], trials["trial_id"], strict=True):
-        path = evidence.runs.roots[run_id] / "quality" / f"{trial_id}.parquet"
+        path = server_runs.runs.roots[run_id] / "quality" / f"{trial_id}.parquet"
         if path.is_file():
             series = pd.read_parquet(path, columns=["t_s", "ref_similarity"]).dropna()
             if not series.empty:
@@ -75,11 +75,11 @@ def _binned(series: list[pd.DataFrame]) -> pd.DataFrame:
                          "high": per_trial.max(axis=1)})
 
 
-def plot_similarity_over_time(evidence: Evidence) -> MplFigure | None:
+def plot_similarity_over_time(server_runs: ServerRuns) -> MplFigure | None:
     """Reference similarity over a trial: a line per VACE condition, a panel per pipeline (avatar runs)."""
     panels = {}
-    for pipeline_id, conditions in avatar_conditions(evidence).items():
-        lines = [(c, _series(evidence, c.condition.trials)) for c in conditions]
+    for pipeline_id, conditions in avatar_conditions(server_runs).items():
+        lines = [(c, _series(server_runs, c.condition.trials)) for c in conditions]
         lines = [(c, s) for c, s in lines if s]
         if lines:
             panels[pipeline_id] = lines
@@ -110,8 +110,8 @@ def plot_similarity_over_time(evidence: Evidence) -> MplFigure | None:
     figure.legend(handles=list(handles.values()), fontsize="small", loc="outside lower center",
                   ncols=min(len(handles), 2 * columns), title="condition (median over trials, shaded: their range)",
                   title_fontsize="small")
-    figure.suptitle(_title(evidence, "Similarity to the reference images over time"))
-    watermark(figure, evidence.simulated)
+    figure.suptitle(_title(server_runs, "Similarity to the reference images over time"))
+    watermark(figure, server_runs.simulated)
     return figure
 
 
@@ -144,16 +144,16 @@ def _condition_label(trials: pd.DataFrame) -> str:
     return short_condition(str(row["condition"]))
 
 
-def _quality_points(evidence: Evidence, name: str) -> list[_Point]:
+def _quality_points(server_runs: ServerRuns, name: str) -> list[_Point]:
     """A point per generative pipeline, run and condition (a run's conditions share its trial settings)."""
-    trials = evidence.ok[evidence.ok[name].notna()] if name in evidence.ok else evidence.ok.iloc[0:0]
-    generative = split_by_generation(list(dict.fromkeys(trials["pipeline_id"])), evidence.server.schemas).generative
+    trials = server_runs.ok[server_runs.ok[name].notna()] if name in server_runs.ok else server_runs.ok.iloc[0:0]
+    generative = split_by_generation(list(dict.fromkeys(trials["pipeline_id"])), server_runs.server.schemas).generative
     points = []
     for (pipeline_id, run_id, _), group in trials.groupby(["pipeline_id", "run_id", "condition"], sort=False):
         if pipeline_id not in generative:
             continue
-        fps = _point(condition_figure(evidence, "fps_out", group))
-        quality = _point(condition_figure(evidence, name, group))
+        fps = _point(condition_figure(server_runs, "fps_out", group))
+        quality = _point(condition_figure(server_runs, name, group))
         if fps is not None and quality is not None:
             points.append(_Point(pipeline_id, run_id, _condition_label(group), fps, quality))
     return points
@@ -189,12 +189,12 @@ def _two_rows(first: list[Line2D], second: list[Line2D]) -> tuple[list[Line2D], 
     return [h for pair in zip(*padded, strict=True) for h in pair], width
 
 
-def plot_quality_vs_speed(evidence: Evidence) -> MplFigure | None:
+def plot_quality_vs_speed(server_runs: ServerRuns) -> MplFigure | None:
     """Quality against steady fps per generative pipeline and condition: pick a setting from it."""
     panels = [(name, label, note) for name, label, note in (
         ("ref_similarity", "similarity to the references (cosine)", "higher: closer to the character"),
         ("flicker", "flicker (levels of 0–255)", "lower: steadier picture"))]
-    data = [(name, label, note, _quality_points(evidence, name)) for name, label, note in panels]
+    data = [(name, label, note, _quality_points(server_runs, name)) for name, label, note in panels]
     data = [d for d in data if d[3]]
     if not data:
         return None
@@ -215,6 +215,6 @@ def plot_quality_vs_speed(evidence: Evidence) -> MplFigure | None:
     handles, width = _two_rows(by_pipeline, by_condition)
     figure.legend(handles=handles, fontsize="small", loc="outside lower center", ncols=width,
                   title="colour: pipeline, marker: condition", title_fontsize="small")
-    figure.suptitle(_title(evidence, "Quality against speed per condition (median over trials, 95 % CI)"))
-    watermark(figure, evidence.simulated)
+    figure.suptitle(_title(server_runs, "Quality against speed per condition (median over trials, 95 % CI)"))
+    watermark(figure, server_runs.simulated)
     return figure

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.logbook import Evidence, UpdateResult, update_log
-from lab.logbook.questions import DEFAULT_REALTIME_FPS
+from lab.logbook import ServerRuns, UpdateResult, update_log
+from lab.logbook.realtime import DEFAULT_REALTIME_FPS
 from lab.report.html import write_html_report
 from lab.store import RESULTS_DIR
 
@@ -59,23 +59,23 @@ def write_report(run_ids: Iterable[str] | None = None, out_dir: Path | str = RES
                  realtime_fps: float = DEFAULT_REALTIME_FPS) -> ReportOutcome:
     """Update the log (if ``log``), and write the per-run and combined HTML reports.
 
-    ``run_ids`` None means the newest run of each sweep (:func:`lab.logbook.evidence.latest_runs`).
+    ``run_ids`` None means the newest run of each sweep (:func:`lab.logbook.server_runs.latest_runs`).
     Raises :class:`lab.logbook.LogbookError` when the runs measured different servers.
     """
-    evidence = Evidence.load(run_ids, out_dir)
-    outcome = ReportOutcome(evidence.run_ids, evidence.simulated)
+    server_runs = ServerRuns.load(run_ids, out_dir)
+    outcome = ReportOutcome(server_runs.run_ids, server_runs.simulated)
     if log is not None:
         outcome.log = Path(log)
-        outcome.log_update = update_log(log, evidence, realtime_fps=realtime_fps)
+        outcome.log_update = update_log(log, server_runs, realtime_fps=realtime_fps)
     if per_run:
-        for root in evidence.runs.roots.values():
-            one = evidence if len(evidence.run_ids) == 1 else Evidence.load([str(root)], out_dir)
+        for root in server_runs.runs.roots.values():
+            one = server_runs if len(server_runs.run_ids) == 1 else ServerRuns.load([str(root)], out_dir)
             path, plots = write_html_report(one, root / RUN_REPORT, plots_dir=root / "plots",
                                             realtime_fps=realtime_fps)
             outcome.reports.append(path)
             outcome.plots += plots
     if html is not None:
-        path, plots = write_html_report(evidence, html, realtime_fps=realtime_fps)
+        path, plots = write_html_report(server_runs, html, realtime_fps=realtime_fps)
         outcome.reports.append(path)
         outcome.plots += plots
     return outcome
@@ -87,7 +87,7 @@ async def sweep_if_empty(out_dir: Path | str = RESULTS_DIR, target: str = "sim")
     Notebook 06 calls this so that it works on a fresh checkout: passthrough and gray, two
     repeats of 3 s on ``target`` (about half a minute on the simulator, results SIMULATED).
     """
-    from lab.logbook.evidence import latest_runs
+    from lab.logbook.server_runs import latest_runs
     from lab.sweep import load_spec, run_sweep
 
     if not latest_runs(out_dir):

@@ -1,4 +1,4 @@
-"""Evidence: one or more stored runs of one server, as the log's tables and answers need them.
+"""The stored runs of one server, as the log's tables and answers need them.
 
 Everything the research log says comes from here: per-pipeline figures with n and CI
 (trials are the unit, never frames), what the server's schemas and model status said at
@@ -11,7 +11,6 @@ Runs of different servers are compared (``lab compare``), never merged.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,12 +21,10 @@ import pandas as pd
 
 from lab.errors import LabError
 from lab.stats import Figure, percentile_figure
-from lab.store import MANIFEST, RESULTS_DIR, Runs, list_runs, load_runs
+from lab.store import RESULTS_DIR, Runs, list_runs, load_runs, read_manifest
 from lab.overview import SIMULATED_LABEL
-from lab.units import format_figure, format_value  # re-exported: the log reads like every other table
 
-__all__ = ["Evidence", "LogbookError", "ServerView", "latest_runs", "format_figure", "format_value",
-           "BASELINE_CONDITION", "LATENCY_FIGURES"]
+__all__ = ["ServerRuns", "LogbookError", "ServerView", "latest_runs", "BASELINE_CONDITION", "LATENCY_FIGURES"]
 
 BASELINE_CONDITION = "default"
 # Frame latency: exact (stamped input) where the pipeline keeps the picture, else the step test.
@@ -81,13 +78,13 @@ def _server_views(manifest: Mapping[str, Any]) -> list[ServerView]:
     return views
 
 
-class Evidence:
+class ServerRuns:
     """Runs loaded for the log: trials, manifests, and per-pipeline figures.
 
     Examples
     --------
-    >>> evidence = Evidence.load(["20261125T175942Z-775d15"], "results")   # doctest: +SKIP
-    >>> str(evidence.figure("longlive", "fps_out"))                        # doctest: +SKIP
+    >>> server_runs = ServerRuns.load(["20261125T175942Z-775d15"], "results")   # doctest: +SKIP
+    >>> str(server_runs.figure("longlive", "fps_out"))                           # doctest: +SKIP
     'fps_out: 10.27 fps [10.21, 10.34] n=2'
     """
 
@@ -104,14 +101,14 @@ class Evidence:
         self._check_one_server()
 
     @classmethod
-    def load(cls, run_ids: Iterable[str] | None = None, out_dir: Path | str = RESULTS_DIR) -> Evidence:
+    def load(cls, run_ids: Iterable[str] | None = None, out_dir: Path | str = RESULTS_DIR) -> ServerRuns:
         """Runs by id (or run folders) from ``out_dir``; None means :func:`latest_runs`."""
         ids = list(run_ids) if run_ids else [p.name for p in latest_runs(out_dir)]
         if not ids:
             raise LogbookError(f"No runs in {Path(out_dir).resolve()}. Run a sweep first "
                                "(lab sweep pipelines --target sim), or pass --out.")
         runs = load_runs(out_dir, ids)
-        manifests = {run_id: json.loads((root / MANIFEST).read_text()) for run_id, root in runs.roots.items()}
+        manifests = {run_id: read_manifest(root) for run_id, root in runs.roots.items()}
         return cls(runs, manifests)
 
     # -- the server and the runs ----------------------------------------------------------
@@ -242,7 +239,7 @@ def latest_runs(out_dir: Path | str = RESULTS_DIR) -> list[Path]:
     newest: dict[str, Path] = {}
     identity = None
     for root in reversed(list_runs(out_dir)):
-        manifest = json.loads((root / MANIFEST).read_text())
+        manifest = read_manifest(root)
         views = _server_views(manifest)
         if manifest.get("kind") != "sweep" or not views or manifest.get("status") not in ("complete", None):
             continue
