@@ -52,7 +52,9 @@ from lab.measure.accuracy import (
 )
 from lab.measure.sent_rates import SentUnits, steady_fps, warmup_end_s
 from lab.measure.stamped import run_stamped
-from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
+from lab.measure.result import TrialResult
+from lab.measure.run import run_trial
+from lab.measure.spec import ControlChange, TrialSpec
 from lab.sim import SimConfig, start_simulator
 
 PROMPTS = ("a lighthouse at dusk", "a red fox in snow")

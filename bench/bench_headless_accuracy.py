@@ -28,7 +28,9 @@ import pandas as pd
 from lab.client import ScopeClient
 from lab.measure.accuracy import control_truth_index, sent_frame_arrivals
 from lab.measure.sent_rates import SentUnits, steady_fps, warmup_end_s
-from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
+from lab.measure.result import TrialResult
+from lab.measure.run import run_trial
+from lab.measure.spec import ControlChange, TrialSpec
 from lab.sim import SimConfig, start_simulator
 
 VIAS = ("webrtc", "headless-ts", "headless-frame")

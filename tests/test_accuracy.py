@@ -56,7 +56,9 @@ from lab.measure.accuracy import (
 from lab.measure.arrivals import analyze_arrivals
 from lab.measure.sent_rates import TOLERANCE, SentUnits, stall_gaps_s, steady_fps, warmup_end_s
 from lab.measure.stamped import run_stamped
-from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
+from lab.measure.result import TrialResult
+from lab.measure.run import run_trial
+from lab.measure.spec import ControlChange, TrialSpec
 from lab.rtc import InputMode
 from tests.conftest import SimControl
 

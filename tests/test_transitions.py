@@ -13,7 +13,8 @@ from lab.doctor import run_doctor
 from lab.logbook import Evidence
 from lab.logbook.tables import performance_table
 from lab.measure.accuracy import control_truth_index
-from lab.measure.trial import Segment, TrialSpec, run_session
+from lab.measure.run import run_session
+from lab.measure.spec import Segment, TrialSpec
 from lab.models import GPU_UNKNOWN, gpu_memory_text
 from lab.sweep.planner import gather_facts, plan_sweep
 from lab.sweep.runner import prompt_changes, trial_row
