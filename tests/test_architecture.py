@@ -47,7 +47,7 @@ def read_layers(text: str) -> Layers:
 
 
 def unit_of(module: str) -> str:
-    """lab.measure.trial -> measure; lab.client -> client; lab -> lab."""
+    """lab.measure.run -> measure; lab.client -> client; lab -> lab."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else "lab"
 
