@@ -1,6 +1,6 @@
 """Accuracy of the trial's figures against the simulator's ground truth (SIMULATED).
 
-Runs trials end to end (``run_trial``; ``run_stamped`` for passthrough latency) against a
+Runs trials end to end (``run_trial``; ``stream_stamped`` for passthrough latency) against a
 simulator (real-time media, loopback) and compares
 each figure with what the simulator recorded in the same run:
 
@@ -35,25 +35,30 @@ import datetime
 import itertools
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
 
-from lab.client import ScopeClient
-from lab.measure.accuracy import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.truth and tests.stamped_stream, shared with the accuracy tests
+from lab.client import ScopeClient  # noqa: E402
+from lab.measure.result import TrialResult  # noqa: E402
+from lab.measure.run import run_trial  # noqa: E402
+from lab.measure.spec import ControlChange, TrialSpec  # noqa: E402
+from lab.sim import SimConfig, start_simulator  # noqa: E402
+from tests.stamped_stream import stream_stamped  # noqa: E402
+from tests.truth.accuracy import (  # noqa: E402
     control_truth_index,
     latency_minus_internal_ms,
     sent_frame_arrivals,
     step_truth_index,
 )
-from lab.measure.sent_rates import SentUnits, steady_fps, warmup_end_s
-from lab.measure.stamped import run_stamped
-from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
-from lab.sim import SimConfig, start_simulator
+from tests.truth.sent_rates import SentUnits, steady_fps, warmup_end_s  # noqa: E402
 
 PROMPTS = ("a lighthouse at dusk", "a red fox in snow")
 DELAYS_S = (0.0, 0.1, 0.25)  # the simulator's added delay takes these in turn, each PHASE_S long
@@ -174,7 +179,7 @@ async def passthrough(bench: Bench, fps: float, seconds: float) -> list[Row]:
             await asyncio.sleep(PHASE_S)
 
     run, _ = await asyncio.gather(
-        run_stamped(bench.client, ["passthrough"], fps=fps, seconds=PHASE_S * (len(DELAYS_S) * CYCLES + 2)),
+        stream_stamped(bench.client, ["passthrough"], fps=fps, seconds=PHASE_S * (len(DELAYS_S) * CYCLES + 2)),
         cycle_delays())
     truth = pd.DataFrame((await bench.control.get(f"/sim/sessions/{run.session_id}/truth")).json()["frames"])
     truth = truth.dropna(subset=["input_stamp_id"])

@@ -1,7 +1,7 @@
 """Client capacity: how many frames per second the receive + analysis path sustains on one core.
 
 Receiving a frame costs a VP8 decode (as aiortc's receiver does); measuring it adds what a
-trial does per frame (:class:`lab.measure.trial` records a stamp reading and a
+trial does per frame (:mod:`lab.measure.recorder` records a stamp reading and a
 thumbnail for change detection). Both are timed in one run on the same frames, single
 threaded, so the ratio holds on a busy machine even when the absolute numbers wander.
 Target: at least 60 fps with analysis at 512x512, so the instrument is never the

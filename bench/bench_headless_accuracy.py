@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pandas as pd
 
-from lab.client import ScopeClient
-from lab.measure.accuracy import control_truth_index, sent_frame_arrivals
-from lab.measure.sent_rates import SentUnits, steady_fps, warmup_end_s
-from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
-from lab.sim import SimConfig, start_simulator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.truth, shared with the headless accuracy tests
+from lab.client import ScopeClient  # noqa: E402
+from lab.measure.result import TrialResult  # noqa: E402
+from lab.measure.run import run_trial  # noqa: E402
+from lab.measure.spec import ControlChange, TrialSpec  # noqa: E402
+from lab.sim import SimConfig, start_simulator  # noqa: E402
+from tests.truth.accuracy import control_truth_index, sent_frame_arrivals  # noqa: E402
+from tests.truth.sent_rates import SentUnits, steady_fps, warmup_end_s  # noqa: E402
 
 VIAS = ("webrtc", "headless-ts", "headless-frame")
 

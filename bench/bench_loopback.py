@@ -22,14 +22,16 @@ import argparse
 import asyncio
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import psutil
 
-from lab.client import ScopeClient
-from lab.measure.latency import stamp_accounting
-from lab.measure.stamped import run_stamped
-from lab.sim import SimConfig, start_simulator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.stamped_stream, shared with the accuracy tests
+from lab.client import ScopeClient  # noqa: E402
+from lab.measure.latency import stamp_accounting  # noqa: E402
+from lab.sim import SimConfig, start_simulator  # noqa: E402
+from tests.stamped_stream import stream_stamped  # noqa: E402
 
 RESOLUTIONS = [(512, 512), (576, 320)]
 
@@ -37,7 +39,7 @@ RESOLUTIONS = [(512, 512), (576, 320)]
 async def one_run(client: ScopeClient, sim_process: psutil.Process, width: int, height: int,
                   fps: float, seconds: float) -> dict[str, object]:
     cpu_client, cpu_sim = time.process_time(), sum(sim_process.cpu_times()[:2])
-    run = await run_stamped(client, ["passthrough"], width=width, height=height, fps=fps, seconds=seconds)
+    run = await stream_stamped(client, ["passthrough"], width=width, height=height, fps=fps, seconds=seconds)
     cpu_client = time.process_time() - cpu_client
     cpu_sim = sum(sim_process.cpu_times()[:2]) - cpu_sim
     frames, timeline = run.frames, run.timeline

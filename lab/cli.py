@@ -23,7 +23,7 @@ from lab.inputs import pod_inputs
 from lab.overview import server_overview
 
 if TYPE_CHECKING:
-    from lab.measure.trial import TrialResult
+    from lab.measure.result import TrialResult
     from lab.quality.embed import Embedder
 
 __all__ = ["main", "build_parser"]
@@ -283,7 +283,8 @@ async def _doctor(args: argparse.Namespace) -> int:
 
 async def _measure(args: argparse.Namespace) -> int:
     from lab.measure.repeats import trial_table
-    from lab.measure.trial import TrialSpec, run_trial
+    from lab.measure.run import run_trial
+    from lab.measure.spec import TrialSpec
 
     parameters = {"prompts": [{"text": args.prompt, "weight": 1.0}]} if args.prompt else {}
     via = "webrtc" if args.via == "webrtc" else f"headless-{args.reader}"

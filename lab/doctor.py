@@ -397,7 +397,8 @@ async def _check_webrtc(run: _Run) -> Check | None:
     if "passthrough" not in run.schemas.pipelines:
         return Check("webrtc", "warn", "no passthrough pipeline to test with",
                      "This server lists no passthrough pipeline; the WebRTC check needs it.")
-    from lab.measure.trial import TrialSpec, run_trial
+    from lab.measure.run import run_trial
+    from lab.measure.spec import TrialSpec
 
     result = await run_trial(run.client, TrialSpec("passthrough", source="stamped", fps=ROUND_TRIP_FPS,
                                                    duration_s=ROUND_TRIP_S, resolution=(512, 512)))
@@ -428,7 +429,8 @@ async def _check_deep_load(run: _Run) -> Check | None:
     if not ready:
         return Check("deep load", "warn", "no generative pipeline with downloaded models fits this GPU",
                      "Download one first (see the models row), then run --deep again.")
-    from lab.measure.trial import TrialSpec, run_trial
+    from lab.measure.run import run_trial
+    from lab.measure.spec import TrialSpec
 
     pipeline = ready[0].id
     result = await run_trial(run.client, TrialSpec(pipeline, mode="text", duration_s=DEEP_STREAM_S,

@@ -28,7 +28,7 @@ Tolerances:
   baseline.
 
 The rates, warm-up and stalls of what the simulator sent come from
-:mod:`lab.measure.sent_rates`, written apart from the measuring code (and tested on
+:mod:`tests.truth.sent_rates`, written apart from the measuring code (and tested on
 hand-built records in ``test_accuracy_truth.py``): the truth never reuses the code it
 judges. The stamp codec that the simulator's truth uses to know each input frame has its
 own tests against hand-worked stamps (``test_stamp.py``).
@@ -47,18 +47,20 @@ import pandas as pd
 import pytest
 
 from lab.client import ScopeClient
-from lab.measure.accuracy import (
+from lab.measure.arrivals import analyze_arrivals
+from lab.measure.result import TrialResult
+from lab.measure.run import run_trial
+from lab.measure.spec import ControlChange, TrialSpec
+from lab.rtc import InputMode
+from tests.conftest import SimControl
+from tests.stamped_stream import stream_stamped
+from tests.truth.accuracy import (
     control_truth_index,
     latency_minus_internal_ms,
     sent_frame_arrivals,
     step_truth_index,
 )
-from lab.measure.arrivals import analyze_arrivals
-from lab.measure.sent_rates import TOLERANCE, SentUnits, stall_gaps_s, steady_fps, warmup_end_s
-from lab.measure.stamped import run_stamped
-from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
-from lab.rtc import InputMode
-from tests.conftest import SimControl
+from tests.truth.sent_rates import TOLERANCE, SentUnits, stall_gaps_s, steady_fps, warmup_end_s
 
 pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
 
@@ -85,7 +87,7 @@ def prompts(text: str) -> dict[str, Any]:
 async def stamped_session(client: ScopeClient, sim: SimControl, seconds: float = SECONDS,
                           fps: float = FPS) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stream stamped passthrough; return client frames (joined with sends) and the truth frames."""
-    run = await run_stamped(client, ["passthrough"], fps=fps, seconds=seconds)
+    run = await stream_stamped(client, ["passthrough"], fps=fps, seconds=seconds)
     return run.frames, pd.DataFrame(sim.truth(run.session_id)["frames"])
 
 
@@ -143,7 +145,7 @@ async def test_latency_moves_with_the_internal_delay(client: ScopeClient, sim: S
                 changes.append((time.perf_counter_ns(), delay_s))
                 await asyncio.sleep(PHASE_S)
 
-    run, _ = await asyncio.gather(run_stamped(client, ["passthrough"], fps=FPS, seconds=PHASE_S * (3 * CYCLES + 2)),
+    run, _ = await asyncio.gather(stream_stamped(client, ["passthrough"], fps=FPS, seconds=PHASE_S * (3 * CYCLES + 2)),
                                   cycle_delays())
     truth = pd.DataFrame(sim.truth(run.session_id)["frames"]).dropna(subset=["input_stamp_id"])
     truth["delay_s"] = np.nan

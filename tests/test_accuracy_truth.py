@@ -1,20 +1,20 @@
 """The truth side of the accuracy tests, on hand-built records with answers worked out by hand:
-rates of what the simulator sent (lab.measure.sent_rates) and which frame answers a stimulus
-(lab.measure.accuracy)."""
+rates of what the simulator sent (tests.truth.sent_rates) and which frame answers a stimulus
+(tests.truth.accuracy)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from lab.measure.accuracy import (
+from tests.truth.accuracy import (
     SKIP_START_FRAMES,
     control_truth_index,
     latency_minus_internal_ms,
     sent_frame_arrivals,
     step_truth_index,
 )
-from lab.measure.sent_rates import SentUnits, stall_gaps_s, steady_fps, warmup_end_s
+from tests.truth.sent_rates import SentUnits, stall_gaps_s, steady_fps, warmup_end_s
 
 MS = 1_000_000
 ORIGIN_NS = 5_000_000_000  # the simulator's clock does not start at 0

@@ -21,10 +21,12 @@ import pandas as pd
 import pytest
 
 from lab.client import ScopeClient
-from lab.measure.accuracy import control_truth_index, sent_frame_arrivals
-from lab.measure.sent_rates import SentUnits, steady_fps, warmup_end_s
-from lab.measure.trial import ControlChange, TrialResult, TrialSpec, run_trial
+from lab.measure.result import TrialResult
+from lab.measure.run import run_trial
+from lab.measure.spec import ControlChange, TrialSpec
 from tests.conftest import SimControl
+from tests.truth.accuracy import control_truth_index, sent_frame_arrivals
+from tests.truth.sent_rates import SentUnits, steady_fps, warmup_end_s
 
 pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
 

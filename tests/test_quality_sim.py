@@ -19,7 +19,8 @@ from lab import resources
 from lab.cli import main
 from lab.client import ScopeClient
 from lab.stamp import decode_stamp
-from lab.measure.trial import Segment, TrialSpec, run_session
+from lab.measure.run import run_session
+from lab.measure.spec import Segment, TrialSpec
 from lab.quality.embed import load_embedder
 from lab.quality.samples import QualitySamples
 from lab.quality.score import QUALITY_FIGURES, score_trial

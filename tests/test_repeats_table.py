@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from lab.measure.repeats import repeats_figures, repeats_table, trial_table
 from lab.stats import Figure
-from lab.measure.trial import TrialResult, TrialSpec
+from lab.measure.result import TrialResult
+from lab.measure.spec import TrialSpec
 
 
 def _trial(fps: float, latency_ms: float) -> TrialResult:

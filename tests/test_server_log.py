@@ -9,7 +9,8 @@ import pytest
 from lab.client import ScopeClient
 from lab.doctor import run_doctor
 from lab.errors import PipelineLoadError
-from lab.measure.trial import TrialSpec, run_trial
+from lab.measure.run import run_trial
+from lab.measure.spec import TrialSpec
 from lab.serverlog import MAX_LINE_CHARS, relevant_lines
 from lab.redact import REDACTED
 from lab.store import load_runs

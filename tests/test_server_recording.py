@@ -15,7 +15,8 @@ import pytest
 
 from lab.cli import EXIT_OK, main
 from lab.client import ScopeClient
-from lab.measure.trial import TrialSpec, run_trial
+from lab.measure.run import run_trial
+from lab.measure.spec import TrialSpec
 from lab.store import list_runs, read_rows
 from lab.sweep import load_spec, run_sweep
 from tests.conftest import SimControl

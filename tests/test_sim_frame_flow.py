@@ -31,12 +31,13 @@ import pandas as pd
 import pytest
 
 from lab.client import ScopeClient
-from lab.measure.accuracy import latency_minus_internal_ms
-from lab.measure.trial import TrialSpec, run_trial
+from lab.measure.run import run_trial
+from lab.measure.spec import TrialSpec
 from lab.sim.media.quality import NOTHING_INJECTED
 from lab.sim.media.queues import InputFrame, InputQueue, OutputBuffer, OutputFrame, sample_indices
 from tests.test_accuracy import last_truth
 from tests.conftest import SimControl
+from tests.truth.accuracy import latency_minus_internal_ms
 
 SESSION_S = 60.0
 INPUT_FPS = 20.0  # longlive at 512x512 makes about 13 fps: the input outruns it

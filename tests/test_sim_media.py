@@ -23,13 +23,13 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender
 from lab.client import ScopeClient
 from lab.errors import ConnectionFailedError, ServerError, StreamStalledError, StreamStoppedError
 from lab.loopback import LOOPBACK_ADDRESS, restrict_to_loopback, sdp_candidate_addresses
-from lab.measure.accuracy import sent_frame_arrivals
 from lab.stamp import decode_stamp, stamp_frame
 from lab.rtc import ReceivedFrame, RtcSession, open_session
 from lab.sim import SimConfig, create_app, parse_fault_spec
 from lab.sim.profiles import PipelineProfile, load_profiles
 from lab.sources import StampedSource, TestPatternSource
 from tests.conftest import SimControl
+from tests.truth.accuracy import sent_frame_arrivals
 
 pytestmark = pytest.mark.slow  # streams in real time: `make check` leaves it out
 

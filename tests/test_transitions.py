@@ -12,14 +12,15 @@ from lab.client import ScopeClient
 from lab.doctor import run_doctor
 from lab.logbook import ServerRuns
 from lab.logbook.performance_rows import performance_table
-from lab.measure.accuracy import control_truth_index
-from lab.measure.trial import Segment, TrialSpec, run_session
+from lab.measure.run import run_session
+from lab.measure.spec import Segment, TrialSpec
 from lab.models import GPU_UNKNOWN, gpu_memory_text
 from lab.sweep.planner import gather_facts, plan_sweep
 from lab.sweep.runner import prompt_changes, trial_row
 from lab.sweep.spec import SpecError, load_spec
 from tests.conftest import SimControl, load_fixture
 from tests.fixtures import PIPELINES_RUN, copy_runs
+from tests.truth.accuracy import control_truth_index
 
 BASE = [{"text": "a lighthouse at dusk", "weight": 1.0}]
 SPEC = {"pipelines": ["longlive", "passthrough"], "mode": "text", "duration_s": 12, "transition_steps": [0, 4],

@@ -116,7 +116,8 @@ fps: float = 15.0  # input frame rate (v2v)
     ("code", """
 from lab import connect
 from lab.measure.repeats import repeats_table, trial_table
-from lab.measure.trial import TrialSpec, run_trial
+from lab.measure.run import run_trial
+from lab.measure.spec import TrialSpec
 from lab.report.trial_plots import trial_dashboard
 
 client = connect(target)

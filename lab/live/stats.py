@@ -2,7 +2,7 @@
 
 These are figures to watch, not to report: they cover a short window (``window_s``, 3 s
 by default) and carry no confidence interval. For measurements, run a trial
-(:mod:`lab.measure.trial`).
+(:mod:`lab.measure.run`).
 
 - ``fps``: frames that arrived in the window divided by the window (in the first
   seconds: frames after the first one, divided by the time since it), so a stall shows

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from lab.stats import percentile_figure, summarize
-from lab.measure.trial import TrialResult
+from lab.measure.result import TrialResult
 from lab.units import format_by_row
 
 __all__ = ["repeats_figures", "repeats_table", "trial_table"]

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure as MplFigure
 
-from lab.measure.trial import TrialResult
+from lab.measure.result import TrialResult
 from lab.report.style import rolling_fps, watermark
 
 __all__ = ["watermark", "rolling_fps", "plot_fps_over_time", "plot_latency_cdf", "plot_interval_histogram", "trial_dashboard"]

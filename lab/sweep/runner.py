@@ -6,7 +6,7 @@ Guarantees:
   killed process loses at most the trial in flight; ``resume=RUN_ID`` replans from the
   run's own manifest (trial ids are deterministic) and runs only what has no row yet;
 - a failure is a row (error class, phase, message, and the server's log lines that explain it,
-  see :func:`lab.measure.trial.error_record`) and the sweep goes on: a failed load
+  see :func:`lab.measure.result.error_record`) and the sweep goes on: a failed load
   fails its group's trials, a stopped stream fails its segment and marks the rest of that
   session ``not run``;
 - several targets run concurrently, each strictly one trial at a time;
@@ -42,9 +42,10 @@ from lab.connect import connect
 from lab.errors import LabError
 from lab.inputs import pod_inputs
 from lab.headless import setup_steps
+from lab.measure.result import TrialResult, error_record
+from lab.measure.run import run_session
+from lab.measure.spec import ControlChange, Segment, TrialSpec, load_params
 from lab.measure.transition import Transition, prompt_update
-from lab.measure.trial import (ControlChange, Segment, TrialResult, TrialSpec, error_record, load_params,
-                               run_session)
 from lab.models import PipelineSchema
 from lab.quality.embed import load_embedder
 from lab.quality.samples import QualitySamples

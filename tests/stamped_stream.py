@@ -1,7 +1,8 @@
 """Stream a stamped source through a pipeline and return the frames joined with what was sent.
 
 The shortest path to exact per-frame latency for frame-preserving pipelines
-(passthrough, gray): used by the accuracy tests and the loopback benchmarks.
+(passthrough, gray), without a trial's analysis: used by the accuracy tests and by
+``bench/bench_accuracy.py`` and ``bench/bench_loopback.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from lab.stamp import decode_stamp
 from lab.rtc import SessionTimeline, open_session
 from lab.sources import StampedSource
 
-__all__ = ["StampedRun", "run_stamped"]
+__all__ = ["StampedRun", "stream_stamped"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class StampedRun:
     timeline: SessionTimeline
 
 
-async def run_stamped(client: ScopeClient, pipeline_ids: Sequence[str], *, width: int = 512, height: int = 512,
+async def stream_stamped(client: ScopeClient, pipeline_ids: Sequence[str], *, width: int = 512, height: int = 512,
                       fps: float = 15.0, seconds: float = 5.0) -> StampedRun:
     """Stream ``seconds`` of stamped input through loaded ``pipeline_ids`` and join by stamp id."""
     source = StampedSource(width, height, fps)
