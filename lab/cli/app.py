@@ -51,7 +51,8 @@ def _add_demo_command(commands: argparse._SubParsersAction) -> None:  # type: ig
     from lab import demo
 
     demo_parser = commands.add_parser(
-        "demo", help="the main job on a simulator: deploy check, sweeps (papermill), research log, report",
+        "demo", help="the main job on a simulator: deploy check, sweeps (papermill, integration), research log, "
+                "report",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     demo.add_arguments(demo_parser)
     demo_parser.set_defaults(handler=demo.run)
