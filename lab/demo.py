@@ -1,37 +1,49 @@
 """``lab demo``: the main job, end to end, against a simulator on loopback.
 
 1. start one simulator (``lab sim``) for every step, so all runs come from one server;
-2. the deploy check; the demo stops if it fails;
+2. the deploy check (:func:`lab.doctor.run_doctor`, printed as ``lab doctor`` prints it).
+   It *fails* when a check fails (the doctor's exit 2, "not ready"): the demo then says so
+   and exits 2 without running anything else, since the sweeps would only record errors.
+   Warnings (exit 1, "usable, with warnings") are printed and the demo goes on;
 3. notebooks 02 (pipelines), 03 (VACE cost) and 07 (avatar quality) through papermill,
    as one would run them against a pod, each leaving a run folder in ``results/``;
-4. the research log: the shipped template copied to ``results/research-log.md`` once,
+4. the integration sweep (the shipped ``integration`` spec): one pipeline read over WebRTC,
+   headless ``output.ts`` and ``/session/frame`` polling, for "Simplest web UI integration path?";
+5. the research log: the shipped template copied to ``results/research-log.md`` once,
    then its managed tables and answers filled from the runs; an HTML report.
 
 By default the sweeps are sized for a quick look (under 5 minutes on 2 cores); ``--full``
 runs the long version. The speed sweeps give every condition 3 trials, the fewest for
 which the research log gives a confidence interval over trials; the quick avatar sweep
 runs one longer trial per condition (its answers then carry that trial's own CI and say
-so), since identity drift needs time to show. Each stage has a heading and the sweeps a
-progress bar. It prints where everything is. Everything it measures is SIMULATED.
+so), since identity drift needs time to show; the quick integration sweep runs one 6 s
+trial per path on one pipeline (its prompt change comes 3.5 s in, so ``--duration`` leaves
+its length alone). Each stage has a heading and the sweeps a progress bar. It prints where
+everything is. Everything it measures is SIMULATED.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from tqdm import tqdm
 
+from lab.doctor import EXIT_FAIL, EXIT_WARN, run_doctor
+from lab.errors import LabError
+from lab.logbook.integration import PATH_NAMES
 from lab.sim import SimConfig, start_simulator
 from lab.store import MANIFEST, TRIALS, list_runs, read_rows
+from lab.sweep import SweepSpec, load_spec, run_sweep
 
 __all__ = ["add_arguments", "run", "DemoSize", "QUICK", "FULL", "demo_size", "deploy_check", "RunProgress"]
 
@@ -40,16 +52,19 @@ NOTEBOOKS = ROOT / "notebooks"
 # The kernel papermill starts talks to it over loopback TCP; CurveZMQ keys encrypt that
 # (ipykernel warns on every start without them). "auto": when the kernelspec supports it.
 KERNEL_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
+INTEGRATION_SPEC = "integration"  # the shipped spec behind the research log's integration question
 
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How much the demo measures: seconds per trial and each notebook's papermill parameters."""
+    """How much the demo measures: seconds per trial, each notebook's papermill parameters, and
+    the keys of the shipped integration spec it overrides."""
 
     name: str
     duration_s: float
     sweeps: Mapping[str, Mapping[str, Any]]
     run_reports: bool = False  # a report per run as well as the combined one
+    integration: Mapping[str, Any] = field(default_factory=dict)
 
     def describe(self, notebook: str) -> str:
         """``3 pipelines, 3 trials each of 3 s``: what one sweep measures, for its heading."""
@@ -66,21 +81,36 @@ class DemoSize:
         """Seconds per trial of one sweep: its own where it sets one, else the demo's."""
         return float(self.sweeps[notebook].get("duration_s", self.duration_s))
 
+    def integration_spec(self) -> SweepSpec:
+        """The shipped ``integration`` spec with this size's overrides."""
+        return load_spec(INTEGRATION_SPEC, self.integration)
+
+    def describe_integration(self) -> str:
+        """``1 pipeline read over WebRTC, ..., 1 trial each of 6 s``: what the integration sweep measures."""
+        spec = self.integration_spec()
+        pipelines = len(spec.pipelines) if isinstance(spec.pipelines, list) else spec.pipelines
+        paths = ", ".join(PATH_NAMES.get(via, via) for via in spec.via)
+        trials = "trial" if spec.repeats == 1 else "trials"
+        return (f"{pipelines} pipeline{'' if pipelines == 1 else 's'} read over {paths}, "
+                f"{spec.repeats} {trials} each of {spec.duration_s:g} s")
+
 
 # A quick look: a fast, a slow and a frame-preserving pipeline; VACE off against on with
 # two reference images on the fast one (its trials take half as long); the avatar sweep
-# (VACE off, then on at three context scales) on the fast one, one 6 s trial each. Under
-# 5 minutes on 2 cores. 3 s per speed trial: a generative pipeline's step test fires 3 s
-# into a trial, so a shorter one has no latency figure.
+# (VACE off, then on at three context scales) on the fast one, one 6 s trial each; the
+# integration sweep's three paths on the fast one, one 6 s trial each (its prompt change
+# comes 3.5 s in). Under 5 minutes on 2 cores. 3 s per speed trial: a generative
+# pipeline's step test fires 3 s into a trial, so a shorter one has no latency figure.
 QUICK = DemoSize("quick look", 3.0, {
     "02-pipeline-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2", "longlive", "passthrough"]},
     "03-vace-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2"], "ref_counts": [2],
                             "context_scales": [1.0]},
     "07-avatar-quality.ipynb": {"repeats": 1, "pipelines": ["streamdiffusionv2"], "duration_s": 6.0,
                                 "context_scales": [0.5, 1.0, 1.5]},
-})
+}, integration={"pipelines": ["streamdiffusionv2"], "repeats": 1, "duration_s": 6.0})
 # The long version: the research log's pipelines plus passthrough, 0, 1, 2 and 4 reference
-# images, and the avatar sweep on two pipelines with 3 trials per condition.
+# images, the avatar sweep on two pipelines with 3 trials per condition, and the shipped
+# integration spec as it is (two pipelines, 3 trials of 8 s per path).
 FULL = DemoSize("full", 3.0, {
     "02-pipeline-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2", "longlive", "krea-realtime-video",
                                                             "reward-forcing", "memflow", "passthrough"]},
@@ -97,9 +127,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulator speed for loads and downloads (streaming is always real time)")
     parser.add_argument("--full", action="store_true",
                         help="the long version: five generative pipelines, VACE with 0/1/2/4 reference images, "
-                             "a report per run (about 7 min instead of 3)")
+                             "the shipped integration spec, a report per run (about 10 min instead of 4)")
     parser.add_argument("--duration", type=_seconds, default=None,
-                        help=f"seconds measured per trial (default {QUICK.duration_s:g})")
+                        help=f"seconds measured per trial (default {QUICK.duration_s:g}; not the integration sweep's, "
+                             "whose prompt change needs a longer trial)")
 
 
 def _seconds(text: str) -> float:
@@ -119,19 +150,19 @@ def demo_size(args: argparse.Namespace) -> DemoSize:
     if args.duration is None:
         return size
     sweeps = {name: {**parameters, "duration_s": args.duration} for name, parameters in size.sweeps.items()}
-    return DemoSize(size.name, args.duration, sweeps, size.run_reports)
+    return DemoSize(size.name, args.duration, sweeps, size.run_reports, size.integration)
 
 
 def deploy_check(url: str) -> bool:
-    """Run ``lab doctor`` on ``url``; False (having said why) when the sweeps should not run."""
-    from lab.cli import main as lab_main
-
-    code = lab_main(["doctor", url])
-    if code == 2:
-        print(f"\nThe deploy check failed (lab doctor exit 2): see the FAIL lines above. The sweeps would "
+    """Run the deploy check on ``url`` and print its report as ``lab doctor`` does; False (having
+    said why) when a check failed and the sweeps should not run. Warnings let them run."""
+    report = asyncio.run(run_doctor(url))
+    print(report.text(), flush=True)
+    if report.exit_code == EXIT_FAIL:
+        print(f"\nThe deploy check failed (lab doctor exit {EXIT_FAIL}): see the FAIL lines above. The sweeps would "
               f"only record errors against {url}, so the demo stops here.", file=sys.stderr, flush=True)
         return False
-    if code == 1:
+    if report.exit_code == EXIT_WARN:
         print("\nThe deploy check passed with warnings (WARN lines above); going on.", flush=True)
     return True
 
@@ -195,10 +226,7 @@ class RunProgress:
 
 
 def run(args: argparse.Namespace) -> int:
-    import papermill
-    from traitlets.config import Config
-
-    from lab.cli import main as lab_main
+    """Run the demo (see the module's docstring); 0, or 2 when the deploy check or the report failed."""
     from lab.logbook import ensure_log
 
     size = demo_size(args)
@@ -207,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     executed.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     stages: dict[str, float] = {}
-    steps = len(size.sweeps) + 2
+    steps = len(size.sweeps) + 3
 
     def heading(number: int, text: str) -> None:
         print(f"\n== [{number}/{steps}] {text} ==", flush=True)
@@ -218,22 +246,21 @@ def run(args: argparse.Namespace) -> int:
         heading(1, "deploy check: lab doctor")
         stage_started = time.perf_counter()
         if not deploy_check(sim.url):
-            return 2
+            return EXIT_FAIL
         stages["deploy check"] = time.perf_counter() - stage_started
-        for number, (name, parameters) in enumerate(size.sweeps.items(), start=2):
+        for number, name in enumerate(size.sweeps, start=2):
             heading(number, f"notebooks/{name} through papermill: {size.describe(name)}")
             stage_started = time.perf_counter()
-            with RunProgress(out, name.removesuffix(".ipynb")):
-                papermill.execute_notebook(NOTEBOOKS / name, executed / name, cwd=str(NOTEBOOKS),
-                                           kernel_name="python3", progress_bar=False, config=Config(KERNEL_CONFIG),
-                                           parameters={**parameters, "target": sim.url, "out_dir": str(out),
-                                                       "duration_s": size.duration_s_of(name)})
+            _run_notebook(name, size, sim.url, out)
             stages[name.split("-")[0]] = time.perf_counter() - stage_started
+        heading(steps - 1, f"integration sweep (lab sweep {INTEGRATION_SPEC}): {size.describe_integration()}")
+        stage_started = time.perf_counter()
+        asyncio.run(run_sweep(size.integration_spec(), targets=[sim.url], out_dir=out))
+        stages["integration"] = time.perf_counter() - stage_started
     log = ensure_log(out / "research-log.md")
     heading(steps, "research log and report: lab report")
     stage_started = time.perf_counter()
-    code = lab_main(["report", "--out", str(out), "--log", str(log), "--html", str(out / "report.html"),
-                     *([] if size.run_reports else ["--no-run-reports"])])
+    code = _write_log_and_report(out, log, per_run=size.run_reports)
     stages["report"] = time.perf_counter() - stage_started
     timings = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in stages.items())
     print(f"\nDone in {time.perf_counter() - started:.0f} s ({timings}). Everything above is SIMULATED. Open:")
@@ -243,6 +270,32 @@ def run(args: argparse.Namespace) -> int:
     print("  .venv/bin/jupyter lab notebooks/   (add --allow-root as root) for 04 (warm-up, latency), "
           "05 (live panel), 06 (research log)")
     return code
+
+
+def _run_notebook(name: str, size: DemoSize, url: str, out: Path) -> None:
+    """Execute one sweep notebook through papermill against ``url``, into ``out/notebooks/``, with a progress bar."""
+    import papermill
+    from traitlets.config import Config
+
+    with RunProgress(out, name.removesuffix(".ipynb")):
+        papermill.execute_notebook(NOTEBOOKS / name, out / "notebooks" / name, cwd=str(NOTEBOOKS),
+                                   kernel_name="python3", progress_bar=False, config=Config(KERNEL_CONFIG),
+                                   parameters={**size.sweeps[name], "target": url, "out_dir": str(out),
+                                               "duration_s": size.duration_s_of(name)})
+
+
+def _write_log_and_report(out: Path, log: Path, *, per_run: bool) -> int:
+    """Fill ``log`` and write ``out/report.html`` from the newest run of each sweep, as ``lab report``
+    does; 0, or 2 having printed the error (runs of different servers, say)."""
+    from lab.report.writer import write_report
+
+    try:
+        outcome = write_report(None, out, log=log, html=out / "report.html", per_run=per_run)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2  # lab's exit code for a LabError
+    print(outcome.describe())
+    return 0
 
 
 if __name__ == "__main__":

@@ -66,6 +66,16 @@ def test_the_heading_says_what_each_sweep_measures() -> None:
                                                          "0.5/1.0/1.5, 1 trial each of 6 s")
 
 
+def test_the_integration_sweep_reads_every_path_and_keeps_its_own_length() -> None:
+    for size in (QUICK, FULL):
+        spec = size.integration_spec()
+        assert spec.via == ["webrtc", "headless-ts", "headless-frame"]
+        assert spec.duration_s > max(control.at_s for control in spec.controls)  # the prompt change is measured
+    assert demo_size(_demo_args("--duration", "2")).integration_spec() == QUICK.integration_spec()
+    assert QUICK.describe_integration() == ("1 pipeline read over WebRTC, headless output.ts, headless "
+                                            "/session/frame polling, 1 trial each of 6 s")
+
+
 def test_a_failed_deploy_check_stops_the_demo_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
