@@ -16,13 +16,9 @@ from PIL import Image
 
 from lab.client import ScopeClient
 from lab.errors import PipelineLoadError
-from lab.live.controller import (
-    LOADING_STAGES,
-    LiveController,
-    LoadState,
-    LoadStatus,
-    StreamState,
-)
+from lab.live.controller import LiveController
+from lab.live.loading import LOADING_STAGES, LoadState, LoadStatus
+from lab.live.streaming import StreamState
 from lab.live.controls import Transition
 from lab.live.inputs import PushedSource
 from lab.measure.change import thumbnail

@@ -21,9 +21,9 @@ import pytest
 from PIL import Image
 
 from lab.live.browser import GONE_GRACE_S, SILENCE_S, Presence
-from lab.live.controller import StreamState
 from lab.live.inputs import PushedSource
 from lab.live.panel import _PANELS, LivePanel
+from lab.live.streaming import StreamState
 from lab.live.view import FrameView, placeholder_jpeg
 from tests.conftest import SimControl
 from tests.test_live_controller import wait_for

@@ -16,16 +16,22 @@ input (video mode) is the stamped test pattern, the shipped clip, an uploaded cl
 browser's webcam. Snapshot and Record save frames, clips and figures in
 ``results/live/<run-id>/``, labelled SIMULATED for the simulator.
 
-Modules, one job each (imports point one way: panel → controller → the rest):
+Modules, one job each (imports point one way: panel → steering → layout, display → controller → the rest):
 
     controls    schema → runtime controls; prompt, transition and update diffing
     stats       rolling fps, frame interval and latency; the chart's history
     inputs      the input choices; PushedSource, fed with webcam frames
     results     the results folder: snapshots and clips (encoded in a worker thread)
-    controller  LiveController: load state machine, session, parameters, figures, saving
+    loading     the picker's choices; one pipeline load at a time, with its progress
+    streaming   one open stream: session, input, latency from stamps, what was sent
+    saving      snapshots and the clip being recorded, with what was streamed
+    controller  LiveController: load, stream, steer, figures, saving; the exit hook
     view        FrameView (frames → JPEG → Image widget, off the event loop) and the SVG chart
     browser     the anywidgets that run in the browser: Webcam and Presence
-    panel       LivePanel: widgets wired to a controller
+    layout      PanelLayout: the panel's widgets, laid out
+    display     what the widgets show of the controller: state, figures, pipeline facts
+    steering    SteeringPanel: prompt, runtime controls and references wired to a controller
+    panel       LivePanel: load, input, saving and the panel's life, on top of the steering
 
 Design decisions:
 
@@ -46,7 +52,9 @@ Design decisions:
 
 from __future__ import annotations
 
-from lab.live.controller import LiveController, LoadState, StreamState
+from lab.live.controller import LiveController
+from lab.live.loading import LoadState
 from lab.live.panel import LivePanel
+from lab.live.streaming import StreamState
 
 __all__ = ["LivePanel", "LiveController", "LoadState", "StreamState"]

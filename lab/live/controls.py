@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lab.measure.transition import AT_ONCE, Transition, prompt_update
-from lab.protocol import ONE_SHOT_KEYS as SCOPE_ONE_SHOT_KEYS
+from lab.protocol import ONE_SHOT_KEYS
 from lab.models import PipelineSchema
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "Transition",
     "AT_ONCE",
     "UpdateTracker",
-    "ONE_SHOT_KEYS",
     "runtime_controls",
     "parse_steps",
     "prompt_items",
@@ -46,8 +45,9 @@ __all__ = [
 
 ControlKind = Literal["float", "int", "bool", "steps"]
 
-# Keys Scope applies to one chunk and then forgets: resent on purpose, never diffed away.
-ONE_SHOT_KEYS = SCOPE_ONE_SHOT_KEYS | {"reset_cache"}  # Scope's one-chunk keys, and the cache-reset trigger
+# Keys Scope acts on once and then forgets, resent on purpose and never diffed away: its
+# one-chunk keys (lab.protocol) and the cache-reset trigger the panel's button sends.
+_RESENT_KEYS = ONE_SHOT_KEYS | {"reset_cache"}
 # Schema properties handled by name below (or load-time only), never offered generically.
 _NAMED_PROPERTIES = frozenset({
     "height", "width", "base_seed", "denoising_steps", "noise_scale", "noise_controller",
@@ -219,14 +219,14 @@ class UpdateTracker:
     def changes(self, wanted: Mapping[str, Any]) -> dict[str, Any]:
         """The part of ``wanted`` that differs from what was sent (one-shot keys always)."""
         return {key: value for key, value in wanted.items()
-                if key in ONE_SHOT_KEYS or key not in self._sent or self._sent[key] != value}
+                if key in _RESENT_KEYS or key not in self._sent or self._sent[key] != value}
 
     def mark_sent(self, update: Mapping[str, Any]) -> None:
         """Record an update as sent; a transition counts as sending its target prompts."""
         for key, value in update.items():
             if key == "transition":
                 self._sent["prompts"] = value["target_prompts"]
-            elif key not in ONE_SHOT_KEYS:
+            elif key not in _RESENT_KEYS:
                 self._sent[key] = value
 
     @property
