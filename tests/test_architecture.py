@@ -21,7 +21,7 @@ LONG_MODULE_LINES = 350
 KNOWN_CYCLES: list[list[str]] = [["cli", "demo"]]
 KNOWN_LONG: set[str] = {"lab/cli.py", "lab/client.py", "lab/doctor.py", "lab/http.py", "lab/live/controller.py",
                         "lab/live/panel.py", "lab/logbook/questions.py", "lab/logbook/tables.py",
-                        "lab/measure/trial.py", "lab/rtc.py", "lab/store.py"}
+                        "lab/measure/trial.py", "lab/store.py"}
 
 
 @dataclass(frozen=True)
