@@ -24,7 +24,7 @@ from aiortc import RTCPeerConnection
 
 from lab.versions import require_tested
 
-require_tested()  # lab.rtc imports this module too, so both modules' hooks are covered
+require_tested()
 
 __all__ = ["LOOPBACK_ADDRESS", "restrict_to_loopback", "sdp_candidate_addresses"]
 

@@ -1,11 +1,11 @@
 """The software a run measured with, and the guard that keeps aiortc and aioice to tested versions.
 
-:mod:`lab.rtc` and :mod:`lab.loopback` reach into aiortc and aioice internals (a receiver's
-packet handler and timestamp mapper, an ICE gatherer's connection and its candidate
-gathering). Those can change in any release without notice, and a silently broken hook
-gives wrong timings rather than an error. So :func:`require_tested` refuses, at import of
-:mod:`lab.loopback`, versions outside the series the suite passed with (:data:`TESTED`,
-the same ranges ``pyproject.toml`` declares). ``LAB_ALLOW_UNTESTED_AIORTC=1`` turns the
+:mod:`lab.rtc.receiver_hooks` and :mod:`lab.loopback` reach into aiortc and aioice
+internals (a receiver's packet handler and timestamp mapper, an ICE gatherer's connection
+and its candidate gathering). Those can change in any release without notice, and a
+silently broken hook gives wrong timings rather than an error. So :func:`require_tested`
+refuses, at import of either module, versions outside the series the suite passed with
+(:data:`TESTED`, the same ranges ``pyproject.toml`` declares). ``LAB_ALLOW_UNTESTED_AIORTC=1`` turns the
 refusal into a warning, for trying a new release on purpose.
 """
 

@@ -70,17 +70,19 @@ def test_the_escape_hatch_warns_instead(monkeypatch: pytest.MonkeyPatch) -> None
         versions.require_tested()
 
 
-def test_importing_the_module_that_hooks_aiortc_refuses_an_untested_version() -> None:
-    """In a fresh interpreter, since lab.loopback is already imported here."""
+@pytest.mark.parametrize("module", ["lab.loopback", "lab.rtc.receiver_hooks"])
+def test_importing_a_module_that_hooks_aiortc_refuses_an_untested_version(module: str) -> None:
+    """In a fresh interpreter (this one may have imported it already); the module's own check refuses."""
     script = ("from importlib import metadata\n"
               "real = metadata.version\n"
               "metadata.version = lambda name: '1.17.0' if name == 'aiortc' else real(name)\n"
-              "import lab.loopback\n")
+              f"import {module}\n")
     env = {k: v for k, v in os.environ.items() if k != versions.ALLOW_UNTESTED_ENV}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode != 0
     assert "ImportError: scope-lab hooks into aiortc and aioice internals" in done.stderr
     assert "aiortc 1.17.0 is installed" in done.stderr
+    assert f"{module.replace('.', '/')}.py" in done.stderr
 
 
 def test_pyproject_declares_the_tested_ranges() -> None:

@@ -1,6 +1,6 @@
 """What the arrival times of output frames say: throughput, warm-up, stalls and bursts.
 
-Definitions (all on the arrival clock of :mod:`lab.rtc`, ``complete_ns``):
+Definitions (all on the arrival clock of :mod:`lab.rtc.receiving`, ``complete_ns``):
 
 - **interval**: time between consecutive frame arrivals.
 - **bursts**: Scope generates frames in chunks; when frames arrive chunked, intervals

@@ -1,21 +1,7 @@
-"""A WebRTC session with a Scope server (aiortc): send input, receive output, talk parameters.
+"""The WebRTC session with a Scope server: offer and answer, input and output, parameters.
 
-The session offers what Scope's own frontend offers: a ``parameters`` data channel
-(ordered), a first video m-line that is ``sendrecv`` (carrying our input track in
-video-to-video mode, empty in text-to-video mode), a ``recvonly`` audio m-line, and VP8
-only. ``initialParameters`` carries ``pipeline_ids`` and ``input_mode``, which Scope
-needs to start producing frames.
-
-Timing. Every received frame is recorded on ``time.perf_counter_ns`` (CLOCK_MONOTONIC on
-Linux, so the simulator's ground truth in another process shares the clock):
-
-- ``complete_ns``: the last RTP packet of the frame (marker bit) arrived: the frame could
-  be decoded from then on. This is the arrival time used for latency;
-- ``first_packet_ns``: its first RTP packet arrived;
-- ``decoded_ns``: aiortc handed over the decoded frame. aiortc's jitter buffer releases a
-  frame only when a packet of the *next* frame arrives, so ``decoded_ns - complete_ns`` is
-  about one frame interval: a receive-path bias that is recorded per frame
-  (``FrameLog.receive_bias_ms``) and never used as arrival time.
+What it offers is :mod:`lab.rtc.offer`'s; what it records of each received frame, and
+when, is :mod:`lab.rtc.receiving`'s.
 
 ICE. aiortc gathers all candidates before the offer is sent, so the offer carries them
 and no trickle (``PATCH``) is needed; Scope's answer also carries all of its candidates.
@@ -32,16 +18,12 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiortc import (
     MediaStreamTrack,
-    RTCConfiguration,
-    RTCIceServer,
     RTCPeerConnection,
     RTCRtpReceiver,
-    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.mediastreams import MediaStreamError
@@ -50,96 +32,17 @@ from lab.client import ScopeClient
 from lab.errors import ConnectionFailedError, ScopeError, StreamStoppedError
 from lab.feed import FrameFeed, FrameLog, ReceivedFrame
 from lab.loopback import restrict_to_loopback
+from lab.rtc import offer
+from lab.rtc.receiver_hooks import PacketTimes
+from lab.rtc.receiving import SessionTimeline, receive_frames
 from lab.tasks import cancel_and_wait
 
-__all__ = ["RtcSession", "open_session", "ReceivedFrame", "FrameLog", "SessionTimeline", "InputMode"]
+__all__ = ["DEFAULT_CONNECT_TIMEOUT_S", "InputMode", "RtcSession", "SessionState", "open_session"]
 
 log = logging.getLogger(__name__)
 
 InputMode = Literal["video", "text"]
 DEFAULT_CONNECT_TIMEOUT_S = 20.0
-_PACKET_MEMORY = 2048  # RTP timestamps remembered for matching decoded frames
-
-
-@dataclass
-class SessionTimeline:
-    """When each connection phase happened (perf_counter_ns), and the durations between."""
-
-    offer_sent_ns: int | None = None
-    answer_received_ns: int | None = None
-    connected_ns: int | None = None
-    first_frame_ns: int | None = None
-
-    @property
-    def signalling_s(self) -> float | None:
-        """Offer sent to answer received."""
-        return _span(self.offer_sent_ns, self.answer_received_ns)
-
-    @property
-    def connect_s(self) -> float | None:
-        """Answer received to ICE+DTLS connected."""
-        return _span(self.answer_received_ns, self.connected_ns)
-
-    @property
-    def first_frame_s(self) -> float | None:
-        """Connected to the first complete output frame."""
-        return _span(self.connected_ns, self.first_frame_ns)
-
-    @property
-    def ttff_s(self) -> float | None:
-        """Offer sent to the first complete output frame (time to first frame)."""
-        return _span(self.offer_sent_ns, self.first_frame_ns)
-
-
-def _span(start: int | None, end: int | None) -> float | None:
-    return None if start is None or end is None else (end - start) / 1e9
-
-
-class _PacketTimes:
-    """Arrival times of RTP packets per frame, read from a receiver without changing it.
-
-    Wraps the receiver's packet handler and its timestamp mapper on the instance only,
-    so that a decoded frame's pts (a mapped RTP timestamp) leads back to when its first
-    and last packets arrived.
-    """
-
-    def __init__(self, receiver: RTCRtpReceiver) -> None:
-        self._first: dict[int, int] = {}
-        self._last: dict[int, int] = {}
-        self._raw_by_pts: dict[int, int] = {}
-        handle = receiver._handle_rtp_packet
-
-        async def timed_handle(packet: Any, arrival_time_ms: int) -> None:
-            now = time.perf_counter_ns()
-            self._first.setdefault(packet.timestamp, now)
-            self._last[packet.timestamp] = now
-            _trim(self._first)
-            _trim(self._last)
-            await handle(packet, arrival_time_ms)
-
-        receiver._handle_rtp_packet = timed_handle  # type: ignore[method-assign]
-        mapper = receiver._RTCRtpReceiver__timestamp_mapper  # type: ignore[attr-defined]
-        map_timestamp = mapper.map
-
-        def recording_map(timestamp: int) -> int:
-            mapped: int = map_timestamp(timestamp)
-            self._raw_by_pts[mapped] = timestamp
-            _trim(self._raw_by_pts)
-            return mapped
-
-        mapper.map = recording_map
-
-    def lookup(self, pts: int) -> tuple[int | None, int | None]:
-        """``(first_packet_ns, last_packet_ns)`` of the frame with this pts, if known."""
-        raw = self._raw_by_pts.pop(pts, None)
-        if raw is None:
-            return None, None
-        return self._first.pop(raw, None), self._last.pop(raw, None)
-
-
-def _trim(table: dict[int, int]) -> None:
-    while len(table) > _PACKET_MEMORY:
-        del table[next(iter(table))]
 
 
 class SessionState(enum.Enum):
@@ -231,10 +134,8 @@ class RtcSession:
         loopback = client.target.is_loopback
         await client.health()  # opens the client (and starts the simulator for "sim")
         ice_servers = [] if loopback else await client.ice_servers()
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[
-            RTCIceServer(urls=s.url_list, username=s.username, credential=s.credential) for s in ice_servers
-        ]))
-        channel = pc.createDataChannel("parameters", ordered=True)
+        pc = offer.new_peer_connection(ice_servers)
+        channel = pc.createDataChannel(offer.PARAMETERS_CHANNEL, ordered=True)
         session = cls(client, pc, channel, mode)
         try:
             await session._negotiate(source, dict(parameters or {}), list(pipeline_ids), loopback)
@@ -249,18 +150,12 @@ class RtcSession:
     async def _negotiate(self, source: MediaStreamTrack | None, parameters: dict[str, Any],
                          pipeline_ids: list[str], loopback: bool) -> None:
         pc = self._pc
-        if source is not None:
-            video = pc.addTransceiver(source, direction="sendrecv")
-        else:
-            video = pc.addTransceiver("video", direction="sendrecv")
-        video.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs
-                                   if c.mimeType.lower() in ("video/vp8", "video/rtx")])
-        pc.addTransceiver("audio", direction="recvonly")
+        video = offer.add_media_lines(pc, source)
         self._wire_events(video.receiver)
         if loopback:
             restrict_to_loopback(pc)
         await pc.setLocalDescription(await pc.createOffer())
-        initial = {**parameters, "pipeline_ids": pipeline_ids, "input_mode": self.mode}
+        initial = offer.initial_parameters(parameters, pipeline_ids, self.mode)
         self.timeline.offer_sent_ns = time.perf_counter_ns()
         answer = await self.client.webrtc_offer(pc.localDescription.sdp, initial)
         self.timeline.answer_received_ns = time.perf_counter_ns()
@@ -268,7 +163,7 @@ class RtcSession:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer.sdp, type=answer.type))
 
     def _wire_events(self, video_receiver: RTCRtpReceiver) -> None:
-        packet_times = _PacketTimes(video_receiver)
+        packet_times = PacketTimes(video_receiver)
 
         @self._pc.on("connectionstatechange")
         def on_state() -> None:
@@ -303,19 +198,9 @@ class RtcSession:
 
     # -- receiving ---------------------------------------------------------------------
 
-    async def _receive(self, track: MediaStreamTrack, packet_times: _PacketTimes) -> None:
-        seq = 0
+    async def _receive(self, track: MediaStreamTrack, packet_times: PacketTimes) -> None:
         try:
-            while True:
-                frame = await track.recv()
-                decoded_ns = time.perf_counter_ns()
-                first_ns, last_ns = packet_times.lookup(frame.pts)
-                received = ReceivedFrame(seq, last_ns or decoded_ns, first_ns, decoded_ns,
-                                         frame.pts, frame.width, frame.height, frame)
-                if seq == 0:
-                    self.timeline.first_frame_ns = received.complete_ns
-                seq += 1
-                self.feed.deliver(received)
+            await receive_frames(track, packet_times, self.feed, self.timeline)
         except MediaStreamError:
             log.debug("session %s: output track ended", self.session_id)
         finally:
