@@ -19,7 +19,8 @@ Modules::
     loras         the emulated LoRA directory;  plugins: the emulated plugin list
     catalogue     node definitions and workflow dependency checks
     integrations  OSC, DMX, tempo, cloud and input sources, as a pod without them answers
-    recordings    recording switches of WebRTC sessions
+    input_sources the video_file input source;  input_preview: its MJPEG preview stream
+    recordings    recording switches of sessions (WebRTC and headless)
     simlog        the simulator's in-memory log (/api/v1/logs/*)
     errors        RouteError: a Scope refusal raised by state modules
     state         SimState: all mutable state, resettable
