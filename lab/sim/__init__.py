@@ -12,6 +12,7 @@ Modules::
     faults        Fault, parse_fault_spec, the book of active faults
     middleware    HTTP faults as ASGI middleware
     loader        pipeline load state machine
+    graph         a headless start's graph: Scope's checks, the one shape the simulator runs
     downloads     model files and emulated downloads
     assets        the asset directory
     host          fixed host answers (hardware integrations, API keys)
