@@ -12,6 +12,7 @@ Modules::
     faults        Fault, parse_fault_spec, the book of active faults
     middleware    HTTP faults as ASGI middleware
     loader        pipeline load state machine
+    graph         a headless start's graph: Scope's checks, the one shape the simulator runs
     downloads     model files and emulated downloads
     assets        the asset directory
     host          fixed host answers (hardware integrations, API keys)
@@ -19,7 +20,8 @@ Modules::
     loras         the emulated LoRA directory;  plugins: the emulated plugin list
     catalogue     node definitions and workflow dependency checks
     integrations  OSC, DMX, tempo, cloud and input sources, as a pod without them answers
-    recordings    recording switches of WebRTC sessions
+    input_sources the video_file input source;  input_preview: its MJPEG preview stream
+    recordings    recording switches of sessions (WebRTC and headless)
     simlog        the simulator's in-memory log (/api/v1/logs/*)
     errors        RouteError: a Scope refusal raised by state modules
     state         SimState: all mutable state, resettable

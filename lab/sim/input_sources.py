@@ -23,8 +23,15 @@ from lab.sim.errors import RouteError
 from lab.sources import VideoFileSource
 from lab.sources.base import Picture
 
-__all__ = ["VIDEO_FILE", "InputSourceError", "open_video_file", "video_file_sources", "video_resolution",
-           "find_video_file"]
+__all__ = [
+    "VIDEO_FILE",
+    "InputSourceError",
+    "find_video_file",
+    "open_video_file",
+    "playable_video_file",
+    "video_file_sources",
+    "video_resolution",
+]
 
 VIDEO_FILE = "video_file"
 
@@ -72,6 +79,19 @@ def open_video_file(source_name: str, assets: AssetStore, *, flip_vertical: bool
     # Sources are 4:2:0, so an odd-sized file is scaled by a pixel to even (Scope pads instead).
     width, height = size["width"] + size["width"] % 2, size["height"] + size["height"] % 2
     return (_FlippedFile if flip_vertical else VideoFileSource)(path, loop=True, width=width, height=height)
+
+
+def playable_video_file(source_name: str, assets: AssetStore) -> Path:
+    """The file ``source_name`` names, checked to hold video PyAV can decode.
+
+    Raises
+    ------
+    InputSourceError
+        As :func:`open_video_file`.
+    """
+    path = find_video_file(source_name, assets)
+    _resolution(path)
+    return path
 
 
 def video_file_sources(assets: AssetStore) -> list[dict[str, Any]]:

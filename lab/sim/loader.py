@@ -156,6 +156,12 @@ class PipelineLoader:
             self._error = None
         return body
 
+    async def settled(self) -> LoadStatus:
+        """Wait until no load is in progress (a replacing load too); the status then, kept."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+        return self._status
+
     async def aclose(self) -> None:
         """Cancel a load in progress and wait for it to end."""
         tasks = list(self._tasks)

@@ -1,12 +1,14 @@
-"""Server-side recordings of WebRTC sessions, behind ``/api/v1/recordings/{session_id}``.
+"""Server-side recordings of sessions, behind ``/api/v1/recordings/{session_id}``.
 
-Starting a recording taps the session's output track: every frame it sends from then on is
-encoded into an MP4 file (:class:`lab.sim.media.recorder.Recorder`) in the book's temporary
-folder. Scope's answers are kept (``started``/``already_recording``,
-``stopped``/``not_recording``). A stopped recording can be downloaded once: the file is
-deleted after it is sent, as Scope deletes its temporary file. Downloading while still
-recording is a 404 that says to stop first (what Scope does then is not known). Closing a
-session deletes its recordings, as Scope does.
+A session is a WebRTC one (its ``sessionId``) or the headless one (``headless``, whose
+output track feeds ``output.ts``). Starting a recording taps the session's output track:
+every frame it sends from then on is encoded into an MP4 file
+(:class:`lab.sim.media.recorder.Recorder`) in the book's temporary folder. Scope's answers
+are kept (``started``/``already_recording``, ``stopped``/``not_recording``). A stopped
+recording can be downloaded once: the file is deleted after it is sent, as Scope deletes its
+temporary file. Downloading while still recording is a 404 that says to stop first (what
+Scope does then is not known). Closing a session deletes its recordings, as Scope does; for
+the headless session, so do ``stop`` and a new start, which replaces it under the same id.
 """
 
 from __future__ import annotations

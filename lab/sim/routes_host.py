@@ -5,7 +5,7 @@ before it answers, not half a second after, so that the next request already see
 ``server_start_time``; the process itself keeps running. The logs are the simulator's own
 (:mod:`lab.sim.simlog`). Cloud, NDI, Spout and Syphon are integrations the emulated pod lacks
 (:mod:`lab.sim.integrations`); video files are its one input source
-(:mod:`lab.sim.input_sources`).
+(:mod:`lab.sim.input_sources`), with an MJPEG preview (:mod:`lab.sim.input_preview`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,18 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from lab.sim.deps import StateDep
-from lab.sim.errors import RouteError
 from lab.sim.host import api_keys
-from lab.sim.input_sources import VIDEO_FILE, video_file_sources, video_resolution
+from lab.sim.input_preview import BOUNDARY
+from lab.sim.input_sources import (
+    VIDEO_FILE,
+    playable_video_file,
+    video_file_sources,
+    video_resolution,
+)
 from lab.sim.integrations import INPUT_SOURCES, refuse_input_source
 
 __all__ = ["router"]
@@ -158,11 +163,15 @@ async def source_resolution(
 async def source_preview(
     source_type: str,
     identifier: str,
+    state: StateDep,
     fps: Annotated[int, Query(ge=1, le=30)] = 2,
     flip_vertical: bool = False,
-) -> dict[str, Any]:
-    """Refused like the source list; the simulator has no preview of a video file either
-    (400: its preview stream is not emulated)."""
+) -> StreamingResponse:
+    """A video file's MJPEG preview (:mod:`lab.sim.input_preview`); refused like the source
+    list for other types, 404 or 400 like ``/resolution`` for a file that cannot be played."""
     if source_type != VIDEO_FILE:
         refuse_input_source(source_type)
-    raise RouteError(400, "The simulator does not emulate input source previews (MJPEG)")
+    path = playable_video_file(identifier, state.assets)
+    return StreamingResponse(state.previews.stream(path, fps, flip_vertical=flip_vertical),
+                             media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                             headers={"Cache-Control": "no-cache"})

@@ -1,20 +1,40 @@
 """Scope's headless session, frame capture and recording routes, as the simulator answers them.
 
 A headless session (``/session/start`` without WebRTC; :mod:`lab.sim.media.headless`) runs
-on the loaded pipeline, simple mode only: a graph is refused with 400 if it has no pipeline
-or custom node, as in Scope, and otherwise fails to start (graph loading is not emulated).
+in one of two modes:
+
+- **simple** (``pipeline_id``): on the pipeline already loaded with ``/pipeline/load``;
+  ``node_parameters`` are ignored (there are no graph nodes).
+- **graph** (``graph``, which wins over ``pipeline_id``): the graph is checked as Scope does
+  (400 ``"Invalid graph: ..."``), then the server loads the graph's pipeline itself, without
+  load params, under the pipeline node's id, waits for the load, and runs the session on it.
+  Only a graph of one pipeline node between an optional source and its sinks and record
+  nodes is emulated (:mod:`lab.sim.graph` lists the rules); any other valid graph fails to
+  start. The session's parameters are the body's fields, then ``parameters`` for keys still
+  unset, then the pipeline node's ``params`` and ``node_parameters[<pipeline node id>]``,
+  which override both (the simulator's reading; ``node_parameters`` for other nodes are
+  logged and ignored). The answer adds ``graph: true``, ``pipeline_ids``, ``sink_node_ids``
+  (``sink`` nodes only) and ``source_node_ids``.
+
 A start that fails answers Scope's 500 ("check logs") and the simulator's log
-(``/api/v1/logs/tail``) says why: no pipeline loaded, another pipeline loaded, or an input
-source that cannot be opened. ``parameters`` fill in keys the other fields leave unset;
-``node_parameters`` are accepted and ignored (simple mode has no graph nodes). In video mode
-the input comes from ``input_source`` (``video_file`` only: :mod:`lab.sim.input_sources`).
+(``/api/v1/logs/tail``) says why: no pipeline loaded, another pipeline loaded, a graph's
+pipeline that did not load, a graph shape not emulated, or an input source that cannot be
+opened. In video mode the input comes from ``input_source`` (``video_file`` only:
+:mod:`lab.sim.input_sources`), or in graph mode without one from the source node's
+``source_mode`` and ``source_name`` when they name a server-side source.
 
 ``output.ts`` streams the running session's MPEG-TS to each client from its next key frame
 (:mod:`lab.sim.media.tsout`); ``stop`` and ``output.ts`` answer 404 without one.
 
 ``/session/frame`` captures the last frame of the first open session (WebRTC sessions
-first, then the headless one), as a JPEG. Recordings are MP4 files of what a WebRTC session
-sends (see :mod:`lab.sim.recordings`); unknown or closed sessions are 404.
+first, then the headless one), as a JPEG; with ``sink_node_id``, the headless session's if
+its graph has that sink node (Scope's answer is uncertain there; the simulator's choice).
+
+Recordings are MP4 files of what a session sends (see :mod:`lab.sim.recordings`), WebRTC or
+headless; the headless session's id is ``headless``, as in its metrics and truth (the fact
+sheet marks this uncertain for Scope). A new start or ``stop`` deletes the headless
+session's recordings, as closing a WebRTC session deletes its own. Unknown or closed
+sessions are 404.
 """
 
 from __future__ import annotations
@@ -32,9 +52,17 @@ from pydantic import BaseModel, ValidationError, model_validator
 from starlette.background import BackgroundTask
 
 from lab.sim.deps import StateDep
+from lab.sim.graph import (
+    UnemulatedGraphError,
+    parse_graph,
+    single_pipeline,
+    sink_node_ids,
+)
 from lab.sim.input_sources import VIDEO_FILE, InputSourceError, open_video_file
 from lab.sim.integrations import INPUT_SOURCES
+from lab.sim.loader import LoadEntry
 from lab.sim.media import Parameters, PipelineNotLoadedError, UnknownSessionError
+from lab.sim.media.headless import HEADLESS_ID
 from lab.sim.media.session import MediaSession
 from lab.sim.recordings import check_record_node
 from lab.sim.state import SimState
@@ -70,30 +98,55 @@ class StartStreamRequest(BaseModel):
 
 @router.post("/api/v1/session/start")
 async def start_headless(body: StartStreamRequest, state: StateDep) -> dict[str, Any]:
-    """Start the headless session on the loaded pipeline; 500 as Scope when it cannot start."""
+    """Start the headless session on the loaded pipeline, or on a graph's pipeline after
+    loading it; 400 for an invalid graph, 500 as Scope when the session cannot start."""
     if body.graph is not None:
-        kinds = {node.get("type") for node in body.graph.get("nodes") or []}
-        if not kinds & {"pipeline", "node"}:
-            raise HTTPException(400, "Invalid graph: it has no pipeline or custom node")
-        _refuse_start("headless sessions from a graph are not emulated by the simulator")
+        return await _start_from_graph(body, body.graph, state)
     status = state.loader.status(consume_error=False)
     if status["status"] != "loaded":
         _refuse_start(f"pipeline {body.pipeline_id} is not loaded")
     if body.pipeline_id not in state.loader.loaded_ids:
         _refuse_start(f"pipeline {body.pipeline_id} is not loaded (loaded: {state.loader.loaded_ids})")
-    initial = _initial_parameters(body)
+    initial = _initial_parameters(body, str(body.pipeline_id), body.input_source)
+    await _start(body, state, initial, body.input_source)
+    return {"status": "ok", "input_mode": body.input_mode, "cloud_mode": False,
+            "pipeline_id": body.pipeline_id}
+
+
+async def _start_from_graph(body: StartStreamRequest, raw: dict[str, Any], state: SimState) -> dict[str, Any]:
+    """Graph mode: check the graph, load its pipeline (no load params) and wait, then start."""
+    graph = parse_graph(raw)  # an InvalidGraphError is answered by the app's handler (400)
+    try:
+        shape = single_pipeline(graph)
+    except UnemulatedGraphError as exc:
+        _refuse_start(str(exc))
+    pipeline_id = str(shape.pipeline.pipeline_id)
+    state.loader.start([LoadEntry(shape.pipeline.id, pipeline_id)])
+    if await state.loader.settled() != "loaded":
+        _refuse_start(f"the graph's pipeline {pipeline_id} did not load")
+    source = body.input_source or shape.input_source()
+    node_values = {**(shape.pipeline.params or {}), **(body.node_parameters or {}).get(shape.pipeline.id, {})}
+    for node_id in set(body.node_parameters or {}) - {shape.pipeline.id}:
+        logger.warning("node_parameters for node %s ignored: it is not the graph's pipeline node", node_id)
+    await _start(body, state, _initial_parameters(body, pipeline_id, source, node_values), source)
+    return {"status": "ok", "input_mode": body.input_mode, "cloud_mode": False, "graph": True,
+            "pipeline_ids": [pipeline_id], "sink_node_ids": shape.sink_ids,
+            "source_node_ids": [shape.source.id] if shape.source else []}
+
+
+async def _start(body: StartStreamRequest, state: SimState, initial: Parameters,
+                 source: dict[str, Any] | None) -> None:
+    """Open the input source (video mode), start the session and drop the last one's recordings."""
     track = None
-    source = body.input_source or {}
-    if body.input_mode == "video" and source.get("enabled"):
+    if body.input_mode == "video" and source and source.get("enabled"):
         track = _open_source(source, state)
     elif body.input_mode == "video":
         logger.warning("Headless session in video mode without an enabled input source: no input")
     try:
         await state.media.start_headless(initial, track)
     except PipelineNotLoadedError:
-        _refuse_start(f"pipeline {body.pipeline_id} is not loaded")
-    return {"status": "ok", "input_mode": body.input_mode, "cloud_mode": False,
-            "pipeline_id": body.pipeline_id}
+        _refuse_start(f"pipeline {initial.pipeline_ids} is not loaded")
+    await state.recordings.forget(HEADLESS_ID)  # those of the session this one replaced
 
 
 @router.post("/api/v1/session/stop")
@@ -103,6 +156,7 @@ async def stop_headless(state: StateDep) -> dict[str, Any]:
         await state.media.stop_headless()
     except UnknownSessionError:
         raise HTTPException(404, NO_HEADLESS_SESSION) from None
+    await state.recordings.forget(HEADLESS_ID)
     return {"status": "ok", "message": "Headless session stopped"}
 
 
@@ -122,9 +176,14 @@ async def capture_frame(
     quality: Annotated[int, Query(ge=1, le=100)] = 85,
     sink_node_id: NodeQuery = None,
 ) -> Response:
-    """The first open session's last sent frame as a JPEG; 404 when none was sent."""
-    sessions = state.media.active()
-    frame = sessions[0].track.last_frame if sessions and sink_node_id is None else None
+    """The first open session's last sent frame as a JPEG (with ``sink_node_id``: the headless
+    session's, if its graph has that sink); 404 when none was sent."""
+    sessions, headless = state.media.active(), state.media.headless
+    if sink_node_id is None:
+        frame = sessions[0].track.last_frame if sessions else None
+    else:
+        named = headless is not None and sink_node_id in sink_node_ids(headless.params.current)
+        frame = headless.track.last_frame if named and headless is not None else None
     if frame is None:
         raise HTTPException(404, "No frame available (no session has sent a frame yet)")
     buffer = io.BytesIO()
@@ -167,15 +226,17 @@ def _refuse_start(reason: str) -> NoReturn:
     raise HTTPException(500, FRAME_PROCESSOR_FAILED)
 
 
-def _initial_parameters(body: StartStreamRequest) -> Parameters:
-    """The session's parameters: the body's fields, then ``parameters`` for keys still unset."""
-    values: dict[str, Any] = {"pipeline_ids": [body.pipeline_id], "input_mode": body.input_mode}
-    if body.prompts is not None:
-        values["prompts"] = body.prompts
-    if body.input_source is not None:
-        values["input_source"] = body.input_source
+def _initial_parameters(body: StartStreamRequest, pipeline_id: str, source: dict[str, Any] | None,
+                        node_values: dict[str, Any] | None = None) -> Parameters:
+    """The session's parameters: the body's fields, then ``parameters`` for keys still unset,
+    then (graph mode) the pipeline node's ``params`` and ``node_parameters``, which override."""
+    values: dict[str, Any] = {"pipeline_ids": [pipeline_id], "input_mode": body.input_mode}
+    for key, value in (("prompts", body.prompts), ("input_source", source), ("graph", body.graph)):
+        if value is not None:
+            values[key] = value
     for key, value in (body.parameters or {}).items():
         values.setdefault(key, value)
+    values.update(node_values or {})
     try:
         return Parameters.model_validate(values)
     except ValidationError as exc:

@@ -17,6 +17,7 @@ from lab.sim.assets import AssetStore
 from lab.sim.config import SimConfig
 from lab.sim.downloads import ModelStore
 from lab.sim.faults import FaultBook
+from lab.sim.input_preview import PreviewStreams
 from lab.sim.integrations import CloudLink, DmxSettings, OscSettings
 from lab.sim.loader import PipelineLoader
 from lab.sim.loras import LoraBook
@@ -77,6 +78,7 @@ class SimState:
         self.media = SessionBook(
             self.profiles, lambda: self.loader.status(consume_error=False), self.faults
         )
+        self.previews = PreviewStreams()  # each ends with its client, reset or not
         self.log = SimLog()  # kept across resets, like a server's log file
         self.log.attach()
 
@@ -118,6 +120,7 @@ class SimState:
             "ice_servers": self.ice_servers,
             "assets_dir": str(self.assets.root),
             "media": self.media.snapshot(),
+            "input_previews": self.previews.open,
         }
 
     async def reset(self) -> None:

@@ -27,12 +27,12 @@ Modules::
     headless    the headless session: the same, fed by a server-side source, sent to a sink
     tsout       the headless output.ts: one H.264 encoder, MPEG-TS pieces to every client
     signalling  SDP offer to answer (loopback-only ICE, ice_fail), trickled candidates
-    book        all sessions of a simulator: open, start headless, find, broadcast, metrics, reset
+    sessions    all sessions of a simulator: open, start headless, find, broadcast, metrics, reset
 """
 
 from __future__ import annotations
 
-from lab.sim.media.book import PipelineNotLoadedError, SessionBook, UnknownSessionError
+from lab.sim.media.sessions import PipelineNotLoadedError, SessionBook, UnknownSessionError
 from lab.sim.media.parameters import Parameters
 from lab.sim.media.signalling import InvalidCandidateError
 

@@ -4,8 +4,9 @@
 (closed ones too, for their ground truth) until :meth:`SessionBook.reset`: the WebRTC ones,
 and the one headless session (:mod:`lab.sim.media.headless`; a new start closes and
 replaces it, as in Scope). Where Scope reports "the first active session", WebRTC sessions
-come first, then the headless one. The book also holds the runtime media knobs ``extra_delay_s``, ``unpaced`` and ``quality`` (overrides of the
-profiles' reference share, identity drift and flicker; see :mod:`lab.sim.media.quality`).
+come first, then the headless one. The book also holds the runtime media knobs
+``extra_delay_s``, ``unpaced`` and ``quality`` (overrides of the profiles' reference share,
+identity drift and flicker; see :mod:`lab.sim.media.quality`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class UnknownSessionError(KeyError):
 
 
 class SessionBook:
-    """All WebRTC sessions of one simulator.
+    """All sessions of one simulator: the WebRTC ones and the headless one.
 
     Parameters
     ----------
