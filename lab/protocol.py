@@ -20,14 +20,22 @@ from typing import Any
 
 from lab.models import PipelineSchema
 
-__all__ = ["ONE_SHOT_KEYS", "frontend_load_params", "ApiShape", "count_operations", "summarize_openapi",
+__all__ = ["ONE_SHOT_KEYS", "WEBRTC_OFFER_PATH", "webrtc_session_path", "frontend_load_params", "ApiShape", "count_operations", "summarize_openapi",
            "API_FACTS_VERSION"]
 
 ONE_SHOT_KEYS = frozenset({"vace_ref_images", "first_frame_image", "last_frame_image", "images"})
 
+WEBRTC_OFFER_PATH = "/api/v1/webrtc/offer"
+
 API_FACTS_VERSION = 1
 _METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
 _SIMULATOR_TAG = "simulator"
+
+
+def webrtc_session_path(session_id: str) -> str:
+    """Where a WebRTC session lives on the server (``DELETE`` drops it): the client's async call
+    and the live panel's exit hook, which has no event loop left, both use it."""
+    return f"{WEBRTC_OFFER_PATH}/{session_id}"
 
 
 def frontend_load_params(schema: PipelineSchema, mode: str, *, resolution: tuple[int, int] | None = None,
@@ -73,7 +81,7 @@ class ApiShape:
         API has /v1/streams; WHIP ingest shows as a path naming it."""
         paths = list(openapi.get("paths", {}))
         return cls(
-            scope_local=any(p.startswith("/api/v1/pipeline") for p in paths) and "/api/v1/webrtc/offer" in paths,
+            scope_local=any(p.startswith("/api/v1/pipeline") for p in paths) and WEBRTC_OFFER_PATH in paths,
             hosted_streams=any(p.startswith("/v1/streams") for p in paths),
             whip_paths=tuple(p for p in paths if "whip" in p.lower()),
         )

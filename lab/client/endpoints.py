@@ -33,6 +33,7 @@ from lab.models import (
     SessionMetrics,
     WebRtcAnswer,
 )
+from lab.protocol import WEBRTC_OFFER_PATH, webrtc_session_path
 from lab.serverlog import relevant_lines
 
 __all__ = ["ScopeEndpoints", "ASSET_EXTENSIONS"]
@@ -166,7 +167,7 @@ class ScopeEndpoints(ScopeConnection):
         Not retried: a repeated offer would create a second session on the server.
         """
         response = await self._post(
-            "/api/v1/webrtc/offer",
+            WEBRTC_OFFER_PATH,
             json={"sdp": sdp, "type": "offer", "initialParameters": initial_parameters},
             retry=False,
         )
@@ -174,7 +175,7 @@ class ScopeEndpoints(ScopeConnection):
 
     async def webrtc_close(self, session_id: str) -> None:
         """``DELETE /api/v1/webrtc/offer/{id}``: ask the server to drop a session."""
-        await (await self._open()).send("DELETE", f"/api/v1/webrtc/offer/{session_id}", expect_json=False)
+        await (await self._open()).send("DELETE", webrtc_session_path(session_id), expect_json=False)
 
     # -- server-side recordings --------------------------------------------------------
 

@@ -26,6 +26,7 @@ from lab.errors import StreamStoppedError
 from lab.live.controls import Transition, UpdateTracker, prompt_update
 from lab.live.inputs import InputChoice, make_input
 from lab.live.loading import LoadedPipeline
+from lab.protocol import webrtc_session_path
 from lab.rtc import ReceivedFrame, RtcSession
 from lab.sources import StampedSource, VideoSource
 from lab.stamp import decode_stamp
@@ -121,4 +122,4 @@ class LiveStream:
             self.source.stop()
         if self.session.session_id is not None:
             with contextlib.suppress(httpx.HTTPError):
-                httpx.delete(f"{server_url}/api/v1/webrtc/offer/{self.session.session_id}", timeout=3.0)
+                httpx.delete(server_url + webrtc_session_path(self.session.session_id), timeout=3.0)
