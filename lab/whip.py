@@ -95,7 +95,11 @@ async def publish(url: str, track: MediaStreamTrack, *, http: httpx.AsyncClient,
     """Send ``track`` to a WHIP endpoint; return the session once the answer is applied."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver(track, direction="sendonly")
-    return await _negotiate(url, pc, http, headers, timeout_s)
+    try:
+        return await _negotiate(url, pc, http, headers, timeout_s)
+    except BaseException:
+        await pc.close()
+        raise
 
 
 async def play(url: str, *, http: httpx.AsyncClient, headers: Mapping[str, str] | None = None,
