@@ -17,8 +17,8 @@ from lab.sim.assets import AssetStore
 from lab.sim.config import SimConfig
 from lab.sim.downloads import ModelStore
 from lab.sim.faults import FaultBook
-from lab.sim.input_preview import PreviewStreams
 from lab.sim.hosted.streams import HostedBook
+from lab.sim.input_preview import PreviewStreams
 from lab.sim.integrations import CloudLink, DmxSettings, OscSettings
 from lab.sim.loader import PipelineLoader
 from lab.sim.loras import LoraBook
