@@ -30,9 +30,10 @@ def connect(target: str | Target, **client_options: Any) -> ScopeClient:
 
 
 async def target_url(target: Target) -> str:
-    """The base URL of a target that has none until it runs: the shared simulator's for ``sim``."""
-    if target.kind != "sim":
-        raise ValueError(f"target {target.raw!r} has its own URL; only 'sim' is started here")
+    """The base URL of a target that has none until it runs: the shared simulator's for ``sim``
+    and ``daydream:sim`` (the simulator serves the hosted API's emulation too)."""
+    if target.url is not None:
+        raise ValueError(f"target {target.raw!r} has its own URL; only the simulator is started here")
     from lab.sim import shared_simulator  # imported when used: the simulator's stack is heavy
 
     simulator = await asyncio.to_thread(shared_simulator)

@@ -7,7 +7,10 @@ A target is one of:
   ``host:port`` means ``http://host:port``;
 - a RunPod pod id such as ``gbc63llq1zdxki``, or ``runpod:<id>[:<port>]``: RunPod serves
   a pod's HTTP port through its proxy at ``https://<id>-<port>.proxy.runpod.net``, and
-  Scope listens on port 8000.
+  Scope listens on port 8000;
+- ``daydream:``: Daydream's hosted API (``https://api.daydream.live``, key from
+  ``DAYDREAM_API_KEY``); ``daydream:sim`` its emulation in the embedded simulator;
+  ``daydream:<url>`` another base URL with the same API (a simulator started with ``lab sim``).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from urllib.parse import urlsplit
 
 from lab.errors import TargetError
 
-__all__ = ["Target", "SCOPE_PORT", "RUNPOD_PROXY_SUFFIX", "runpod_url", "is_loopback_host"]
+__all__ = ["Target", "SCOPE_PORT", "DAYDREAM_API_URL", "RUNPOD_PROXY_SUFFIX", "runpod_url", "is_loopback_host"]
 
 SCOPE_PORT = 8000
 RUNPOD_PROXY_SUFFIX = ".proxy.runpod.net"
 SIM = "sim"
+DAYDREAM = "daydream"
+DAYDREAM_API_URL = "https://api.daydream.live"  # the SDK's default server
 
 # RunPod pod ids are short random lower-case alphanumerics with digits ("gbc63llq1zdxki");
 # requiring a digit and a letter keeps host names such as "localhost" out.
@@ -32,7 +37,7 @@ _POD_ID = re.compile(r"^(?=[a-z0-9]*\d)(?=[a-z0-9]*[a-z])[a-z0-9]{8,24}$")
 _RUNPOD_FORM = re.compile(r"^runpod:(?P<id>[a-z0-9]{8,24})(?::(?P<port>\d{1,5}))?$")
 _RUNPOD_PROXY_HOST = re.compile(r"^(?P<id>[a-z0-9]+)-(?P<port>\d{1,5})\.proxy\.runpod\.net$")
 
-TargetKind = Literal["sim", "url", "runpod"]
+TargetKind = Literal["sim", "url", "runpod", "daydream"]
 
 
 def runpod_url(pod_id: str, port: int = SCOPE_PORT) -> str:
@@ -42,7 +47,7 @@ def runpod_url(pod_id: str, port: int = SCOPE_PORT) -> str:
 
 @dataclass(frozen=True)
 class Target:
-    """A parsed target: its kind, what the user typed, and the base URL (None for sim).
+    """A parsed target: its kind, what the user typed, and the base URL (None for the simulator).
 
     Examples
     --------
@@ -62,6 +67,8 @@ class Target:
         raw = text.strip()
         if raw.lower() == SIM:
             return cls("sim", raw, None)
+        if raw.lower().partition(":")[0] == DAYDREAM:
+            return cls._hosted(raw, raw.partition(":")[2].strip())
         runpod = _RUNPOD_FORM.match(raw)
         if runpod:
             port = int(runpod["port"] or SCOPE_PORT)
@@ -101,6 +108,17 @@ class Target:
         kind: TargetKind = "runpod" if host.endswith(RUNPOD_PROXY_SUFFIX) else "url"
         return cls(kind, raw, f"{parts.scheme}://{netloc}{path}")
 
+    @classmethod
+    def _hosted(cls, raw: str, rest: str) -> Target:
+        if not rest:
+            return cls("daydream", raw, DAYDREAM_API_URL)
+        if rest.lower() == SIM:
+            return cls("daydream", raw, None)
+        if "://" not in rest:
+            raise TargetError(f"{raw!r}: after 'daydream:' give nothing (the hosted API), 'sim', or a "
+                              "base URL such as http://127.0.0.1:8000.", target=raw)
+        return cls("daydream", raw, cls._from_url(raw, rest).url)
+
     @property
     def host(self) -> str | None:
         """The host name or address of the URL (None for ``sim`` before it starts)."""
@@ -109,7 +127,7 @@ class Target:
     @property
     def is_loopback(self) -> bool:
         """True when traffic stays on this machine (the simulator, localhost, 127.x, ::1)."""
-        return self.kind == "sim" or is_loopback_host(self.host or "")
+        return self.url is None or is_loopback_host(self.host or "")
 
     @property
     def runpod_port(self) -> int | None:
@@ -132,6 +150,7 @@ def _unknown_form(raw: str) -> TargetError:
     return TargetError(
         f"Cannot tell what server {raw!r} means. Give a URL (http://127.0.0.1:8000, "
         "https://<pod-id>-8000.proxy.runpod.net), a RunPod pod id (e.g. gbc63llq1zdxki, "
-        "or runpod:<id>:<port>), or 'sim' for the built-in simulator.",
+        "or runpod:<id>:<port>), 'sim' for the built-in simulator, or 'daydream:' for "
+        "Daydream's hosted API.",
         target=raw,
     )

@@ -36,7 +36,8 @@ def add_doctor_command(commands: argparse._SubParsersAction) -> None:  # type: i
         help="deploy check: is this server healthy and ready? (exit 0 pass, 1 warn, 2 fail)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    doctor.add_argument("target", help="URL, RunPod pod id, or 'sim'")
+    doctor.add_argument("target", help="URL, RunPod pod id, 'sim', or 'daydream:' (the hosted API; "
+                        "'daydream:sim' its emulation, 'daydream:<url>' another base URL)")
     doctor.add_argument("--deep", action="store_true", help="also load a generative pipeline and time it")
     doctor.add_argument("--no-stream", action="store_true",
                         help="skip the WebRTC round trip (it loads passthrough, replacing what is loaded)")

@@ -56,6 +56,11 @@ async def run_doctor(target: str, *, stream: bool = True, deep: bool = False,
     >>> report.exit_code
     0
     """
+    if target.lower().partition(":")[0] == "daydream":  # Daydream's hosted API: lab.doctor.hosted
+        from lab.doctor.hosted import run_hosted_doctor
+        from lab.target import Target
+
+        return await run_hosted_doctor(Target.parse(target), stream=stream)
     report = DoctorReport(target)
     run = DoctorRun(report, judge_as_remote, deep, stream)
     try:

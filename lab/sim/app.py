@@ -23,6 +23,7 @@ from lab.sim import (
 )
 from lab.sim.config import SimConfig
 from lab.sim.errors import RouteError, route_error_response
+from lab.sim.hosted.webrtc import mount_hosted
 from lab.sim.middleware import FaultMiddleware
 from lab.sim.state import SimState
 
@@ -87,6 +88,7 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
     for module in (routes, routes_session, routes_library, routes_host, routes_live):
         app.include_router(module.router)
     app.include_router(control.router)
+    mount_hosted(app)  # Daydream's hosted API (/v1/streams, WHIP, WHEP): lab.sim.hosted
     # Like Scope's SPA catch-all (listed in its OpenAPI too), this must come last.
     app.add_api_route("/{path:path}", routes.frontend_not_built, methods=["GET"])
     return app

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lab.sim.faults import Fault
+from lab.sim.hosted.config import HostedConfig
 from lab.sim.profiles import DEFAULT_PROFILE_PATH
 
 __all__ = ["DEFAULT_VRAM_GB", "ModelsPolicy", "SimConfig"]
@@ -51,6 +52,8 @@ class SimConfig(BaseModel):
         Emulated model download speed in MB/s (before ``speed`` scaling).
     huggingface_token_set
         Whether ``/api/v1/keys`` reports a HuggingFace token (from the ``HF_TOKEN`` env var).
+    hosted
+        The emulation of Daydream's hosted API beside Scope's (:mod:`lab.sim.hosted`).
 
     Examples
     --------
@@ -71,6 +74,7 @@ class SimConfig(BaseModel):
     version: str = "0.2.4"
     download_mb_per_s: float = Field(default=100.0, gt=0)
     huggingface_token_set: bool = False
+    hosted: HostedConfig = Field(default_factory=HostedConfig)
 
     @model_validator(mode="before")
     @classmethod

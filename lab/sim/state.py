@@ -17,6 +17,7 @@ from lab.sim.assets import AssetStore
 from lab.sim.config import SimConfig
 from lab.sim.downloads import ModelStore
 from lab.sim.faults import FaultBook
+from lab.sim.hosted.streams import HostedBook
 from lab.sim.input_preview import PreviewStreams
 from lab.sim.integrations import CloudLink, DmxSettings, OscSettings
 from lab.sim.loader import PipelineLoader
@@ -79,6 +80,7 @@ class SimState:
             self.profiles, lambda: self.loader.status(consume_error=False), self.faults
         )
         self.previews = PreviewStreams()  # each ends with its client, reset or not
+        self.hosted = HostedBook(config.hosted, config.speed)  # Daydream's hosted API (lab.sim.hosted)
         self.log = SimLog()  # kept across resets, like a server's log file
         self.log.attach()
 
@@ -129,6 +131,7 @@ class SimState:
         Faults, pipelines, models, assets, GPU, ICE servers and media knobs all go back.
         """
         await self.media.reset()
+        await self.hosted.reset()
         await self.loader.aclose()
         await self.models.aclose()
         await self.recordings.aclose()
@@ -159,6 +162,7 @@ class SimState:
     async def aclose(self) -> None:
         """Close every session, stop background work and remove the temporary asset directory."""
         await self.media.aclose()
+        await self.hosted.aclose()
         await self.recordings.aclose()
         await self.loader.aclose()
         await self.models.aclose()
