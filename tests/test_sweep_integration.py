@@ -66,3 +66,11 @@ async def test_integration_sweep_answers_the_log_question(sim: SimControl, tmp_p
             assert f"{label} {format_value(row[name], unit, name)} n=1" in answer, (via, name, answer)
         assert f"{len(row['setup_steps'])} set-up steps ({'; '.join(row['setup_steps'])})" in answer
     assert "Every path takes 4 set-up steps" in answer  # text mode: no clip to upload for the headless ones
+
+    # A WebRTC-only run of the same pipeline (other settings) stays out of the path comparison.
+    other = await run_sweep(load_spec("integration", {"pipelines": ["longlive"], "via": ["webrtc"], "repeats": 1,
+                                                     "duration_s": 3.0}),
+                            targets=[sim.url], out_dir=tmp_path, progress=False)
+    both = {a.key: a.answer for a in answer_questions(ServerRuns.load([outcome.run_id, other.run_id], tmp_path))}
+    assert both["integration"] == answer, both["integration"]
+    assert other.run_id not in both["integration"]

@@ -2,10 +2,13 @@
 
 The paths (a trial's ``via``, :mod:`lab.measure.paths`): WebRTC (SDP offer, peer connection,
 data channel), headless ``output.ts`` (one MPEG-TS response) and headless ``/session/frame``
-polling (one JPEG request per poll). For each pipeline measured over at least two paths the
-answer gives, per path, time to first frame, steady fps, control latency (a prompt change
+polling (one JPEG request per poll). For each pipeline measured over at least two paths in
+one run the answer gives, per path, time to first frame, steady fps, control latency (a prompt change
 to its first visible frame; over REST for the headless paths, so it is labelled as not
 comparable with WebRTC's input-to-output latency) and the set-up steps, with the runs.
+Only runs that compared paths count: every WebRTC trial records its path too, and the
+pipeline and VACE sweeps' trials ran other settings, so mixing them in would compare a
+path's figures under different conditions.
 Simplicity itself is the reader's call: the answer counts each path's steps and says what a
 web page needs to show it (a fact about the path, not a measurement); it does not rank ease.
 """
@@ -41,6 +44,14 @@ def _path_text(server_runs: ServerRuns, pipeline_id: str, via: str, trials: pd.D
     return f"{name}: {', '.join(parts) or 'no figures'}; {len(steps)} set-up steps ({'; '.join(steps)}){needs}"
 
 
+def _compared_paths(trials: pd.DataFrame) -> pd.DataFrame:
+    """One pipeline's trials from the runs that measured it over two paths or more."""
+    if "run_id" not in trials:
+        return trials
+    paths_per_run = trials.groupby("run_id")["via"].transform("nunique")
+    return trials[paths_per_run >= 2]
+
+
 def integration_answer(server_runs: ServerRuns) -> tuple[str, list[str]] | None:
     """The answer text and its runs, or None when no pipeline was measured over two paths."""
     trials = server_runs.ok
@@ -51,7 +62,7 @@ def integration_answer(server_runs: ServerRuns) -> tuple[str, list[str]] | None:
     runs: list[str] = []
     counts: dict[str, int] = {}
     for pipeline_id in dict.fromkeys(trials["pipeline_id"]):
-        mine = trials[trials["pipeline_id"].eq(pipeline_id)]
+        mine = _compared_paths(trials[trials["pipeline_id"].eq(pipeline_id)])
         vias = list(dict.fromkeys(mine["via"]))
         if len(vias) < 2:
             continue
