@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import re
 import threading
@@ -32,6 +33,7 @@ KEY_ENV = "RUNPOD_API_KEY"
 API_URL_ENV = "RUNPOD_API_BASE_URL"  # the SDK's own variable (runpod/api/graphql.py)
 DEFAULT_API_URL = "https://api.runpod.io"
 _SDK_LOCK = threading.Lock()
+_SDK_TOUCHED_LOGGERS = ("", "urllib3", "paramiko", "uvicorn")  # "" is the root logger
 _CAPACITY = re.compile(r"no longer any instances available|not enough free gpus|no (gpu )?capacity", re.I)
 _NO_POD = re.compile(r"pod not found|not found|permission|not authori[sz]ed|does not exist", re.I)
 
@@ -126,12 +128,25 @@ def not_found(pod_id: str, action: str, said: str = "") -> PodNotFoundError:
 
 
 def _sdk(action: str) -> Any:
+    """The ``runpod`` module, its import's logging side effects undone.
+
+    Importing it (1.12) calls ``logging.basicConfig(level=INFO)`` on the root logger (in
+    ``runpod.serverless.utils.rp_upload``) and sets a few library loggers' levels, which would
+    print every HTTP request of the workbench; the root logger and those levels are put back.
+    """
+    root = logging.getLogger()
+    handlers, levels = list(root.handlers), {name: logging.getLogger(name).level for name in _SDK_TOUCHED_LOGGERS}
     try:
         import runpod
     except ImportError as exc:
         raise RunpodExtraMissingError(
             f"Cannot {action}: RunPod's Python SDK is not installed ({exc}). Install the extra: "
             "pip install 'scope-lab[runpod]'.", action=action) from None
+    finally:
+        for handler in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
     return runpod
 
 
