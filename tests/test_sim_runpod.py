@@ -136,3 +136,11 @@ async def test_reset_brings_the_home_pod_back_running(sim) -> None:  # type: ign
     await gql(client, f'mutation {{ podStop(input: {{podId: "{HOME_POD_ID}"}}) {{ id }} }}')
     await client.post("/sim/reset")
     assert (await client.get("/health")).status_code == 200
+
+
+def test_lab_sim_options_set_the_pods_boot_time_and_start_state() -> None:
+    from lab.sim.cli import _config_from_args, build_parser
+
+    config = _config_from_args(build_parser().parse_args(["--pod-boot-s", "5", "--pod-stopped"]))
+    assert (config.runpod.boot_s, config.runpod.home_status) == (5.0, "EXITED")
+    assert _config_from_args(build_parser().parse_args([])).runpod == RunpodSimConfig()

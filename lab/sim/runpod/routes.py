@@ -20,9 +20,13 @@ _EXTRA_MISSING = ("The simulator's RunPod API needs graphql-core, which comes wi
                   "pip install 'scope-lab[runpod]'.")
 
 
-@api_router.post("/graphql", response_model=None)
+@api_router.post("/graphql", response_model=None, include_in_schema=False)
 async def graphql(request: Request, state: StateDep) -> JSONResponse | dict[str, Any]:
-    """One GraphQL request: 401 unless it carries the emulated account's key (never logged)."""
+    """One GraphQL request: 401 unless it carries the emulated account's key (never logged).
+
+    Not in the simulator's ``/openapi.json``: that document is Scope's (and the ``/sim/``
+    control routes); this is another service's API, described by its GraphQL schema.
+    """
     book = state.runpod
     header = request.headers.get("authorization", "")
     given = header.removeprefix("Bearer ").strip() or request.query_params.get("api_key", "")
