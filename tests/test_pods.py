@@ -16,6 +16,7 @@ from lab.client import ScopeClient
 from lab.errors import PodNotReadyError
 from lab.http import RetryPolicy
 from lab.pods import PodApi
+from lab.redact import redact
 from lab.sim.runpod.config import HOME_POD_ID, OTHER_ACCOUNT_POD_ID, RunpodSimConfig
 from lab.store.run import RunStore
 from tests.conftest import SimControl
@@ -179,3 +180,10 @@ async def test_the_api_address_is_set_only_for_the_call(api: PodApi) -> None:
     before = os.environ.get("RUNPOD_API_BASE_URL")
     await pods.list_pods(api)
     assert os.environ.get("RUNPOD_API_BASE_URL") == before
+
+
+def test_a_key_echoed_by_the_api_or_shaped_like_runpods_is_scrubbed() -> None:
+    api = PodApi(api_key="plain-key-without-a-shape", api_url="http://127.0.0.1:9/runpod")
+    error = api._refusal("stop the pod", "bad key plain-key-without-a-shape", "abc123def4")
+    assert "plain-key-without-a-shape" not in str(error) and "<redacted>" in str(error)
+    assert redact("Authorization failed for rpa_ABCDEF0123456789XYZ") == "Authorization failed for <redacted>"

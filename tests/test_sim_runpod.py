@@ -13,6 +13,7 @@ import pytest
 
 from lab.sim import SimConfig
 from lab.sim.inprocess import in_process_client
+from lab.sim.middleware import SimulatedDrop
 from lab.sim.runpod.config import HOME_POD_ID, OTHER_ACCOUNT_POD_ID, RunpodSimConfig
 from lab.sim.runpod.pods import NO_CAPACITY_RESUME, PodBook
 
@@ -109,7 +110,7 @@ async def test_a_wrong_key_and_the_invalid_key_fault_get_401(sim) -> None:  # ty
 async def test_the_unreachable_fault_drops_the_connection(sim) -> None:  # type: ignore[no-untyped-def]
     client, _ = sim
     await client.post("/sim/runpod/faults", json={"kind": "unreachable", "count": 1})
-    with pytest.raises(Exception, match="drop"):  # in process, the dropped connection is the app's exception
+    with pytest.raises(SimulatedDrop):  # in process, the dropped connection is the app's exception
         await client.post("/runpod/graphql", json={"query": "{ myself { id } }"}, headers=AUTH)
     assert (await client.get("/sim/runpod")).json()["faults"] == []
 

@@ -85,7 +85,7 @@ class PodApi:
         import requests  # the SDK's own HTTP library, present with it
 
         with _SDK_LOCK, _environment(API_URL_ENV, self.api_url):
-            sdk.api_key = self._key
+            before, sdk.api_key = sdk.api_key, self._key  # never the key of ~/.runpod/config.toml
             try:
                 return call()
             except sdk.error.AuthenticationError:
@@ -101,7 +101,7 @@ class PodApi:
                     f"({type(exc).__name__}: {self.scrub(str(exc))[:200]}). Check the network, and "
                     f"{API_URL_ENV} if it is set; then try again.", action=action, pod_id=pod_id) from None
             finally:
-                sdk.api_key = None
+                sdk.api_key = before
 
     def _refusal(self, action: str, message: str, pod_id: str | None) -> PodError:
         said = self.scrub(message)

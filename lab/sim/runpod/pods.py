@@ -13,7 +13,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -55,7 +55,6 @@ class EmulatedPod:
     last_change: str = ""
     container_disk_gb: int = 50
     gpu_count: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def http_ports(self) -> set[int]:
         """The ports RunPod's proxy serves for this pod (``8000/http`` and the like)."""
