@@ -145,3 +145,12 @@ def test_lab_sim_options_set_the_pods_boot_time_and_start_state() -> None:
     config = _config_from_args(build_parser().parse_args(["--pod-boot-s", "5", "--pod-stopped"]))
     assert (config.runpod.boot_s, config.runpod.home_status) == (5.0, "EXITED")
     assert _config_from_args(build_parser().parse_args([])).runpod == RunpodSimConfig()
+
+
+async def test_a_stopped_home_pod_leaves_the_hosted_api_and_sim_routes_alone(sim) -> None:  # type: ignore[no-untyped-def]
+    client, _ = sim
+    await gql(client, f'mutation {{ podStop(input: {{podId: "{HOME_POD_ID}"}}) {{ id }} }}')
+    assert (await client.get("/health")).status_code == 404
+    hosted = await client.get("/v1/streams")  # Daydream's hosted API: another service, not the pod
+    assert "runpod-proxy" not in hosted.text and hosted.status_code != 404
+    assert (await client.get("/sim/runpod")).status_code == 200
