@@ -37,7 +37,7 @@ $(QSTAMP): $(STAMP) $(QLOCK)
 
 # Refresh the lock after a dependency change in pyproject.toml. Existing pins are kept where
 # they still fit; `make lock LOCK_ARGS=--upgrade` (or `LOCK_ARGS="--upgrade-package av"`)
-# moves them. The runtime, test, bench and hosted dependencies are resolved for Linux and CPython
+# moves them. The runtime, test, bench, hosted and runpod dependencies are resolved for Linux and CPython
 # 3.11 against PyPI alone (local pip configuration is ignored), with the hashes of every file
 # PyPI serves for each pin, by a pinned pip-tools in a throwaway venv. Then the quality extra
 # alone (read from pyproject.toml, fed on stdin: `-r -` in its annotations) into $(QLOCK),
@@ -54,7 +54,7 @@ lock:
 	$(PYTHON) -m venv "$$tmp" && \
 	"$$tmp/bin/python" -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else "make lock needs CPython 3.11: PYTHON=python3.11 make lock")' && \
 	"$$tmp/bin/pip" install --quiet --disable-pip-version-check $(PIP_TOOLS) && \
-	$(call COMPILE,hashes of the files on PyPI) --extra test --extra bench --extra hosted \
+	$(call COMPILE,hashes of the files on PyPI) --extra test --extra bench --extra hosted --extra runpod \
 	  --output-file $(LOCK) pyproject.toml && \
 	extra=$$("$$tmp/bin/python" -c '$(QUALITY_EXTRA)') && printf '%s\n' "$$extra" '$(TORCH)' | \
 	$(call COMPILE,$(QUALITY_HEADER)) \

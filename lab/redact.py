@@ -1,8 +1,8 @@
 """Secret-looking text replaced before anything is stored or shown: one rule for the store and the server log.
 
 Keys that name a secret (token, password, credential, API key, ...) lose their value; in
-any text, HuggingFace tokens, Daydream API keys (``sk_...``) and ``Bearer`` credentials
-are replaced. Kept apart from
+any text, HuggingFace tokens, Daydream API keys (``sk_...``), RunPod API keys (``rpa_...``)
+and ``Bearer`` credentials are replaced. Kept apart from
 :mod:`lab.store` so that the client can redact server log lines without loading pandas.
 """
 
@@ -16,7 +16,8 @@ __all__ = ["REDACTED", "redact"]
 
 REDACTED = "<redacted>"
 _SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|authorization|api[_-]?key|cookie", re.I)
-_SECRET_VALUE = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b|\bsk_[A-Za-z0-9_-]{16,}|\bBearer\s+\S+", re.I)
+_SECRET_VALUE = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b|\bsk_[A-Za-z0-9_-]{16,}|\brpa_[A-Za-z0-9]{16,}\b|\bBearer\s+\S+",
+                           re.I)
 
 
 def redact(value: Any) -> Any:

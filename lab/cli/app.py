@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from lab.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED
 from lab.cli.measure import add_measure_command
+from lab.cli.pod import add_pod_command
 from lab.cli.quality import add_quality_command
 from lab.cli.runs import add_report_commands, add_sweep_command
 from lab.cli.server import add_doctor_command, add_info_command
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo_command(commands)
     add_report_commands(commands)
     add_quality_command(commands)
+    add_pod_command(commands)
     return parser
 
 

@@ -6,6 +6,7 @@ cannot run because an earlier one failed is skipped and says which. The exit cod
 doctor`` follows the worst status (:mod:`.report`): 0 pass (or skip), 1 warn, 2 fail.
 
 - :mod:`.connection` — reaching the server: target, DNS, TCP, TLS, health, docs, API shape;
+- :mod:`.pod_api` — for a RunPod pod with ``RUNPOD_API_KEY`` set, what RunPod's API says of it;
 - :mod:`.readiness` — what it offers: VRAM, pipelines, models, plugins, inputs, TURN,
   a WebRTC round trip, and with ``deep`` a generative load;
 - :mod:`.state` — what the checks of one run share;

@@ -12,6 +12,7 @@ from lab.doctor.connection import (check_api_shape, check_dns, check_docs, check
                                    check_tls)
 from lab.doctor.readiness import (check_deep_load, check_hardware, check_ice, check_inputs, check_models,
                                   check_pipeline_fit, check_plugins, check_webrtc)
+from lab.doctor.pod_api import check_pod_api
 from lab.doctor.report import Check, DoctorReport
 from lab.doctor.state import DoctorRun
 from lab.errors import LabError, server_log_text
@@ -23,6 +24,7 @@ CheckFn = Callable[[DoctorRun], Awaitable[Check | None]]
 # (name, check, does a failure block the rest)
 CHECKS: list[tuple[str, CheckFn, bool]] = [
     ("target", check_target, True),
+    ("runpod api", check_pod_api, False),
     ("dns", check_dns, True),
     ("tcp", check_tcp, True),
     ("tls", check_tls, True),

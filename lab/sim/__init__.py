@@ -32,6 +32,8 @@ Modules::
     launch        start_simulator / shared_simulator (child process)
     cli           ``lab sim`` / ``python -m lab.sim``
     media/        the WebRTC side: signalling, emulated pipelines, pacing, ground truth
+    runpod/       an emulated RunPod account: its pods, the GraphQL API RunPod's SDK uses,
+                  the proxy in front of this Scope (``/runpod/...``)
 """
 
 from __future__ import annotations

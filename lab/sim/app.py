@@ -25,6 +25,8 @@ from lab.sim.config import SimConfig
 from lab.sim.errors import RouteError, route_error_response
 from lab.sim.hosted.webrtc import mount_hosted
 from lab.sim.middleware import FaultMiddleware
+from lab.sim.runpod import routes as runpod_routes
+from lab.sim.runpod.proxy import PodProxyMiddleware
 from lab.sim.state import SimState
 
 __all__ = ["create_app"]
@@ -77,6 +79,7 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
     )
     app.state.sim = state
     app.add_middleware(FaultMiddleware, faults=state.faults)
+    app.add_middleware(PodProxyMiddleware, book=lambda: state.runpod)  # outside the faults: a stopped pod answers nothing
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
@@ -89,6 +92,8 @@ def create_app(config: SimConfig | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(control.router)
     mount_hosted(app)  # Daydream's hosted API (/v1/streams, WHIP, WHEP): lab.sim.hosted
+    app.include_router(runpod_routes.api_router)
+    app.include_router(runpod_routes.control_router)
     # Like Scope's SPA catch-all (listed in its OpenAPI too), this must come last.
     app.add_api_route("/{path:path}", routes.frontend_not_built, methods=["GET"])
     return app

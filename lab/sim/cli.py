@@ -78,7 +78,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--config-json",
         default=None,
         metavar="JSON",
-        help="a whole SimConfig as JSON, replacing the options from --speed to --profile",
+        help="a whole SimConfig as JSON, replacing the options from --speed to --pod-stopped",
+    )
+    parser.add_argument(
+        "--pod-boot-s", type=float, default=None, metavar="SECONDS",
+        help="emulated RunPod pod: seconds from resume to Scope answering (divided by --speed); default 30",
+    )
+    parser.add_argument(
+        "--pod-stopped", action="store_true",
+        help="emulated RunPod pod starts stopped: Scope's routes answer the proxy's 404 until `lab pod start`",
     )
     parser.add_argument("--log-level", choices=_LOG_LEVELS, default="warning", help="log level")
 
@@ -181,6 +189,8 @@ def _config_from_args(args: argparse.Namespace) -> SimConfig:
         fields["vram_gb"] = args.vram_gb
     if args.profile is not None:
         fields["profile_path"] = args.profile
+    pod = {"boot_s": args.pod_boot_s} if args.pod_boot_s is not None else {}
+    fields["runpod"] = pod | ({"home_status": "EXITED"} if args.pod_stopped else {})
     return SimConfig.model_validate(fields)
 
 

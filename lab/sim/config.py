@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from lab.sim.faults import Fault
 from lab.sim.hosted.config import HostedConfig
 from lab.sim.profiles import DEFAULT_PROFILE_PATH
+from lab.sim.runpod.config import RunpodSimConfig
 
 __all__ = ["DEFAULT_VRAM_GB", "ModelsPolicy", "SimConfig"]
 
@@ -54,6 +55,8 @@ class SimConfig(BaseModel):
         Whether ``/api/v1/keys`` reports a HuggingFace token (from the ``HF_TOKEN`` env var).
     hosted
         The emulation of Daydream's hosted API beside Scope's (:mod:`lab.sim.hosted`).
+    runpod
+        The emulated RunPod account whose home pod this Scope is (:mod:`lab.sim.runpod`).
 
     Examples
     --------
@@ -75,6 +78,7 @@ class SimConfig(BaseModel):
     download_mb_per_s: float = Field(default=100.0, gt=0)
     huggingface_token_set: bool = False
     hosted: HostedConfig = Field(default_factory=HostedConfig)
+    runpod: RunpodSimConfig = Field(default_factory=RunpodSimConfig)
 
     @model_validator(mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lab.sim.faults import Fault, FaultBook
 
-__all__ = ["DropLogFilter", "FaultMiddleware", "SimulatedDrop", "proxy_error_page"]
+__all__ = ["DropLogFilter", "FaultMiddleware", "SimulatedDrop", "drop_connection", "proxy_error_page"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class FaultMiddleware:
             await asyncio.sleep(fault.delay_s)
             await self.app(scope, receive, send)
         elif fault.kind == "drop":
-            await _drop(send)
+            await drop_connection(send)
         else:
             await _error_response(fault)(scope, receive, send)
 
@@ -84,7 +84,8 @@ def _error_response(fault: Fault) -> JSONResponse | HTMLResponse:
     return JSONResponse({"detail": fault.message or "Simulated server error"}, status_code=status)
 
 
-async def _drop(send: Send) -> None:
+async def drop_connection(send: Send) -> None:
+    """Start a 200 answer, send part of its body, then break the connection."""
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(_DROP_PROMISED_LENGTH).encode()),

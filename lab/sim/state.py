@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+from lab.redact import redact
 from lab.sim.assets import AssetStore
 from lab.sim.config import SimConfig
 from lab.sim.downloads import ModelStore
@@ -26,6 +27,7 @@ from lab.sim.media import SessionBook
 from lab.sim.plugins import PluginBook
 from lab.sim.profiles import PipelineProfile, load_profiles
 from lab.sim.recordings import RecordingBook
+from lab.sim.runpod import PodBook
 from lab.sim.simlog import SimLog
 from lab.sim.userdata import KeyStore, Onboarding
 
@@ -61,6 +63,7 @@ class SimState:
     dmx: DmxSettings
     cloud: CloudLink
     recordings: RecordingBook
+    runpod: PodBook
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
@@ -104,6 +107,7 @@ class SimState:
         self.dmx = DmxSettings()
         self.cloud = CloudLink()
         self.recordings = RecordingBook()
+        self.runpod = PodBook(self.config.runpod, self.config.speed)
 
     def _new_loader(self) -> PipelineLoader:
         return PipelineLoader(
@@ -114,7 +118,7 @@ class SimState:
         """A read-only view for ``/sim/state`` (it does not consume a pending ``error``)."""
         return {
             "simulator": True,
-            "config": self.config.model_dump(mode="json"),
+            "config": redact(self.config.model_dump(mode="json")),  # the emulated RunPod key and env
             "faults": self.faults.active(),
             "hardware": {"vram_gb": self.vram_gb},
             "pipeline": self.loader.status(consume_error=False),
