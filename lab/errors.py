@@ -1,4 +1,5 @@
-"""Every error the workbench raises on purpose, in one module.
+"""The root of every deliberate error, and those of Scope targets (the hosted API's are in
+:mod:`lab.hosted_errors`, RunPod's in :mod:`lab.pods.errors`, the store's in :mod:`lab.store`).
 
 Each message says what was tried, what happened, and what to do about it. Errors carry
 their context (URL, status, pipeline id) as attributes so that callers such as
