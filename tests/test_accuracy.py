@@ -239,6 +239,13 @@ def assert_warmup_ends_with_the_truth(result: TrialResult, truth: pd.DataFrame, 
 
 
 async def test_injected_stall_is_counted_once(client: ScopeClient, sim: SimControl) -> None:
+    """One stall is counted, as long as the simulator's own send times say, and it is the
+    injected one: its gap spans the span the simulator recorded sending nothing on purpose.
+
+    The gap is not compared with the fault's nominal 1.5 s: it lasts until the first chunk
+    done after the stall (up to a chunk of 4 frames, 0.27 s at 15 fps, longer under load),
+    which the send times already hold.
+    """
     await client.load_pipeline("passthrough")
     # 4 s in: the steady state before it lasts well over the 2 s that warm-up asks for
     sim.fault("stall", after_s=4.0, duration_s=1.5)
@@ -249,7 +256,14 @@ async def test_injected_stall_is_counted_once(client: ScopeClient, sim: SimContr
     true_gaps = stall_gaps_s(units, true_warmup_s or 0.0)
     assert analysis.stalls == len(true_gaps) == 1, f"stalls {analysis.stall_gaps_s}, truth {true_gaps}"
     assert analysis.stall_gaps_s[0] == pytest.approx(true_gaps[0], abs=0.05)
-    assert analysis.stall_gaps_s[0] == pytest.approx(1.5, abs=0.15)
+    stalls = pd.DataFrame(last_truth(sim)["stalls"])
+    assert len(stalls) == 1, f"the simulator recorded {len(stalls)} stalls"
+    started_ns, ended_ns = int(stalls["started_ns"].iloc[0]), int(stalls["ended_ns"].iloc[0])
+    sent_ns = truth["sent_ns"].to_numpy()
+    before_ns, after_ns = sent_ns[sent_ns <= started_ns].max(), sent_ns[sent_ns >= ended_ns].min()
+    assert (after_ns - before_ns) / 1e9 == pytest.approx(true_gaps[0], abs=1e-6), (
+        "the gap counted is not the one around the recorded stall")
+    assert (ended_ns - started_ns) / 1e9 >= 1.5
 
 
 async def test_generative_warmup_ttff_and_fps_match_the_truth(client: ScopeClient, sim: SimControl) -> None:

@@ -201,8 +201,11 @@ class OutputTrack(MediaStreamTrack):
             return
         self._stall = None
         logger.warning("Stall fault: the output track sends nothing for %.2f s", fault.duration_s)
+        started_ns = time.perf_counter_ns()
         await asyncio.sleep(fault.duration_s)
-        dropped = self._buffer.drop_ready(time.perf_counter_ns() - self._extra_delay_ns())
+        ended_ns = time.perf_counter_ns()
+        dropped = self._buffer.drop_ready(ended_ns - self._extra_delay_ns())
+        self._truth.stalls.append(started_ns=started_ns, ended_ns=ended_ns, frames_dropped=dropped)
         logger.info("Stall over; dropped %d frames that were ready meanwhile", dropped)
 
 

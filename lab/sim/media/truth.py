@@ -30,6 +30,11 @@ parameter update first applied in this chunk, if any), ``ref_images`` (the paths
 reference images painted into its frames, ``[]`` when none) and ``ref_since_ns`` (start of
 the chunk that applied them: the zero of the identity drift's clock; ``None`` when none).
 
+Stalls (one row per ``stall`` fault acted out): ``started_ns`` and ``ended_ns``, the span in
+which the output track sent nothing on purpose, and ``frames_dropped``, the processed frames
+that went stale meanwhile and were dropped. The gap a client sees spans the stall and lasts
+until the next chunk is done, so it is longer than the stall by up to a chunk period.
+
 Messages: ``received_ns``, ``source`` (``"channel"`` for the data channel, ``"rest"`` for
 ``POST /api/v1/session/parameters``) and ``keys``.
 """
@@ -62,6 +67,7 @@ class SessionTruth:
             "update_received_ns", "ref_images", "ref_since_ns",
         )
         self.messages = Columns("received_ns", "source", "keys")
+        self.stalls = Columns("started_ns", "ended_ns", "frames_dropped")
 
     def add_frame(
         self,
@@ -97,10 +103,11 @@ class SessionTruth:
             self._wire_pending = False
 
     def to_json(self) -> dict[str, Any]:
-        """Frames, inputs, chunks and messages, each as columns of lists."""
+        """Frames, inputs, chunks, messages and stalls, each as columns of lists."""
         return {
             "frames": self.frames.to_json(),
             "inputs": self.inputs.to_json(),
             "chunks": self.chunks.to_json(),
             "messages": self.messages.to_json(),
+            "stalls": self.stalls.to_json(),
         }
