@@ -41,7 +41,18 @@ CONDITIONS = [(0.2, 0.0, 0.0), (0.4, 0.0, 3.0), (1.0, 0.1, 6.0), (1.0, 0.05, 9.0
 # similarity to the references moves too (down to -0.018 cosine/s seen at share 0.1), so a
 # trial without decay passes when its drift's 95 % CI holds 0, or it is within this bound.
 NO_DRIFT_BOUND = 0.01
+# levels: true flickers closer than this are not ranked (the measured median moves by about
+# half a level from one sampling of pairs to the next)
+FLICKER_APART = 1.0
 RANKED = 0.9 - 1e-9  # Spearman of 5 conditions: one swap of neighbours gives 0.9 (less a rounding error)
+
+
+def assert_ordered_where_apart(truth: np.ndarray, measured: np.ndarray, apart: float) -> None:
+    """Every two conditions whose truths differ by at least ``apart`` are measured in that order."""
+    pairs = [(i, j) for i in range(len(truth)) for j in range(len(truth)) if truth[j] - truth[i] >= apart]
+    assert pairs, "no two conditions are set apart by the truth"
+    swapped = [(i, j) for i, j in pairs if not measured[i] < measured[j]]
+    assert not swapped, f"measured {measured} against truth {truth}: swapped {swapped}"
 
 
 def last_truth(sim: SimControl) -> pd.DataFrame:
@@ -118,7 +129,10 @@ async def test_similarity_drift_and_flicker_follow_the_simulators_truth(client: 
     # (their median), the trial without flicker lowest: its figure is the floor the content's
     # own change and the codec leave. Pair by pair, clear of that floor, the warp error is in
     # proportion to the offset change (a little under it: VP8 and clipping soften the steps).
-    assert spearmanr(table["true_flicker"], table["flicker"]).statistic >= RANKED
+    # Ranked pair by pair where the truth sets two conditions apart: under heavy load the
+    # sampled pairs' offset changes came out 3.87, 3.21 and 3.50 levels for amplitudes 6, 9
+    # and 12, closer than the measured median's own spread (about half a level).
+    assert_ordered_where_apart(table["true_flicker"].to_numpy(), table["flicker"].to_numpy(), FLICKER_APART)
     floor = table.loc[table["amplitude"] == 0, "flicker"].iloc[0]
     assert floor == table["flicker"].min()
     change, warp = np.concatenate(table["offset_change"].to_numpy()), np.concatenate(table["warp_error"].to_numpy())
