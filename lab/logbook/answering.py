@@ -1,5 +1,6 @@
 """What a question of the log is and what answering it takes: the question, what answers
-depend on besides the runs (the real-time threshold, where the log is), and how an answer
+depend on besides the runs (the real-time threshold, where the log is, the hosted API's
+runs), and how an answer
 cites the runs behind it.
 
 An answerer returns an answer or None; None leaves the question unticked and untouched.
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.logbook.hosted_runs import HostedRuns
 from lab.logbook.realtime import DEFAULT_REALTIME_FPS
 from lab.logbook.server_runs import ServerRuns
 
@@ -28,6 +30,7 @@ class Asked:
 
     realtime_fps: float = DEFAULT_REALTIME_FPS
     log_dir: Path | None = None
+    hosted: HostedRuns | None = None  # runs on Daydream's hosted API, for the comparison answers
 
     def link(self, path: Path) -> str:
         return Path(os.path.relpath(path, self.log_dir)).as_posix() if self.log_dir is not None else path.as_posix()
