@@ -61,7 +61,7 @@ def hosted(results: Path) -> HostedRuns:
     return loaded
 
 
-def _expected(values: list[float], unit: str, name: str) -> str:
+def expected_figure(values: list[float], unit: str, name: str) -> str:
     """Three trials: the 95 % bootstrap CI of their median is their range (see test_logbook_tables)."""
     data = np.array(values)
     return format_figure(Figure(name, float(np.median(data)), unit, 3, float(data.min()), float(data.max())))
@@ -80,11 +80,11 @@ def test_nexus_cells_show_quote_measured_interval_label_and_run(results: Path, h
     nexus = {row[0]: row[1] for row in rows}
     cite = "SIMULATED, run `20261129T100000Z-a05bed`"
     warmup = [t + w for t, w in zip(TTFF, WARMUP, strict=True)]  # per trial, then the median over trials
-    assert nexus["Warm-up time"] == (f"15-25s quoted; measured {_expected(warmup, 's', 'warmup')} "
+    assert nexus["Warm-up time"] == (f"15-25s quoted; measured {expected_figure(warmup, 's', 'warmup')} "
                                      f"(first frame + to steady; {cite})")
     # the failed trial's 99 s is left out
-    assert nexus["Time to first frame"] == f"measured {_expected(TTFF, 's', 'ttff_s')} ({cite})"
-    assert nexus["Steady FPS"] == f"measured {_expected(FPS, 'fps', 'fps_out')} ({cite})"
+    assert nexus["Time to first frame"] == f"measured {expected_figure(TTFF, 's', 'ttff_s')} ({cite})"
+    assert nexus["Steady FPS"] == f"measured {expected_figure(FPS, 'fps', 'fps_out')} ({cite})"
     # what the hosted run did not measure keeps the human's text
     assert nexus["Inference latency"] == "~100ms/frame"
     assert nexus["VACE latency"] == "N/A"

@@ -63,7 +63,7 @@ def test_each_run_gets_its_own_report_and_plots(reported: tuple[Path, Path, Path
     assert (out / PIPELINES_RUN / "plots" / "fps_per_pipeline.svg").exists()
     assert not (out / PIPELINES_RUN / "plots" / "vace_overhead.png").exists()  # no VACE conditions in that run
     assert f"report {html}" in stdout and "[SIMULATED]" in stdout
-    assert "research log" in stdout and "11 questions answered" in stdout
+    assert "research log" in stdout and "12 questions answered" in stdout
 
 
 def test_the_log_is_updated_and_a_second_report_leaves_it_alone(reported: tuple[Path, Path, Path, str]) -> None:

@@ -3,7 +3,8 @@ data that answers them.
 
 Each answer names its runs and date, and SIMULATED when the server was the simulator
 (:func:`lab.logbook.answering.cited`). The answerers live by subject: what the server says
-about itself (:mod:`.server_answers`), VACE (:mod:`.vace_answers`) and performance
+about itself (:mod:`.server_answers`), how it compares with Daydream's hosted API
+(:mod:`.api_answers`), VACE (:mod:`.vace_answers`) and performance
 (:mod:`.performance_answers`).
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from lab.logbook.answering import Asked, Question
+from lab.logbook.api_answers import REUSE_QUESTIONS
 from lab.logbook.hosted_runs import HostedRuns
 from lab.logbook.markdown import AnswerLine
 from lab.logbook.performance_answers import PERFORMANCE_QUESTIONS
@@ -25,7 +27,7 @@ from lab.logbook.vace_answers import VACE_QUESTIONS
 __all__ = ["QUESTIONS", "answer_questions", "answers_table"]
 
 QUESTIONS: tuple[Question, ...] = (*API_QUESTIONS, *VACE_QUESTIONS, *PERFORMANCE_QUESTIONS, *INTEGRATION_QUESTIONS,
-                                   *MASKING_QUESTIONS)
+                                   *REUSE_QUESTIONS, *MASKING_QUESTIONS)
 
 
 def answer_questions(server_runs: ServerRuns, realtime_fps: float = DEFAULT_REALTIME_FPS, *,

@@ -20,6 +20,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from lab.logbook.answering import Question
+from lab.logbook.api_answers import comparison_tables
 from lab.logbook.markdown import AnswerLine
 from lab.logbook.hosted_runs import HostedRuns
 from lab.logbook.questions import QUESTIONS, answer_questions
@@ -192,12 +193,11 @@ def write_html_report(server_runs: ServerRuns, path: Path | str, *, plots_dir: P
     answers = answer_questions(server_runs, realtime_fps, log_dir=path.parent,  # links relative to the report
                                hosted=hosted)
     answered = {a.key for a in answers}
-    tables = []
-    for block in log_tables(server_runs, hosted):
-        rows, caption = block.build(None)
-        tables.append({"title": TITLES[block.key], "header": block.header,
-                       "caption": inline_markdown(caption.strip("*")),
-                       "rows": [[inline_markdown(cell) for cell in row] for row in rows]})
+    shown = [(TITLES[block.key], block.header, *block.build(None)) for block in log_tables(server_runs, hosted)]
+    shown += [(t.title, t.header, t.rows, t.caption) for t in comparison_tables(server_runs)]
+    tables = [{"title": title, "header": header, "caption": inline_markdown(caption.strip("*")),
+               "rows": [[inline_markdown(cell) for cell in row] for row in rows]}
+              for title, header, rows, caption in shown]
     runs = [_run_summary(run_id, manifest) for run_id, manifest in server_runs.manifests.items()]
     vram = server_runs.server.vram_gb
     page = _TEMPLATE.render(
