@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib
 import inspect
 import json
@@ -120,10 +121,16 @@ def _flatten(annotation: Any) -> list[Any]:
     return [x for a in args for x in _flatten(a)] if args else [annotation]
 
 
+@functools.cache
+def _classes(module_name: str) -> dict[str, ast.ClassDef]:
+    """The class definitions of a module, parsed once (the models' modules are large)."""
+    tree = ast.parse(inspect.getsource(importlib.import_module(module_name)))
+    return {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+
+
 def _field_docs(model: type[BaseModel]) -> dict[str, str]:
     """The attribute docstrings of a model's fields (Speakeasy writes each field's description there)."""
-    tree = ast.parse(inspect.getsource(inspect.getmodule(model)))
-    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == model.__name__)
+    cls = _classes(model.__module__)[model.__name__]
     docs = {}
     for before, after in zip(cls.body, cls.body[1:], strict=False):
         if isinstance(before, ast.AnnAssign) and isinstance(before.target, ast.Name) \
