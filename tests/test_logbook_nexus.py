@@ -14,6 +14,7 @@ import pytest
 from lab.logbook import TEMPLATE, HostedRuns, ServerRuns, latest_hosted_runs, split_hosted, update_log
 from lab.logbook.performance_rows import performance_table
 from lab.logbook.server_runs import latest_runs
+from lab.report.writer import write_report
 from lab.stats import Figure
 from lab.store import RunStore
 from lab.units import format_figure
@@ -118,3 +119,14 @@ def test_log_update_with_a_hosted_run_repeats_and_gives_the_quote_back(results: 
     text = log.read_text()
     assert "| Warm-up time | 15-25s | SIMULATED" in text and "quoted; measured" not in text
     assert "| Steady FPS | - | SIMULATED" in text
+
+
+def test_lab_report_takes_the_newest_hosted_run_or_the_named_one(results: Path, tmp_path: Path) -> None:
+    log = tmp_path / "research-log.md"
+    log.write_bytes(TEMPLATE.read_bytes())
+    outcome = write_report(None, results, log=log, per_run=False)
+    assert outcome.run_ids[-1] == "20261129T100000Z-a05bed"
+    assert "| Steady FPS | measured " in log.read_text()
+    log.write_bytes(TEMPLATE.read_bytes())
+    write_report([PIPELINES_RUN], results, log=log, per_run=False)  # named runs: no hosted one among them
+    assert "quoted; measured" not in log.read_text() and "| Steady FPS | - | SIMULATED" in log.read_text()
