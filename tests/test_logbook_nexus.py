@@ -32,7 +32,8 @@ def _figure(value: float | None, unit: str) -> dict:
 
 
 def store_hosted_run(out: Path, *, simulated: bool = True, run_id: str = "20261129T100000Z-a05bed") -> str:
-    """A complete sweep on ``daydream:sim`` (or ``daydream:``): three ok trials of sd-turbo and one failed."""
+    """A complete sweep on ``daydream:sim`` (or ``daydream:``): three ok trials of sd-turbo, one failed, and
+    one on a Scope target of the same sweep (the Nexus column leaves both out)."""
     target = "daydream:sim" if simulated else "daydream:"
     store = RunStore.create(out, {"kind": "sweep", "spec": {"name": "hosted"}, "targets": [target],
                                   "simulated": simulated, "started_at": "2026-11-29T10:00:00+00:00"}, run_id)
@@ -44,6 +45,9 @@ def store_hosted_run(out: Path, *, simulated: bool = True, run_id: str = "202611
     store.append_trial({"trial_id": "t3", "run_id": run_id, "target": target, "pipeline_id": MODEL,
                         "condition": "default", "status": "error", "simulated": simulated,
                         "figures": {"ttff_s": _figure(99.0, "s")}})
+    store.append_trial({"trial_id": "t4", "run_id": run_id, "target": "sim", "pipeline_id": MODEL,  # Scope's, beside
+                        "condition": "default", "status": "ok", "simulated": simulated,
+                        "figures": {"ttff_s": _figure(0.4, "s"), "fps_out": _figure(5.0, "fps")}})
     store.update_manifest(status="complete")
     return run_id
 

@@ -65,9 +65,14 @@ class HostedRuns:
 
     @cached_property
     def ok(self) -> pd.DataFrame:
-        """Trials that ran and measured (status ok)."""
+        """Trials that ran and measured (status ok) on a ``daydream:`` target (a row's own ``target``)."""
         trials = self.runs.trials
-        return trials[trials["status"].eq("ok")] if "status" in trials else trials.iloc[0:0]
+        if "status" not in trials:
+            return trials.iloc[0:0]
+        ok = trials[trials["status"].eq("ok")]
+        if "target" in ok:
+            ok = ok[ok["target"].map(lambda t: not isinstance(t, str) or hosted_target({"target": t}) is not None)]
+        return ok
 
     def models(self) -> list[str]:
         """The models measured (the rows' ``pipeline_id``), in the order they were run."""
