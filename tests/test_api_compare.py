@@ -87,11 +87,12 @@ def test_dropping_an_operation_drops_its_row_and_its_pairing() -> None:
     assert not any("/api/v1/hardware/info" in row[2] for row in operation_table(docs).rows)
 
 
-def test_a_run_that_recorded_its_operations_is_compared_by_them(tmp_path: Path) -> None:
+def test_a_run_that_recorded_its_operations_and_schemas_is_compared_by_them(tmp_path: Path) -> None:
     out = copy_runs(tmp_path, PIPELINES_RUN)
     path = out / PIPELINES_RUN / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["servers"]["sim"]["api"]["operation_list"] = ["POST /api/v1/pipeline/load", UPDATE]
+    manifest["servers"]["sim"]["schemas"]["longlive"]["config_schema"] = {"properties": {"guidance_scale": {}}}
     path.write_text(json.dumps(manifest))
     server_runs = ServerRuns.load(None, out)
     docs = ApiDocuments.load(server_runs)
@@ -99,6 +100,10 @@ def test_a_run_that_recorded_its_operations_is_compared_by_them(tmp_path: Path) 
     assert _rows_by_hosted(docs)[UPDATE][0].endswith("(same route)")
     answer = structure_answer(server_runs, docs)
     assert answer.startswith("**Partly**") and "Same method and path: 1" in answer and "Scope 2." in answer
+    # the load parameters are the run's own pipelines' (the fixture's schemas keep no config_schema)
+    rows = {row[0]: row for row in param_mapping(docs).rows}
+    assert rows["`guidance_scale`"][1:3] == ["`guidance_scale`: load (`config_schema` of longlive)", "same name"]
+    assert rows["`width`"][1] == "none"
 
 
 def test_parameters_map_by_name_by_meaning_or_to_none() -> None:

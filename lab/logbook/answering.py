@@ -17,7 +17,7 @@ from lab.logbook.hosted_runs import HostedRuns
 from lab.logbook.realtime import DEFAULT_REALTIME_FPS
 from lab.logbook.server_runs import ServerRuns
 
-__all__ = ["Asked", "Question", "cited"]
+__all__ = ["Asked", "Question", "cited", "api_block"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,9 @@ class Question:
 def cited(server_runs: ServerRuns, text: str, run_ids: list[str] | None = None) -> str:
     """``text (run `X`, 2026-11-25, SIMULATED)``: an answer with the runs behind it."""
     return f"{text} ({server_runs.cite(run_ids)})"
+
+
+def api_block(server_runs: ServerRuns) -> dict | None:
+    """The runs' ``api`` block (what the server's OpenAPI said, :mod:`lab.apifacts`); None in runs from before it."""
+    api = server_runs.server.api
+    return dict(api) if api and "scope_local" in api else None

@@ -12,9 +12,11 @@ before it leave them open, as before.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from lab.logbook.answering import Asked, Question, cited
+from lab.logbook.answering import Asked, Question, api_block, cited
 from lab.logbook.api_docs import ApiDocuments, body_schema, properties, response_schema
 from lab.logbook.api_operations import OPERATIONS_HEADER, operation_table
 from lab.logbook.api_params import HOSTED_CREATE, PARAMS_HEADER, param_mapping
@@ -31,11 +33,6 @@ __all__ = ["structure_answer", "whip_answer", "reuse_answer", "HOSTED_API_QUESTI
 MEASURED_OVER_WHIP = (("time to first frame", ("ttff_s",)), ("steady fps", ("fps_out",)))
 
 
-def _api(server_runs: ServerRuns) -> dict | None:
-    api = server_runs.server.api
-    return dict(api) if api and "scope_local" in api else None
-
-
 def _names(names: list[str] | dict[str, str], limit: int = 8) -> str:
     items = [f"`{n}` → `{t}`" for n, t in names.items()] if isinstance(names, dict) else [f"`{n}`" for n in names]
     return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
@@ -49,12 +46,12 @@ def structure_answer(server_runs: ServerRuns, docs: ApiDocuments) -> str:
     return cited(server_runs, f"{verdict}: the hosted API has {table.hosted_count} operations ({hosted_ops}), "
                               f"Scope {table.scope_count}. Same method and path: {table.same}; {table.by_job} more "
                               f"do the same job by other routes; {table.scope_only} Scope operations have no hosted "
-                              f"counterpart (Scope: {docs.scope_source.split(' (')[0]}; Daydream: "
+                              f"counterpart (Scope: {docs.scope_source}; Daydream: "
                               f"{docs.hosted_source}; side by side in `lab report` and notebook 06)")
 
 
-def _fields(docs: ApiDocuments, schema: object) -> str:
-    return ", ".join(f"`{n}`" for n in properties(docs.scope, schema))  # type: ignore[arg-type]
+def _fields(docs: ApiDocuments, schema: Mapping[str, Any] | None) -> str:
+    return ", ".join(f"`{n}`" for n in properties(docs.scope, schema))
 
 
 def _measured(hosted: HostedRuns | None) -> str:
@@ -62,11 +59,12 @@ def _measured(hosted: HostedRuns | None) -> str:
     if hosted is None:
         return ""
     parts = []
-    for model in hosted.models():
+    models = hosted.models()
+    for model in models:
         for label, names in MEASURED_OVER_WHIP:
             figure = hosted.figure(model, names)
             if figure is not None and figure.value is not None:
-                parts.append(f"{label} {format_figure(figure)}")
+                parts.append(f"{f'{model} ' if len(models) > 1 else ''}{label} {format_figure(figure)}")
     if not parts:
         return ""
     return f" Measured over WHIP/WHEP: {', '.join(parts)} ({hosted.cite()})."
@@ -74,7 +72,7 @@ def _measured(hosted: HostedRuns | None) -> str:
 
 def whip_answer(server_runs: ServerRuns, docs: ApiDocuments, hosted: HostedRuns | None) -> str:
     """Scope's offer route against the hosted API's WHIP, from the two documents and lab.whip's protocol."""
-    api = _api(server_runs) or {}
+    api = api_block(server_runs) or {}
     offer = f"POST {WEBRTC_OFFER_PATH}"
     trickle = f"PATCH {webrtc_session_path('{session_id}')}"
     whip_url = next((n for n in properties(docs.hosted, response_schema(docs.hosted, HOSTED_CREATE)) if "whip" in n),
@@ -108,11 +106,11 @@ def reuse_answer(server_runs: ServerRuns, docs: ApiDocuments) -> str:
 
 
 def _structure(server_runs: ServerRuns, _: Asked) -> str | None:
-    return structure_answer(server_runs, ApiDocuments.load(server_runs)) if _api(server_runs) else None
+    return structure_answer(server_runs, ApiDocuments.load(server_runs)) if api_block(server_runs) else None
 
 
 def _whip(server_runs: ServerRuns, asked: Asked) -> str | None:
-    return whip_answer(server_runs, ApiDocuments.load(server_runs), asked.hosted) if _api(server_runs) else None
+    return whip_answer(server_runs, ApiDocuments.load(server_runs), asked.hosted) if api_block(server_runs) else None
 
 
 def _reuse(server_runs: ServerRuns, _: Asked) -> str | None:

@@ -60,7 +60,7 @@ class ApiDocuments:
         api = server_runs.server.api if server_runs is not None else None
         recorded = (api or {}).get("operation_list")
         if recorded:
-            source = f"the server's own /openapi.json ({server_runs.cite()})" if server_runs else ""
+            source = "the server's own /openapi.json, as the runs recorded it"
             operations = tuple(recorded)
         else:
             info = scope.get("info", {})
@@ -81,7 +81,7 @@ def _pipeline_schemas(server_runs: ServerRuns | None) -> tuple[Mapping[str, Mapp
     """The runs' pipeline schemas when they kept ``config_schema``, else Scope 0.2.4's captured ones."""
     schemas = server_runs.server.schemas if server_runs is not None else {}
     if any(s.get("config_schema") for s in schemas.values()):
-        return schemas, f"the server's /api/v1/pipelines/schemas ({server_runs.cite() if server_runs else ''})"
+        return schemas, "the server's /api/v1/pipelines/schemas, as the runs recorded them"
     captured = read_document(SCOPE_PIPELINE_SCHEMAS)["pipelines"]
     return captured, f"Scope 0.2.4's captured /api/v1/pipelines/schemas ({len(captured)} CPU pipelines)"
 

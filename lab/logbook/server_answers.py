@@ -12,7 +12,7 @@ whether the server can use it, the server's reason when not, and its install hin
 
 from __future__ import annotations
 
-from lab.logbook.answering import Asked, Question, cited
+from lab.logbook.answering import Asked, Question, api_block, cited
 from lab.logbook.api_answers import HOSTED_API_QUESTIONS
 from lab.logbook.integration import integration_answer
 from lab.logbook.server_runs import ServerRuns
@@ -20,13 +20,8 @@ from lab.logbook.server_runs import ServerRuns
 __all__ = ["API_QUESTIONS", "INTEGRATION_QUESTIONS", "MASKING_QUESTIONS"]
 
 
-def _api(server_runs: ServerRuns) -> dict | None:
-    api = server_runs.server.api
-    return dict(api) if api and "scope_local" in api else None
-
-
 def _docs(server_runs: ServerRuns, _: Asked) -> str | None:
-    api = _api(server_runs)
+    api = api_block(server_runs)
     if api is None or not api.get("docs_served"):
         return None
     groups = ", ".join(f"{name} ({count})" for name, count in list(api["groups"].items())[:8])
