@@ -221,8 +221,8 @@ def performance_table(server_runs: ServerRuns, existing: Rows | None = None,
             rows.append([row.metric, nexus_cell(row.metric, row.nexus, row.nexus, hosted),
                          row.cell(server_runs) or "TBD"])
     warning = (" **SIMULATED**: numbers from the scope-lab simulator, not from a GPU." if server_runs.simulated else "")
-    nexus = (f" Nexus (Reference): the log's quote; measured on Daydream's hosted API, same definitions "
-             f"({hosted.cite()})." if hosted is not None else "")
+    nexus = (f" Nexus (Reference): the log's quote, and the same figure measured on Daydream's hosted API "
+             f"(warm-up without a load step; {hosted.cite()})." if hosted is not None else "")
     caption = (f"*Scope (Measured): median over trials [95 % CI where n ≥ 3], n = trials; "
                f"{server_runs.cite()}.{warning}{nexus}*")
     return rows, caption
