@@ -20,14 +20,14 @@ from typing import Any
 
 from lab.models import PipelineSchema
 
-__all__ = ["ONE_SHOT_KEYS", "WEBRTC_OFFER_PATH", "webrtc_session_path", "frontend_load_params", "ApiShape", "count_operations", "summarize_openapi",
-           "API_FACTS_VERSION"]
+__all__ = ["ONE_SHOT_KEYS", "WEBRTC_OFFER_PATH", "webrtc_session_path", "frontend_load_params", "ApiShape",
+           "count_operations", "summarize_openapi", "operation_list", "API_FACTS_VERSION"]
 
 ONE_SHOT_KEYS = frozenset({"vace_ref_images", "first_frame_image", "last_frame_image", "images"})
 
 WEBRTC_OFFER_PATH = "/api/v1/webrtc/offer"
 
-API_FACTS_VERSION = 1
+API_FACTS_VERSION = 2  # 2: operation_list
 _METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
 _SIMULATOR_TAG = "simulator"
 
@@ -102,6 +102,13 @@ def _operations(openapi: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             for method, operation in item.items() if method in _METHODS]
 
 
+def operation_list(openapi: dict[str, Any]) -> list[str]:
+    """``METHOD /path`` of every operation but the simulator's own, in the document's order."""
+    return [f"{method.upper()} {path}" for path, item in openapi.get("paths", {}).items()
+            for method, operation in item.items()
+            if method in _METHODS and _SIMULATOR_TAG not in (operation or {}).get("tags", [])]
+
+
 def count_operations(openapi: dict[str, Any]) -> tuple[int, int]:
     """Scope's operations and the simulator's own (tag ``simulator``), counted apart."""
     simulator = sum(_SIMULATOR_TAG in op.get("tags", []) for _, op in _operations(openapi))
@@ -109,11 +116,12 @@ def count_operations(openapi: dict[str, Any]) -> tuple[int, int]:
 
 
 def summarize_openapi(openapi: dict[str, Any]) -> dict[str, Any]:
-    """The facts the log needs from an OpenAPI document: shape, WHIP, size, route groups.
+    """The facts the log needs from an OpenAPI document: shape, WHIP, size, route groups, operations.
 
     Groups are the path segment after ``/api/v1/`` (``pipeline``, ``webrtc``, ...), or the
     first segment for other paths; the simulator's own control routes (tag ``simulator``)
-    are counted apart, since they are not Scope's.
+    are counted apart, since they are not Scope's. ``operation_list`` is every other
+    operation as ``METHOD /path`` (the log compares it with the hosted API's).
 
     Examples
     --------
@@ -133,6 +141,7 @@ def summarize_openapi(openapi: dict[str, Any]) -> dict[str, Any]:
         "whip_paths": list(shape.whip_paths),
         "operations": scope, "groups": dict(groups.most_common()),
         "simulator_operations": simulator,
+        "operation_list": operation_list(openapi),
     }
 
 

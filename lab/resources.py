@@ -1,4 +1,6 @@
-"""The data shipped inside the package: sweep specs, VACE reference images, the clip, the log template.
+"""The data shipped inside the package: sweep specs, VACE reference images, the clip, the log
+template, and the two APIs' OpenAPI documents (Scope 0.2.4's as captured, the hosted API's as
+rebuilt from its SDK by ``tools/hosted_openapi.py``).
 
 Found through :mod:`importlib.resources`, not relative to a checkout, so an installed wheel
 works from any directory. (The simulator's profiles live beside their loader, in
@@ -11,8 +13,9 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "SWEEP_DIR", "REF_DIR", "CLIP", "LOG_TEMPLATE", "shipped_spec", "shipped_specs",
-           "reference_images"]
+__all__ = ["DATA_DIR", "SWEEP_DIR", "REF_DIR", "CLIP", "LOG_TEMPLATE", "SCOPE_OPENAPI", "SCOPE_PIPELINE_SCHEMAS",
+           "HOSTED_OPENAPI",
+           "shipped_spec", "shipped_specs", "reference_images"]
 
 
 def _data_dir() -> Path:
@@ -28,6 +31,10 @@ SWEEP_DIR = DATA_DIR / "sweeps"
 REF_DIR = DATA_DIR / "ref"
 CLIP = DATA_DIR / "clips" / "test-loop-512.mp4"
 LOG_TEMPLATE = DATA_DIR / "research-log.md"
+# Copies of tests/fixtures/scope-0.2.4/openapi.json and pipelines_schemas.json (captured from a real Scope)
+SCOPE_OPENAPI = DATA_DIR / "api" / "scope-0.2.4-openapi.json"
+SCOPE_PIPELINE_SCHEMAS = DATA_DIR / "api" / "scope-0.2.4-pipelines-schemas.json"
+HOSTED_OPENAPI = DATA_DIR / "api" / "daydream-openapi.json"
 
 
 def shipped_specs() -> list[str]:

@@ -21,6 +21,7 @@ def test_real_scope_openapi_is_the_local_api_without_whip() -> None:
     assert facts["hosted_streams"] is False
     assert facts["whip_paths"] == []
     assert facts["operations"] == 70  # method entries under "paths" of the captured Scope 0.2.4
+    assert len(facts["operation_list"]) == 70 and "POST /api/v1/webrtc/offer" in facts["operation_list"]
     assert facts["simulator_operations"] == 0
     assert facts["groups"]["pipeline"] == 2 and facts["groups"]["webrtc"] >= 3
     assert (facts["title"], facts["api_version"]) == ("Scope", "0.2.4")
@@ -51,5 +52,6 @@ async def test_api_facts_from_the_simulator(client: ScopeClient) -> None:
     assert facts["scope_local"] and not facts["hosted_streams"] and facts["whip_paths"] == []
     assert facts["docs_served"] and facts["docs_title"] == "Scope - Swagger UI"
     assert facts["simulator_operations"] > 0  # /sim/ routes counted apart from Scope's
+    assert not any(op.split(" ")[1].startswith("/sim/") for op in facts["operation_list"])  # and not listed
     assert facts["simulator_speed"] == SIM_SPEED
     assert facts["target_kind"] == "url"

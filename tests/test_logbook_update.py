@@ -117,14 +117,14 @@ def test_answers_tick_only_what_the_data_supports(log: Path, server_runs: Server
         "What's in the Swagger UI (`/docs`)?", "What's the latency impact of VACE?", "Latency impact?",
         "How to provide reference images?", "RunPod warm-up time?", "Real-time viability for demo?",
         "Is SAM3 available as a pipeline module?", "Does Scope expose segmentation or alpha output?",
-        "Spout output complexity (future, optional)?",
+        "Spout output complexity (future, optional)?", "Can we reuse Nexus patterns?",
     }
     assert before <= after  # what a human ticked stays ticked
     text = log.read_text()
     assert "- [ ] Generation quality at 512×512?" in text  # judged by eye, never by the data
     assert "- [ ] Consistency quality?" in text
     assert "- [ ] First stream creation test" in text
-    assert len(set(result.answered)) == 11
+    assert len(set(result.answered)) == 12
     line = next(line for line in text.split("\n") if line.startswith("- [x] Is the API structure"))
     assert line.endswith("<!-- scope-lab:answer api-hosted -->")
     assert "**No**" in line and PIPELINES_RUN in line and "SIMULATED" in line
@@ -145,7 +145,8 @@ def test_without_the_api_block_or_a_vace_sweep_those_questions_stay_open(tmp_pat
     ticked = _ticked(log.read_text()) - _ticked(SEED.decode())
     assert ticked == {"RunPod warm-up time?", "Real-time viability for demo?",
                       "Is SAM3 available as a pipeline module?", "Does Scope expose segmentation or alpha output?",
-                      "Spout output complexity (future, optional)?"}  # from the hardware block, not the API one
+                      "Spout output complexity (future, optional)?",  # from the hardware block, not the API one
+                      "Can we reuse Nexus patterns?"}  # from the two APIs' schemas
 
 
 def test_a_higher_threshold_changes_the_realtime_answer(log: Path, server_runs: ServerRuns) -> None:

@@ -51,6 +51,8 @@ def test_report_has_tables_answers_and_manifest_summary(reported: tuple[Path, Pa
     assert PIPELINES_RUN in page and VACE_RUN in page
     assert "<td>0.2.4 SIMULATED</td>" in page and "9 run, 0 skipped; 3 loads (naive 9)" in page
     assert "<strong>Is the API structure identical to Daydream hosted API?</strong> → <strong>No</strong>" in page
+    assert "<h2>Scope and Daydream&#39;s hosted API: operations</h2>" in page  # generated from both documents
+    assert "<td><code>PATCH /v1/streams/{id}</code> (updateStream)</td>" in page
     assert "Generation quality at 512×512?</strong>" not in page  # asked, but these runs are not scored
     assert "Generation quality at 512×512?" in page.split("Not answered by these runs")[1]
 
@@ -63,7 +65,7 @@ def test_each_run_gets_its_own_report_and_plots(reported: tuple[Path, Path, Path
     assert (out / PIPELINES_RUN / "plots" / "fps_per_pipeline.svg").exists()
     assert not (out / PIPELINES_RUN / "plots" / "vace_overhead.png").exists()  # no VACE conditions in that run
     assert f"report {html}" in stdout and "[SIMULATED]" in stdout
-    assert "research log" in stdout and "11 questions answered" in stdout
+    assert "research log" in stdout and "12 questions answered" in stdout
 
 
 def test_the_log_is_updated_and_a_second_report_leaves_it_alone(reported: tuple[Path, Path, Path, str]) -> None:

@@ -410,14 +410,16 @@ out_dir: str = "../results"  # folder that holds the run folders
 log_path: str = "../results/research-log.md"  # research log to update in place (copied from the template if missing)
 html_path: str = "../results/research-log-report.html"  # the HTML report of all the runs
 realtime_fps: float = 15.0  # fps a pipeline must sustain to count as real time
+hosted_run_ids = None  # runs on Daydream's hosted API (a daydream: target) for the Nexus column; None: the newest
 compare_with = None  # a run id to compare the first run against (another GPU, Scope version); None: skip
 per_run_reports: bool = False  # also write results/<run>/report.html for each run (lab report does)
 target: str = "sim"  # used only when out_dir has no runs yet: a short sweep is run there first
 """),
     ("code", """
-from lab.logbook import ServerRuns, ensure_log
+from lab.logbook import HostedRuns, ServerRuns, ensure_log, latest_hosted_runs
+from lab.logbook.api_answers import comparison_tables
 from lab.logbook.questions import answers_table
-from lab.logbook.tables import log_table_frames
+from lab.logbook.tables import as_frame, log_table_frames
 from lab.report.compare import compare_runs
 from lab.report.html import render_table
 from lab.report.plots import (plot_contact_sheet, plot_fps, plot_fps_over_time, plot_latency_cdfs,
@@ -426,8 +428,11 @@ from lab.report.writer import sweep_if_empty, write_report
 
 available = await sweep_if_empty(out_dir, target)
 server_runs = ServerRuns.load(run_ids or available, out_dir)
-tables = log_table_frames(server_runs)
+hosted = HostedRuns.load(hosted_run_ids or latest_hosted_runs(out_dir), out_dir)
+tables = log_table_frames(server_runs, hosted)
 print(f"runs {', '.join(server_runs.run_ids)} [{server_runs.label}]")
+print(f"hosted API runs {', '.join(hosted.run_ids)} [{hosted.label}]" if hosted
+      else "no hosted API run: the Nexus column stays as quoted")
 """),
     ("md", "## Pipeline VACE Compatibility"),
     ("code", """
@@ -443,7 +448,17 @@ render_table(tables["Models"])
 """),
     ("md", "## Questions to Explore: what the data answers"),
     ("code", """
-render_table(answers_table(server_runs, realtime_fps))
+render_table(answers_table(server_runs, realtime_fps, hosted=hosted))
+"""),
+    ("md", """
+## Scope and Daydream's hosted API
+
+The operations side by side and the hosted stream's parameters mapped to Scope's, both
+generated from the two APIs' schemas (the answers above summarise them).
+"""),
+    ("code", """
+for table in comparison_tables(server_runs):
+    display(render_table(as_frame(table.header, table.rows), table.caption))
 """),
     ("md", "## Plots"),
     ("code", """
@@ -478,7 +493,8 @@ comparison.styled() if comparison else print("set compare_with to a run id to co
 """),
     ("md", "## Update the research log and write the report"),
     ("code", """
-outcome = write_report(server_runs.run_ids, out_dir, log=ensure_log(log_path), html=html_path,
+report_ids = server_runs.run_ids + (hosted.run_ids if hosted else [])
+outcome = write_report(report_ids, out_dir, log=ensure_log(log_path), html=html_path,
                        per_run=per_run_reports, realtime_fps=realtime_fps)
 print(outcome.describe())
 """),

@@ -42,7 +42,8 @@ def add_report_commands(commands: argparse._SubParsersAction) -> None:  # type: 
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     report.add_argument("runs", nargs="*", metavar="RUN",
-                        help="run ids or run folders (default: the newest run of each sweep in --out)")
+                        help="run ids or run folders; runs on a daydream: target fill the Nexus column "
+                             "(default: the newest run of each sweep in --out, and the newest hosted API run)")
     report.add_argument("--out", default="results", help="folder that holds the run folders")
     report.add_argument("--log", metavar="PATH", help="research-log markdown file to update in place "
                         "(a copy of the shipped template; if it is missing, the error says where that is)")

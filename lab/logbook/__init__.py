@@ -1,6 +1,7 @@
 """The research log, filled from measurements: its tables, its answers, updated in place.
 
-:class:`~lab.logbook.server_runs.ServerRuns` loads the runs of one server; :mod:`.tables`
+:class:`~lab.logbook.server_runs.ServerRuns` loads the runs of one server (and
+:class:`~lab.logbook.hosted_runs.HostedRuns` those of Daydream's hosted API); :mod:`.tables`
 renders the log's own tables; :mod:`.questions` answers what the data answers;
 :mod:`.markdown` rewrites only those parts of a markdown file. :func:`update_log` does all
 of it::
@@ -14,6 +15,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from lab.logbook.hosted_runs import HostedRuns, latest_hosted_runs, split_hosted
 from lab.logbook.markdown import UpdateResult, update_file
 from lab.logbook.questions import answer_questions
 from lab.logbook.realtime import DEFAULT_REALTIME_FPS
@@ -21,15 +23,17 @@ from lab.logbook.server_runs import LogbookError, ServerRuns
 from lab.logbook.tables import log_tables
 from lab.resources import LOG_TEMPLATE as TEMPLATE  # the shipped log, copied by ensure_log
 
-__all__ = ["ServerRuns", "LogbookError", "UpdateResult", "update_log", "ensure_log", "DEFAULT_REALTIME_FPS", "TEMPLATE"]
+__all__ = ["ServerRuns", "HostedRuns", "LogbookError", "UpdateResult", "update_log", "ensure_log",
+           "split_hosted", "latest_hosted_runs", "DEFAULT_REALTIME_FPS", "TEMPLATE"]
 
 
 def update_log(path: Path | str, server_runs: ServerRuns, *,
-               realtime_fps: float = DEFAULT_REALTIME_FPS) -> UpdateResult:
+               realtime_fps: float = DEFAULT_REALTIME_FPS, hosted: HostedRuns | None = None) -> UpdateResult:
     """Rewrite the managed tables and answers of the research log at ``path`` from ``server_runs``.
 
     Everything else in the file is kept byte for byte; with the same runs a second call
-    changes nothing. ``realtime_fps`` is the threshold of "Real-time viability".
+    changes nothing. ``realtime_fps`` is the threshold of "Real-time viability"; ``hosted``:
+    runs on Daydream's hosted API, for the Nexus column and the API comparison.
 
     Raises
     ------
@@ -39,7 +43,8 @@ def update_log(path: Path | str, server_runs: ServerRuns, *,
     path = Path(path)
     if not path.is_file():
         raise LogbookError(f"No research log at {path}. Copy the template first: cp {TEMPLATE} {path}")
-    return update_file(path, log_tables(server_runs), answer_questions(server_runs, realtime_fps, log_dir=path.parent))
+    return update_file(path, log_tables(server_runs, hosted),
+                       answer_questions(server_runs, realtime_fps, log_dir=path.parent, hosted=hosted))
 
 
 def ensure_log(path: Path | str) -> Path:

@@ -1,5 +1,6 @@
 """What a question of the log is and what answering it takes: the question, what answers
-depend on besides the runs (the real-time threshold, where the log is), and how an answer
+depend on besides the runs (the real-time threshold, where the log is, the hosted API's
+runs), and how an answer
 cites the runs behind it.
 
 An answerer returns an answer or None; None leaves the question unticked and untouched.
@@ -12,10 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.logbook.hosted_runs import HostedRuns
 from lab.logbook.realtime import DEFAULT_REALTIME_FPS
 from lab.logbook.server_runs import ServerRuns
 
-__all__ = ["Asked", "Question", "cited"]
+__all__ = ["Asked", "Question", "cited", "api_block"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Asked:
 
     realtime_fps: float = DEFAULT_REALTIME_FPS
     log_dir: Path | None = None
+    hosted: HostedRuns | None = None  # runs on Daydream's hosted API, for the comparison answers
 
     def link(self, path: Path) -> str:
         return Path(os.path.relpath(path, self.log_dir)).as_posix() if self.log_dir is not None else path.as_posix()
@@ -46,3 +49,9 @@ class Question:
 def cited(server_runs: ServerRuns, text: str, run_ids: list[str] | None = None) -> str:
     """``text (run `X`, 2026-11-25, SIMULATED)``: an answer with the runs behind it."""
     return f"{text} ({server_runs.cite(run_ids)})"
+
+
+def api_block(server_runs: ServerRuns) -> dict | None:
+    """The runs' ``api`` block (what the server's OpenAPI said, :mod:`lab.apifacts`); None in runs from before it."""
+    api = server_runs.server.api
+    return dict(api) if api and "scope_local" in api else None

@@ -1,8 +1,9 @@
 """The log's *Performance Observations* table (``Metric | Nexus (Reference) | Scope (Measured)``):
 the log's rows plus the ones the measurements support, median over trials [95 % CI] and n.
 
-The Nexus reference column and rows a human added are kept as they are; a cell the data
-cannot fill keeps its old text. Every measured cell starts with SIMULATED when the numbers
+Rows a human added are kept as they are; a cell the data cannot fill keeps its old text.
+The Nexus reference column keeps the log's quotes, with a hosted run's figures beside
+them when there is one (:mod:`lab.logbook.nexus`). Every measured cell starts with SIMULATED when the numbers
 come from the simulator.
 """
 
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from lab.logbook.generative import is_generative
+from lab.logbook.hosted_runs import HostedRuns
 from lab.logbook.markdown import Rows
+from lab.logbook.nexus import nexus_cell
 from lab.logbook.server_runs import ServerRuns
 from lab.logbook.vace import vace_effects
 from lab.models import gpu_memory_text
@@ -195,8 +198,13 @@ PERFORMANCE_ROWS: tuple[PerformanceRow, ...] = (
 )
 
 
-def performance_table(server_runs: ServerRuns, existing: Rows | None = None) -> tuple[Rows, str]:
-    """Rows of *Performance Observations* (the Nexus column kept from the log) and its caption."""
+def performance_table(server_runs: ServerRuns, existing: Rows | None = None,
+                      hosted: HostedRuns | None = None) -> tuple[Rows, str]:
+    """Rows of *Performance Observations* and its caption.
+
+    The Nexus column keeps the log's quotes; with ``hosted`` runs each gets the hosted
+    API's measured figure beside it (:func:`lab.logbook.nexus.nexus_cell`).
+    """
     known = {row.metric.lower(): row for row in PERFORMANCE_ROWS}
     rows: Rows = []
     seen = set()
@@ -205,13 +213,16 @@ def performance_table(server_runs: ServerRuns, existing: Rows | None = None) -> 
         row = known.get(old[0].strip().lower())
         if row is not None:
             seen.add(row.metric.lower())
-            rows.append([old[0], old[1], row.cell(server_runs) or old[2]])
+            rows.append([old[0], nexus_cell(old[0], old[1], row.nexus, hosted), row.cell(server_runs) or old[2]])
         else:
             rows.append(old)  # a human's row: kept as it is
     for row in PERFORMANCE_ROWS:
         if row.metric.lower() not in seen:
-            rows.append([row.metric, row.nexus, row.cell(server_runs) or "TBD"])
+            rows.append([row.metric, nexus_cell(row.metric, row.nexus, row.nexus, hosted),
+                         row.cell(server_runs) or "TBD"])
     warning = (" **SIMULATED**: numbers from the scope-lab simulator, not from a GPU." if server_runs.simulated else "")
+    nexus = (f" Nexus (Reference): the log's quote, and the same figure measured on Daydream's hosted API "
+             f"(warm-up without a load step; {hosted.cite()})." if hosted is not None else "")
     caption = (f"*Scope (Measured): median over trials [95 % CI where n ≥ 3], n = trials; "
-               f"{server_runs.cite()}.{warning}*")
+               f"{server_runs.cite()}.{warning}{nexus}*")
     return rows, caption

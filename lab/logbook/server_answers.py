@@ -1,6 +1,7 @@
 """Answers from what the server says about itself: its API (the manifest's ``api`` block,
-:mod:`lab.apifacts`), its pipelines' schemas (masking), its hardware and inputs (Spout), and
-the integration paths with their measured figures (:mod:`lab.logbook.integration`).
+:mod:`lab.apifacts`; the comparison with the hosted API is :mod:`lab.logbook.api_answers`),
+its pipelines' schemas (masking), its hardware and inputs (Spout), and the integration
+paths with their measured figures (:mod:`lab.logbook.integration`).
 
 Runs made before the ``api`` block existed answer the API questions not at all rather than
 from guesses. What the data cannot judge (ease of integration) is never ticked by
@@ -11,42 +12,16 @@ whether the server can use it, the server's reason when not, and its install hin
 
 from __future__ import annotations
 
-from lab.logbook.answering import Asked, Question, cited
+from lab.logbook.answering import Asked, Question, api_block, cited
+from lab.logbook.api_answers import HOSTED_API_QUESTIONS
 from lab.logbook.integration import integration_answer
 from lab.logbook.server_runs import ServerRuns
 
 __all__ = ["API_QUESTIONS", "INTEGRATION_QUESTIONS", "MASKING_QUESTIONS"]
 
 
-def _api(server_runs: ServerRuns) -> dict | None:
-    api = server_runs.server.api
-    return dict(api) if api and "scope_local" in api else None
-
-
-def _hosted_api(server_runs: ServerRuns, _: Asked) -> str | None:
-    api = _api(server_runs)
-    if api is None:
-        return None
-    if api["hosted_streams"]:
-        return cited(server_runs, "**Partly**: the server's OpenAPI lists Daydream's hosted `/v1/streams` routes")
-    local = "it serves Scope's own local API instead: `/api/v1/pipeline/load`, `/api/v1/webrtc/offer`, " \
-            "parameters over the WebRTC data channel" if api["scope_local"] else "nor Scope's local API"
-    return cited(server_runs, f"**No**: the server's OpenAPI has no `/v1/streams` routes; {local}")
-
-
-def _whip(server_runs: ServerRuns, _: Asked) -> str | None:
-    api = _api(server_runs)
-    if api is None:
-        return None
-    if api["whip_paths"]:
-        paths = ", ".join(f"`{p}`" for p in api["whip_paths"])
-        return cited(server_runs, f"**WHIP offered** at {paths}")
-    return cited(server_runs, "**No WHIP**: no WHIP route in the OpenAPI; WebRTC is an SDP offer/answer at "
-                              "`POST /api/v1/webrtc/offer`, pipeline and input mode in `initialParameters`")
-
-
 def _docs(server_runs: ServerRuns, _: Asked) -> str | None:
-    api = _api(server_runs)
+    api = api_block(server_runs)
     if api is None or not api.get("docs_served"):
         return None
     groups = ", ".join(f"{name} ({count})" for name, count in list(api["groups"].items())[:8])
@@ -102,8 +77,7 @@ def _integration(server_runs: ServerRuns, _: Asked) -> str | None:
 
 
 API_QUESTIONS: tuple[Question, ...] = (
-    Question("api-hosted", "Is the API structure identical to Daydream hosted API?", "API", _hosted_api),
-    Question("whip", "Does WHIP work the same way?", "API", _whip),
+    *HOSTED_API_QUESTIONS,  # compared with Daydream's hosted API (lab.logbook.api_answers)
     Question("docs", "What's in the Swagger UI (`/docs`)?", "API", _docs),
 )
 INTEGRATION_QUESTIONS: tuple[Question, ...] = (

@@ -19,12 +19,14 @@ from typing import Any
 
 import pandas as pd
 
-from lab.errors import LabError
+from lab.errors import LabError, TargetError
+from lab.overview import SIMULATED_LABEL
 from lab.stats import Figure, percentile_figure
 from lab.store import RESULTS_DIR, Runs, list_runs, load_runs, read_manifest
-from lab.overview import SIMULATED_LABEL
+from lab.target import Target
 
-__all__ = ["ServerRuns", "LogbookError", "ServerView", "latest_runs", "BASELINE_CONDITION", "LATENCY_FIGURES"]
+__all__ = ["ServerRuns", "LogbookError", "ServerView", "latest_runs", "hosted_target", "trials_figure", "figure_unit",
+           "BASELINE_CONDITION", "LATENCY_FIGURES"]
 
 BASELINE_CONDITION = "default"
 # Frame latency: exact (stamped input) where the pipeline keeps the picture, else the step test.
@@ -64,6 +66,50 @@ class ServerView:
     def identity(self) -> tuple[bool, str | None, float | None]:
         """The checked metadata: runs differing in it are compared, never merged."""
         return (self.simulated, self.version, self.vram_gb)
+
+
+def figure_unit(runs: Runs, figure: str) -> str:
+    """The unit the runs stored figure ``figure`` in ("" when they have none)."""
+    figures = runs.figures
+    if figures.empty or figure not in set(figures["figure"]):
+        return ""
+    return str(figures.loc[figures["figure"].eq(figure), "unit"].iloc[0])
+
+
+def trials_figure(name: str, trials: pd.DataFrame, unit: str) -> Figure | None:
+    """Median over trials of figure ``name`` with a bootstrap CI; n = trials (None: no data)."""
+    if name not in trials:
+        return None
+    values = pd.to_numeric(trials[name], errors="coerce").dropna().to_numpy(dtype=float)
+    if values.size == 0:
+        return None
+    figure = percentile_figure(name, values, 50, unit)
+    if values.size < MIN_TRIALS_FOR_CI:  # a bootstrap over one or two values is no interval
+        figure = Figure(figure.name, figure.value, figure.unit, int(values.size),
+                        warnings=(f"{values.size} trial(s): add repeats for a confidence interval",))
+    return figure
+
+
+def hosted_target(manifest: Mapping[str, Any]) -> str | None:
+    """The ``daydream:`` target a run measured (Daydream's hosted API), or None for a Scope run.
+
+    Read from the manifest's ``targets``, ``target`` (a string, or a block with ``kind``
+    and ``raw``) and ``servers`` keys, so a ``lab measure`` run and a sweep are told apart alike.
+    """
+    target = manifest.get("target")
+    if isinstance(target, Mapping):
+        if target.get("kind") == "daydream":
+            return str(target.get("raw") or "daydream:")
+        target = target.get("raw")
+    for text in [*(manifest.get("targets") or []), target, *(manifest.get("servers") or {})]:
+        if not isinstance(text, str):
+            continue
+        try:
+            if Target.parse(text).kind == "daydream":
+                return text
+        except TargetError:
+            continue
+    return None
 
 
 def _server_views(manifest: Mapping[str, Any]) -> list[ServerView]:
@@ -195,10 +241,7 @@ class ServerRuns:
         return self._baselines[pipeline_id]
 
     def unit(self, figure: str) -> str:
-        figures = self.runs.figures
-        if figures.empty or figure not in set(figures["figure"]):
-            return ""
-        return str(figures.loc[figures["figure"].eq(figure), "unit"].iloc[0])
+        return figure_unit(self.runs, figure)
 
     def figure(self, pipeline_id: str, name: str, trials: pd.DataFrame | None = None) -> Figure | None:
         """Median over trials of one figure, with a bootstrap CI; n = trials (None: no data)."""
@@ -207,16 +250,7 @@ class ServerRuns:
             if key not in self._figures:
                 self._figures[key] = self.figure(pipeline_id, name, self.baseline(pipeline_id))
             return self._figures[key]
-        if name not in trials:
-            return None
-        values = pd.to_numeric(trials[name], errors="coerce").dropna().to_numpy(dtype=float)
-        if values.size == 0:
-            return None
-        figure = percentile_figure(name, values, 50, self.unit(name))
-        if values.size < MIN_TRIALS_FOR_CI:  # a bootstrap over one or two values is no interval
-            figure = Figure(figure.name, figure.value, figure.unit, int(values.size),
-                            warnings=(f"{values.size} trial(s): add repeats for a confidence interval",))
-        return figure
+        return trials_figure(name, trials, self.unit(name))
 
     def latency(self, pipeline_id: str, trials: pd.DataFrame | None = None) -> Figure | None:
         """Frame latency p50: stamped (exact) if measured, else the step test."""
@@ -231,7 +265,7 @@ class ServerRuns:
 
 
 def latest_runs(out_dir: Path | str = RESULTS_DIR) -> list[Path]:
-    """The newest complete run of each sweep name, on the same server as the newest run.
+    """The newest complete Scope run of each sweep name, on the same server as the newest run.
 
     ``lab report`` with no run ids uses these: after ``make demo`` that is the pipelines
     and the VACE sweep just run.
@@ -241,7 +275,8 @@ def latest_runs(out_dir: Path | str = RESULTS_DIR) -> list[Path]:
     for root in reversed(list_runs(out_dir)):
         manifest = read_manifest(root)
         views = _server_views(manifest)
-        if manifest.get("kind") != "sweep" or not views or manifest.get("status") not in ("complete", None):
+        if manifest.get("kind") != "sweep" or not views or manifest.get("status") not in ("complete", None) \
+                or hosted_target(manifest) is not None:  # the hosted API's runs fill the Nexus column
             continue
         identity = identity or views[0].identity()
         name = str((manifest.get("spec") or {}).get("name", root.name))

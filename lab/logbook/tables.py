@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from lab.logbook.generative import is_generative
+from lab.logbook.hosted_runs import HostedRuns
 from lab.logbook.markdown import Rows, TableBlock
 from lab.logbook.performance_rows import performance_table
 from lab.logbook.server_runs import ServerRuns
@@ -130,11 +131,11 @@ def models_table(server_runs: ServerRuns, existing: Rows | None = None) -> tuple
     return rows, caption
 
 
-def log_tables(server_runs: ServerRuns) -> list[TableBlock]:
+def log_tables(server_runs: ServerRuns, hosted: HostedRuns | None = None) -> list[TableBlock]:
     """The managed tables of a research log, ready for :func:`lab.logbook.markdown.update_file`."""
     return [
         TableBlock("vace-compatibility", VACE_HEADER, lambda rows: vace_table(server_runs, rows)),
-        TableBlock("performance", PERFORMANCE_HEADER, lambda rows: performance_table(server_runs, rows)),
+        TableBlock("performance", PERFORMANCE_HEADER, lambda rows: performance_table(server_runs, rows, hosted)),
         TableBlock("models", MODELS_HEADER, lambda rows: models_table(server_runs, rows)),
     ]
 
@@ -148,10 +149,10 @@ TITLES = {"vace-compatibility": "Pipeline VACE Compatibility", "performance": "P
           "models": "Models"}
 
 
-def log_table_frames(server_runs: ServerRuns) -> dict[str, pd.DataFrame]:
+def log_table_frames(server_runs: ServerRuns, hosted: HostedRuns | None = None) -> dict[str, pd.DataFrame]:
     """The three tables as DataFrames by title, as a fresh log would get them (notebook 06)."""
     frames = {}
-    for block in log_tables(server_runs):
+    for block in log_tables(server_runs, hosted):
         rows, _ = block.build(None)
         frames[TITLES[block.key]] = as_frame(block.header, rows)
     return frames

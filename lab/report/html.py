@@ -20,12 +20,13 @@ import pandas as pd
 from markupsafe import Markup
 
 from lab.logbook.answering import Question
+from lab.logbook.api_answers import comparison_tables
 from lab.logbook.markdown import AnswerLine
-from lab.logbook.performance_rows import performance_table
+from lab.logbook.hosted_runs import HostedRuns
 from lab.logbook.questions import QUESTIONS, answer_questions
 from lab.logbook.realtime import DEFAULT_REALTIME_FPS
 from lab.logbook.server_runs import ServerRuns
-from lab.logbook.tables import MODELS_HEADER, PERFORMANCE_HEADER, VACE_HEADER, models_table, vace_table
+from lab.logbook.tables import TITLES, log_tables
 from lab.report.plots import PLOT_CAPTIONS, report_figures
 from lab.report.style import save_figure
 from lab.sweep.summary import sweep_table
@@ -168,11 +169,12 @@ def _distinct(answers: list[AnswerLine]) -> list[tuple[Question, str]]:
 
 
 def write_html_report(server_runs: ServerRuns, path: Path | str, *, plots_dir: Path | str | None = None,
-                      realtime_fps: float = DEFAULT_REALTIME_FPS) -> tuple[Path, list[Path]]:
+                      realtime_fps: float = DEFAULT_REALTIME_FPS,
+                      hosted: HostedRuns | None = None) -> tuple[Path, list[Path]]:
     """Write the report to ``path`` and its plots (PNG and SVG) to ``plots_dir``.
 
-    ``plots_dir`` defaults to ``<path without suffix>-plots/``. Returns the report's path and
-    the plot files written.
+    ``plots_dir`` defaults to ``<path without suffix>-plots/``; ``hosted``: runs on Daydream's
+    hosted API (the Nexus column). Returns the report's path and the plot files written.
 
     Examples
     --------
@@ -188,15 +190,14 @@ def write_html_report(server_runs: ServerRuns, path: Path | str, *, plots_dir: P
         files += written
         plots.append({"name": name, "caption": PLOT_CAPTIONS[name],
                       "png": base64.b64encode(written[0].read_bytes()).decode("ascii")})
-    answers = answer_questions(server_runs, realtime_fps, log_dir=path.parent)  # links relative to the report
+    answers = answer_questions(server_runs, realtime_fps, log_dir=path.parent,  # links relative to the report
+                               hosted=hosted)
     answered = {a.key for a in answers}
-    tables = []
-    for title, header, build in (("Pipeline VACE Compatibility", VACE_HEADER, vace_table),
-                                 ("Performance Observations", PERFORMANCE_HEADER, performance_table),
-                                 ("Models", MODELS_HEADER, models_table)):
-        rows, caption = build(server_runs, None)
-        tables.append({"title": title, "header": header, "caption": inline_markdown(caption.strip("*")),
-                       "rows": [[inline_markdown(cell) for cell in row] for row in rows]})
+    shown = [(TITLES[block.key], block.header, *block.build(None)) for block in log_tables(server_runs, hosted)]
+    shown += [(t.title, t.header, t.rows, t.caption) for t in comparison_tables(server_runs)]
+    tables = [{"title": title, "header": header, "caption": inline_markdown(caption.strip("*")),
+               "rows": [[inline_markdown(cell) for cell in row] for row in rows]}
+              for title, header, rows, caption in shown]
     runs = [_run_summary(run_id, manifest) for run_id, manifest in server_runs.manifests.items()]
     vram = server_runs.server.vram_gb
     page = _TEMPLATE.render(

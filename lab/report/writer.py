@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.logbook import ServerRuns, UpdateResult, update_log
+from lab.logbook import HostedRuns, ServerRuns, UpdateResult, latest_hosted_runs, split_hosted, update_log
 from lab.logbook.realtime import DEFAULT_REALTIME_FPS
 from lab.report.html import write_html_report
 from lab.store import RESULTS_DIR
@@ -59,23 +59,30 @@ def write_report(run_ids: Iterable[str] | None = None, out_dir: Path | str = RES
                  realtime_fps: float = DEFAULT_REALTIME_FPS) -> ReportOutcome:
     """Update the log (if ``log``), and write the per-run and combined HTML reports.
 
-    ``run_ids`` None means the newest run of each sweep (:func:`lab.logbook.server_runs.latest_runs`).
+    ``run_ids`` None means the newest run of each sweep (:func:`lab.logbook.server_runs.latest_runs`)
+    and the newest run on Daydream's hosted API (:func:`lab.logbook.latest_hosted_runs`); runs
+    named on a ``daydream:`` target fill the log's Nexus column instead of Scope's.
     Raises :class:`lab.logbook.LogbookError` when the runs measured different servers.
     """
-    server_runs = ServerRuns.load(run_ids, out_dir)
-    outcome = ReportOutcome(server_runs.run_ids, server_runs.simulated)
+    if run_ids is None:
+        scope_ids, hosted_ids = None, latest_hosted_runs(out_dir)
+    else:
+        scope_ids, hosted_ids = split_hosted(run_ids, out_dir)
+    server_runs = ServerRuns.load(scope_ids, out_dir)
+    hosted = HostedRuns.load(hosted_ids, out_dir)
+    outcome = ReportOutcome(server_runs.run_ids + hosted_ids, server_runs.simulated)
     if log is not None:
         outcome.log = Path(log)
-        outcome.log_update = update_log(log, server_runs, realtime_fps=realtime_fps)
+        outcome.log_update = update_log(log, server_runs, realtime_fps=realtime_fps, hosted=hosted)
     if per_run:
         for root in server_runs.runs.roots.values():
             one = server_runs if len(server_runs.run_ids) == 1 else ServerRuns.load([str(root)], out_dir)
             path, plots = write_html_report(one, root / RUN_REPORT, plots_dir=root / "plots",
-                                            realtime_fps=realtime_fps)
+                                            realtime_fps=realtime_fps, hosted=hosted)
             outcome.reports.append(path)
             outcome.plots += plots
     if html is not None:
-        path, plots = write_html_report(server_runs, html, realtime_fps=realtime_fps)
+        path, plots = write_html_report(server_runs, html, realtime_fps=realtime_fps, hosted=hosted)
         outcome.reports.append(path)
         outcome.plots += plots
     return outcome
