@@ -31,7 +31,7 @@ SWEEP_DIR = DATA_DIR / "sweeps"
 REF_DIR = DATA_DIR / "ref"
 CLIP = DATA_DIR / "clips" / "test-loop-512.mp4"
 LOG_TEMPLATE = DATA_DIR / "research-log.md"
-# Copies of tests/fixtures/scope-0.2.4/openapi.json and pipelines_schemas.json (captured from a real Scope)
+# Captured from a real Scope 0.2.4 (tests/fixtures/scope-0.2.4/README.md): the log answers API questions from them
 SCOPE_OPENAPI = DATA_DIR / "api" / "scope-0.2.4-openapi.json"
 SCOPE_PIPELINE_SCHEMAS = DATA_DIR / "api" / "scope-0.2.4-pipelines-schemas.json"
 HOSTED_OPENAPI = DATA_DIR / "api" / "daydream-openapi.json"

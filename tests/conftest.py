@@ -12,6 +12,7 @@ import pytest
 
 from lab.client import ScopeClient
 from lab.http import RetryPolicy
+from lab.resources import SCOPE_OPENAPI, SCOPE_PIPELINE_SCHEMAS
 from lab.sim import RunningSimulator, SimConfig, start_simulator
 from tests import udp_guard
 
@@ -19,9 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "scope-0.2.4"
 
 
+# The two captured documents the workbench itself needs (the log's API answers) ship as package
+# data; the other captured responses are test fixtures only.
+SHIPPED_CAPTURES = {"openapi.json": SCOPE_OPENAPI, "pipelines_schemas.json": SCOPE_PIPELINE_SCHEMAS}
+
+
 def load_fixture(name: str) -> Any:
     """A response captured from a real Scope 0.2.4 server (see tests/fixtures/scope-0.2.4/README.md)."""
-    return json.loads((FIXTURES / name).read_text())
+    return json.loads(SHIPPED_CAPTURES.get(name, FIXTURES / name).read_text())
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -18,8 +18,8 @@ from lab.logbook.api_docs import ApiDocuments, read_document
 from lab.logbook.api_operations import operation_table
 from lab.logbook.api_params import param_mapping
 from lab.logbook.hosted_runs import HostedRuns
-from lab.resources import HOSTED_OPENAPI, SCOPE_OPENAPI, SCOPE_PIPELINE_SCHEMAS
-from tests.conftest import FIXTURES, ROOT
+from lab.resources import HOSTED_OPENAPI, SCOPE_OPENAPI
+from tests.conftest import ROOT
 from tests.fixtures import PIPELINES_RUN, RUNS, copy_runs
 from tests.test_logbook_nexus import FPS, TTFF, expected_figure, store_hosted_run
 
@@ -43,11 +43,6 @@ def _without(document: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _rows_by_hosted(docs: ApiDocuments) -> dict[str, list[str]]:
     return {row[1].split("`")[1]: row for row in operation_table(docs).rows if row[1] != "none"}
-
-
-def test_the_shipped_scope_documents_are_the_captured_ones() -> None:
-    assert SCOPE_OPENAPI.read_bytes() == (FIXTURES / "openapi.json").read_bytes()
-    assert SCOPE_PIPELINE_SCHEMAS.read_bytes() == (FIXTURES / "pipelines_schemas.json").read_bytes()
 
 
 def test_the_shipped_hosted_document_is_what_the_generator_makes_from_the_sdk() -> None:

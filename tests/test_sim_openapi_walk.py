@@ -14,7 +14,6 @@ detail Scope gives; the walk then wants exactly that, with a ``{"detail": ...}``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,9 +24,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from lab.sim import RunningSimulator
-from tests.conftest import FIXTURES, SimControl
+from tests.conftest import SimControl, load_fixture
 
-DOCUMENT: dict[str, Any] = json.loads((FIXTURES / "openapi.json").read_text())
+DOCUMENT: dict[str, Any] = load_fixture("openapi.json")
 _DOC_URI = "urn:scope-0.2.4-openapi"
 _REGISTRY = Registry().with_resource(_DOC_URI, Resource(DOCUMENT, specification=DRAFT202012))
 _ERROR_BODY = {"type": "object", "required": ["detail"], "properties": {"detail": {}}}

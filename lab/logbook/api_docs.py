@@ -3,7 +3,7 @@
 - **Scope**: its operations are the server's own (the ``operation_list`` a sweep records from
   ``/openapi.json`` in the manifest's ``api`` block, :mod:`lab.apifacts`) when the runs have
   it, else those of Scope 0.2.4's captured document (shipped as package data, a copy of
-  ``tests/fixtures/scope-0.2.4/openapi.json``). Schemas and summaries come from the captured
+  ``lab/data/api/scope-0.2.4-openapi.json``). Schemas and summaries come from the captured
   document: a run records the operations, not the whole document. Load parameters are
   the pipelines' ``config_schema`` as the runs' manifests keep them, else as Scope 0.2.4's
   captured ``/api/v1/pipelines/schemas`` has them (its CPU pipelines).

@@ -4,7 +4,7 @@ With the routes of :mod:`lab.sim.routes_session` (headless session, frame, recor
 :mod:`lab.sim.routes_library` (LoRA, plugins, nodes, workflows), :mod:`lab.sim.routes_host`
 (restart, logs, keys, onboarding, cloud, input sources) and :mod:`lab.sim.routes_live` (OSC,
 DMX, tempo), the simulator serves every operation of Scope 0.2.4's OpenAPI document
-(``tests/fixtures/scope-0.2.4/openapi.json``; ``tests/test_sim_openapi_walk.py`` checks it).
+(``lab/data/api/scope-0.2.4-openapi.json``; ``tests/test_sim_openapi_walk.py`` checks it).
 Other GET paths fall through to the ``Frontend not built`` catch-all, as on a Scope server
 without its web UI.
 
