@@ -24,6 +24,7 @@ from lab.sim.runpod.config import (
     RunpodFault,
     RunpodSimConfig,
 )
+from lab.target import runpod_ports
 
 __all__ = ["NO_CAPACITY_DEPLOY", "NO_CAPACITY_RESUME", "ApiRefusal", "EmulatedPod", "Phase", "PodBook"]
 
@@ -58,12 +59,7 @@ class EmulatedPod:
 
     def http_ports(self) -> set[int]:
         """The ports RunPod's proxy serves for this pod (``8000/http`` and the like)."""
-        found = set()
-        for item in filter(None, self.ports.replace(" ", "").split(",")):
-            port, _, kind = item.partition("/")
-            if kind == "http" and port.isdigit():
-                found.add(int(port))
-        return found
+        return set(runpod_ports(self.ports)[0])
 
 
 class PodBook:
