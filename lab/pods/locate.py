@@ -46,7 +46,7 @@ async def pod_behind(target: str | Target) -> PodRef | None:
     if parsed.kind == "sim":
         from lab.connect import target_url
 
-        return _simulator_pod(await target_url(parsed))
+        return _simulator_pod(parsed.url or await target_url(parsed))
     if parsed.kind == "runpod" and parsed.host:
         match = _PROXY_HOST.match(parsed.host)
         return PodRef(PodApi(), match["id"]) if match else None
