@@ -152,6 +152,9 @@ troubleshooting table and more). The WebRTC row loads `passthrough` on the serve
     ("parameters", """
 target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
 deep: bool = False  # also load the smallest generative pipeline that fits, and time it
+cold_start_pipeline: str = ""  # e.g. "longlive": time the pod's cold start (it STOPS and restarts the pod)
+cold_start_trial_s: float = 10.0  # seconds streamed after the load, for the warm-up detector
+results_dir: str = "../results"  # where the cold start's run folder goes
 """),
     ("code", """
 from lab.doctor import run_doctor
@@ -161,6 +164,19 @@ report.styled()
 """),
     ("code", """
 {"exit_code": report.exit_code, "verdict": {0: "ready", 1: "usable, with warnings", 2: "not ready"}[report.exit_code]}
+"""),
+    ("md", """
+**Cold start** (opt-in: set `cold_start_pipeline`): the pod is stopped, started, and timed stage by stage from the
+start request: container up, RunPod's proxy past its "starting" page, `/health`, models (downloaded if missing),
+pipeline loaded, first frame, steady output (the trials' warm-up detector). `lab pod warmup POD` does the same.
+"""),
+    ("code", """
+from lab.pods.warmup import cold_start
+
+cold = None
+if cold_start_pipeline:
+    cold = await cold_start(target, cold_start_pipeline, trial_s=cold_start_trial_s, out_dir=results_dir)
+cold.table() if cold else "not timed: set cold_start_pipeline (it stops and restarts the pod)"
 """),
 ]
 

@@ -97,8 +97,8 @@ class ColdStart:
         lines = [f"pod {self.pod.id} ({self.pod.gpu or '?'}, ${self.pod.cost_per_h or 0:.2f}/h){label}: "
                  f"start request to steady {self.pipeline_id} output"]
         rows = [("STAGE", "AT S", "TOOK S", "±S", "")]
-        rows += [(s.name, f"{s.at_s:.2f}", f"{s.took_s:.2f}", "-" if s.resolution_s is None else f"{s.resolution_s:.2f}",
-                  s.note) for s in self.stages]
+        rows += [(s.name, f"{s.at_s:.2f}", f"{s.took_s:.2f}",
+                  "-" if s.resolution_s is None else f"{s.resolution_s:.2f}", s.note) for s in self.stages]
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
         missing = [name for name in STAGES if self.stage(name) is None]

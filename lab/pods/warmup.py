@@ -19,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -30,11 +31,11 @@ from lab.measure.run import run_session
 from lab.measure.spec import Segment, TrialSpec, load_params
 from lab.pods import get_pod, start_pod, stop_pod
 from lab.pods.errors import PodError
-from lab.pods.locate import PodRef
+from lab.pods.locate import PodRef, pod_behind
 from lab.pods.timeline import DEFAULT_POLL_S, DEFAULT_TRIAL_S, ColdStart
 from lab.store import RESULTS_DIR
 
-__all__ = ["PodStartTimeoutError", "warm_up"]
+__all__ = ["PodStartTimeoutError", "cold_start", "warm_up"]
 
 DEFAULT_BOOT_TIMEOUT_S = 1200.0
 _STARTING_PAGE = 503  # RunPod's proxy while the container is created
@@ -79,6 +80,16 @@ async def warm_up(pod: PodRef, pipeline_id: str = "longlive", *, restart: bool =
     finally:
         cold.close_run()
     return cold
+
+
+async def cold_start(target: str, pipeline_id: str, **options: Any) -> ColdStart:
+    """:func:`warm_up` of the pod behind ``target`` (``sim``, a pod id, its proxy URL), stopped and
+    started again if it runs: what notebook 01 calls. ``options`` are :func:`warm_up`'s."""
+    pod = await pod_behind(target)
+    if pod is None:
+        raise PodError(f"{target!r} is not a RunPod pod (nor the simulator's emulated one): a cold start needs "
+                       "a pod id, its proxy URL, or 'sim'.", action="time the pod's cold start")
+    return await warm_up(pod, pipeline_id, **{"restart": True, **options})
 
 
 async def _watch_boot(cold: ColdStart, pod: PodRef, poll_s: float, timeout_s: float,
@@ -136,8 +147,9 @@ async def _serve_pipeline(cold: ColdStart, scope_url: str, poll_s: float, trial_
             def progress(event: DownloadProgressEvent) -> None:
                 say(f"downloading {event.artifact or ''} {event.percentage or 0:.0f} %")
             download = await client.download_models(cold.pipeline_id, on_progress=progress)
+            artifacts = ", ".join(download.artifacts) or "no artifact named"
             cold.add("models_present", time.perf_counter(), poll_s,
-                     f"downloaded in {download.download_s:.2f} s: {', '.join(download.artifacts) or 'no artifact named'}")
+                     f"downloaded in {download.download_s:.2f} s: {artifacts}")
         else:
             cold.add("models_present", time.perf_counter(), None, "already on the pod")
         mode = "text" if schema.default_mode == "text" else "video"
