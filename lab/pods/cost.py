@@ -79,7 +79,7 @@ def pod_bill(price: PodPrice | None, pod_s: float) -> dict[str, Any]:
     """A target's price, the pod time used and what it cost, as a sweep's manifest keeps them."""
     price = price or PodPrice(None, None, False, "not priced")
     dollars = price.dollars(pod_s)
-    return {**price.as_dict(), "pod_s": round(pod_s, 2), "dollars": None if dollars is None else round(dollars, 6)}
+    return {**price.as_dict(), "pod_s": round(pod_s, 2), "dollars": None if dollars is None else round(dollars, 8)}
 
 
 async def close_pod_bills(store: RunStore, prices: Mapping[str, PodPrice | None], stop: bool,
