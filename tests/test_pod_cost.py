@@ -103,3 +103,15 @@ async def test_a_pod_target_without_a_key_has_no_price_and_says_why(monkeypatch:
     assert price.describe(60).startswith("cost unknown: No RunPod API key")
     local = await pod_price(Target.parse("http://127.0.0.1:9"), simulated=False)
     assert local.why_unknown == "not a RunPod pod"
+
+
+async def test_the_pod_is_not_stopped_under_another_sweep_still_running_on_it(sim: SimControl, tmp_path: Path) -> None:
+    from lab.store import RunStore
+
+    proxied = f"{sim.url}/runpod/proxy/{HOME_POD_ID}-8000"  # the pod's address as lab.pods knows it
+    other = RunStore.create(tmp_path, {"kind": "sweep", "targets": [proxied], "servers": {proxied: {"url": proxied}}})
+    other.update_manifest(status="running")
+    failing_load(sim)
+    manifest, said, _ = await swept(sim, tmp_path, stop_pod_when_done=True)
+    assert home_phase(sim) == "serving" and manifest["pods"][sim.url]["after"].startswith("unknown: Not stopping")
+    assert any("could not stop" in s and other.run_id in s for s in said), said

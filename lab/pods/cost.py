@@ -13,15 +13,16 @@ whatever the sweep did meanwhile: a pod bills while it runs. A resumed sweep add
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lab.pods import get_pod, stop_pod
 from lab.pods.errors import PodError
 from lab.pods.locate import pod_behind
-from lab.store import RunStore
+from lab.store import RESULTS_DIR, RunStore
 from lab.target import Target
 
 __all__ = ["PodPrice", "close_pod_bills", "dollars_text", "pod_bill", "pod_price", "settle_pods"]
@@ -90,14 +91,15 @@ async def close_pod_bills(store: RunStore, prices: Mapping[str, PodPrice | None]
     before = store.manifest().get("pods") or {}
     bills = {target: pod_bill(price, now - price.asked_at + float((before.get(target) or {}).get("pod_s") or 0))
              if price else pod_bill(None, 0.0) for target, price in prices.items()}
-    after = await settle_pods(prices, stop=stop, say=say)
+    after = await settle_pods(prices, stop=stop, say=say, results_dir=store.root.parent)
     store.update_manifest(pods={target: bill | {"after": after.get(target)} for target, bill in bills.items()})
 
 
-async def settle_pods(prices: Mapping[str, PodPrice | None], *, stop: bool,
-                      say: Callable[[str], None]) -> dict[str, str]:
-    """At a sweep's end: stop each target's pod (``stop``), or say that one still running is
-    billed while idle. What happened to each pod, by target (kept in the manifest)."""
+async def settle_pods(prices: Mapping[str, PodPrice | None], *, stop: bool, say: Callable[[str], None],
+                      results_dir: Path | str = RESULTS_DIR) -> dict[str, str]:
+    """At a sweep's end: stop each target's pod (``stop``; not while another sweep in
+    ``results_dir`` still runs on it), or say that one still running is billed while idle.
+    What happened to each pod, by target (kept in the manifest)."""
     outcome = {}
     for target, price in prices.items():
         if price is None or price.pod_id is None:
@@ -107,7 +109,7 @@ async def settle_pods(prices: Mapping[str, PodPrice | None], *, stop: bool,
             if pod is None:
                 continue
             if stop:
-                await stop_pod(pod.api, pod.pod_id, force=True)  # this sweep is the one that ran on it
+                await stop_pod(pod.api, pod.pod_id, results_dir=results_dir)  # this sweep no longer says running
                 outcome[target] = "stopped"
                 say(f"pod {pod.pod_id} ({target}) stopped (--stop-pod-when-done)")
             elif (await get_pod(pod.api, pod.pod_id, action="check the pod")).desired_status == "RUNNING":

@@ -59,6 +59,10 @@ async def warm_up(pod: PodRef, pipeline_id: str = "longlive", *, restart: bool =
     say = say or (lambda text: None)
     api, pod_id = pod.api, pod.pod_id
     facts = await get_pod(api, pod_id, action="time the pod's cold start")
+    if facts.scope_url is None:
+        raise PodError(f"Pod {pod_id} does not expose port 8000 over HTTP (its ports: {facts.http_ports or 'none'} "
+                       "http), so Scope cannot be reached through RunPod's proxy. Add 8000/http to the pod's ports.",
+                       action="time the pod's cold start", pod_id=pod_id)
     if facts.desired_status == "RUNNING":
         if not restart:
             raise PodError(f"Pod {pod_id} is running: a cold start is timed from a stopped pod's start. Stop it "
@@ -77,6 +81,9 @@ async def warm_up(pod: PodRef, pipeline_id: str = "longlive", *, restart: bool =
     except LabError as exc:
         cold.error = error_record(exc, "warmup")
         say(f"failed: {type(exc).__name__}")
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        cold.error = {"class": "Interrupted", "phase": "warmup", "message": "interrupted", "server_log": []}
+        raise
     finally:
         cold.close_run()
     return cold
@@ -95,7 +102,7 @@ async def cold_start(target: str, pipeline_id: str, **options: Any) -> ColdStart
 async def _watch_boot(cold: ColdStart, pod: PodRef, poll_s: float, timeout_s: float,
                       say: Callable[[str], None]) -> None:
     """Poll the API and the proxy together until the container is up and /health answers."""
-    last_api = last_http = cold.requested_at
+    last_sent = cold.requested_at
     async with httpx.AsyncClient(timeout=max(poll_s * 4, 5.0)) as http:
         while cold.stage("scope_healthy") is None or cold.stage("pod_running") is None:
             if time.perf_counter() - cold.requested_at > timeout_s:
@@ -104,16 +111,16 @@ async def _watch_boot(cold: ColdStart, pod: PodRef, poll_s: float, timeout_s: fl
                     f"request (seen: {', '.join(s.name for s in cold.stages) or 'nothing'}). Look at its logs "
                     "in the RunPod console; a first start pulls the image, which can take long.",
                     action="time the pod's cold start", pod_id=pod.pod_id)
-            api_sent = time.perf_counter()
+            sent = time.perf_counter()
             running, status = await asyncio.gather(_container_up(cold, pod), _health_status(http, pod.scope_url))
-            now = time.perf_counter()
+            now = time.perf_counter()  # what this poll saw happened since the previous one was sent
             if running and cold.stage("pod_running") is None:
-                _seen(cold, "pod_running", now, now - last_api, say)
+                _seen(cold, "pod_running", now, now - last_sent, say)
             if status is not None and status != _STARTING_PAGE and cold.stage("proxy_answering") is None:
-                _seen(cold, "proxy_answering", now, now - last_http, say, f"HTTP {status}")
+                _seen(cold, "proxy_answering", now, now - last_sent, say, f"HTTP {status}")
             if status == 200 and cold.stage("scope_healthy") is None:
-                _seen(cold, "scope_healthy", now, now - last_http, say)
-            last_api = last_http = api_sent
+                _seen(cold, "scope_healthy", now, now - last_sent, say)
+            last_sent = sent
             await asyncio.sleep(poll_s)
 
 
