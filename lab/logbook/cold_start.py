@@ -34,7 +34,8 @@ def cold_start_answer(server_runs: ServerRuns) -> str | None:
     boot = (f"pod boot {format_value(healthy['at_s'], 's')} (container up {_at(stages, 'pod_running')}, "
             f"proxy past its starting page {_at(stages, 'proxy_answering')}, /health {_at(stages, 'scope_healthy')})")
     parts = [boot] + [f"{label} {format_value(stages[name]['took_s'], 's')}"
-                      + (f" ({stages[name]['note']})" if name == "models_present" else "") for name, label in _PARTS]
+                      + (f" ({stages[name]['note'].partition(':')[0]})" if name == "models_present" else "")
+                      for name, label in _PARTS]  # the models' note without its artifact list
     pod = manifest.get("pod") or {}
     where = (f"pod {pod.get('id')} ({pod.get('gpu') or '?'}, ${pod.get('cost_per_h') or 0:.2f}/h), "
              f"{manifest.get('pipeline_id')}")
