@@ -268,7 +268,7 @@ plan = (await run_sweep(sweep, targets=[target], dry_run=True, progress=False)).
 print(plan.describe())
 """, """
 sweep 'pipelines': 12 trials in 12 loads (a load per trial would be 12), 12 sessions, 0 skipped
-  sim: about 9.9 min of pod time
+  sim: about 9.9 min of pod time, about $0.15 at $0.89/h (pod scopesim01, SIMULATED)
   load streamdiffusionv2 {} (video): 1 session(s) x 1 segment(s)
   load longlive {} (video): 1 session(s) x 1 segment(s)
   load krea-realtime-video {} (video): 1 session(s) x 1 segment(s)
@@ -325,7 +325,7 @@ plan = (await run_sweep(sweep, targets=[target], dry_run=True, progress=False)).
 print(plan.describe())
 """, """
 sweep 'vace': 10 trials in 4 loads (a load per trial would be 10), 4 sessions, 0 skipped
-  sim: about 5.0 min of pod time
+  sim: about 5.0 min of pod time, about $0.07 at $0.89/h (pod scopesim01, SIMULATED)
   load streamdiffusionv2 {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
   load longlive {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
   load streamdiffusionv2 {"vace_enabled": true} (video): 1 session(s) x 4 segment(s)
@@ -381,7 +381,7 @@ plan = (await run_sweep(sweep, targets=[target], dry_run=True, progress=False)).
 print(plan.describe())
 """, """
 sweep 'avatar': 2 trials in 2 loads (a load per trial would be 2), 2 sessions, 0 skipped
-  sim: about 2.3 min of pod time
+  sim: about 2.3 min of pod time, about $0.03 at $0.89/h (pod scopesim01, SIMULATED)
   load streamdiffusionv2 {"vace_enabled": true} (video): 1 session(s) x 1 segment(s)
   load streamdiffusionv2 {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
 """),
