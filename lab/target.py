@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 from lab.errors import TargetError
 
-__all__ = ["Target", "SCOPE_PORT", "DAYDREAM_API_URL", "RUNPOD_PROXY_SUFFIX", "runpod_url", "is_loopback_host"]
+__all__ = ["Target", "SCOPE_PORT", "DAYDREAM_API_URL", "RUNPOD_PROXY_SUFFIX", "runpod_url", "runpod_ports",
+           "is_loopback_host"]
 
 SCOPE_PORT = 8000
 RUNPOD_PROXY_SUFFIX = ".proxy.runpod.net"
@@ -43,6 +44,23 @@ TargetKind = Literal["sim", "url", "runpod", "daydream"]
 def runpod_url(pod_id: str, port: int = SCOPE_PORT) -> str:
     """Return the RunPod proxy URL of ``port`` on pod ``pod_id``."""
     return f"https://{pod_id}-{port}{RUNPOD_PROXY_SUFFIX}"
+
+
+def runpod_ports(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A pod's ports in RunPod's ``"8000/http,22/tcp"`` form as (HTTP ports, other ports).
+
+    Here because both sides read that form: :mod:`lab.pods` from the API, and the
+    simulator's emulated account, which may not import it.
+
+    >>> runpod_ports("8000/http, 22/tcp")
+    ((8000,), (22,))
+    """
+    http, other = [], []
+    for item in filter(None, text.replace(" ", "").split(",")):
+        port, _, kind = item.partition("/")
+        if port.isdigit():
+            (http if kind == "http" else other).append(int(port))
+    return tuple(http), tuple(other)
 
 
 @dataclass(frozen=True)

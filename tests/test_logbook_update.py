@@ -208,3 +208,39 @@ def test_vace_run_evidence_cites_the_vace_run(log: Path) -> None:
     update_log(log, ServerRuns.load([VACE_RUN], RUNS))
     line = next(line for line in log.read_text().split("\n") if "What's the latency impact of VACE?" in line)
     assert line.startswith("- [x]") and VACE_RUN in line and "+568 ms" in line
+
+
+def _cold_start_run(out: Path, *, simulated: bool = True) -> str:
+    """A pod-warmup run as lab.pods.timeline writes it (stages in seconds after the start request)."""
+    from lab.store import RunStore
+
+    stages = [("pod_running", 12.0), ("proxy_answering", 12.0), ("scope_healthy", 30.0), ("models_present", 150.0),
+              ("pipeline_loaded", 180.0), ("first_frame", 182.5), ("steady_output", 186.0)]
+    rows, before = [], 0.0
+    for name, at_s in stages:
+        rows.append({"name": name, "at_s": at_s, "took_s": at_s - before, "resolution_s": 0.5,
+                     "note": "downloaded in 120 s" if name == "models_present" else ""})
+        before = at_s
+    store = RunStore.create(out, {"kind": "pod-warmup", "pipeline_id": "longlive", "simulated": simulated,
+                                  "status": "complete", "started_at": "2026-11-29T09:00:00+00:00", "stages": rows,
+                                  "pod": {"id": "scopesim01", "gpu": "RTX 5090", "cost_per_h": 0.89}})
+    return store.run_id
+
+
+def test_a_measured_cold_start_answers_the_runpod_question_with_every_stage(tmp_path: Path, log: Path) -> None:
+    out = copy_runs(tmp_path / "runs", PIPELINES_RUN)
+    run_id = _cold_start_run(out)
+    update_log(log, ServerRuns.load(None, out))
+    line = next(line for line in log.read_text().split("\n") if "RunPod warm-up time?" in line)
+    assert "**Start request to steady output: 186.00 s** on pod scopesim01 (RTX 5090, $0.89/h), longlive" in line
+    assert ("pod boot 30.00 s (container up at 12.00 s, proxy past its starting page at 12.00 s, /health at "
+            "30.00 s) + models 120.00 s (downloaded in 120 s) + load 30.00 s + first frame 2.50 s + warm-up 3.50 s") in line
+    assert f"(run `{run_id}`, 2026-11-29, SIMULATED)" in line
+
+
+def test_a_cold_start_of_the_other_kind_of_server_does_not_answer(tmp_path: Path, log: Path) -> None:
+    out = copy_runs(tmp_path / "runs", PIPELINES_RUN)
+    _cold_start_run(out, simulated=False)  # a real pod's cold start beside simulated sweeps
+    update_log(log, ServerRuns.load(None, out))
+    line = next(line for line in log.read_text().split("\n") if "RunPod warm-up time?" in line)
+    assert "**Load request to steady output**" in line and "Start request" not in line

@@ -79,3 +79,13 @@ def test_sweep_notebooks_have_papermill_parameters(name: str) -> None:
     parameters = papermill.inspect_notebook(NOTEBOOKS / name)
     assert {"target", "duration_s", "repeats", "pipelines", "run_id", "out_dir"} <= set(parameters)
     assert parameters["target"]["default"] == '"sim"'
+
+
+def test_deploy_check_notebook_times_a_cold_start_when_asked(sim: SimControl, tmp_path: Path) -> None:
+    run_dir = _execute("01-deploy-check.ipynb", tmp_path, target=sim.url, cold_start_pipeline="passthrough",
+                       cold_start_trial_s=5.0, results_dir=str(tmp_path / "results"))
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["kind"] == "pod-warmup" and manifest["status"] == "complete", manifest.get("error")
+    assert [s["name"] for s in manifest["stages"]][-1] == "steady_output"
+    executed = (tmp_path / "01-deploy-check.ipynb").read_text()
+    assert "steady_output" in executed and "SIMULATED" in executed

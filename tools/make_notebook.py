@@ -152,6 +152,9 @@ troubleshooting table and more). The WebRTC row loads `passthrough` on the serve
     ("parameters", """
 target: str = "sim"  # URL, RunPod pod id, or "sim" for the built-in simulator
 deep: bool = False  # also load the smallest generative pipeline that fits, and time it
+cold_start_pipeline: str = ""  # e.g. "longlive": time the pod's cold start (it STOPS and restarts the pod)
+cold_start_trial_s: float = 10.0  # seconds streamed after the load, for the warm-up detector
+results_dir: str = "../results"  # where the cold start's run folder goes
 """),
     ("code", """
 from lab.doctor import run_doctor
@@ -161,6 +164,19 @@ report.styled()
 """),
     ("code", """
 {"exit_code": report.exit_code, "verdict": {0: "ready", 1: "usable, with warnings", 2: "not ready"}[report.exit_code]}
+"""),
+    ("md", """
+**Cold start** (opt-in: set `cold_start_pipeline`): the pod is stopped, started, and timed stage by stage from the
+start request: container up, RunPod's proxy past its "starting" page, `/health`, models (downloaded if missing),
+pipeline loaded, first frame, steady output (the trials' warm-up detector). `lab pod warmup POD` does the same.
+"""),
+    ("code", """
+from lab.pods.warmup import cold_start
+
+cold = None
+if cold_start_pipeline:
+    cold = await cold_start(target, cold_start_pipeline, trial_s=cold_start_trial_s, out_dir=results_dir)
+cold.table() if cold else "not timed: set cold_start_pipeline (it stops and restarts the pod)"
 """),
 ]
 
@@ -252,7 +268,7 @@ plan = (await run_sweep(sweep, targets=[target], dry_run=True, progress=False)).
 print(plan.describe())
 """, """
 sweep 'pipelines': 12 trials in 12 loads (a load per trial would be 12), 12 sessions, 0 skipped
-  sim: about 9.9 min of pod time
+  sim: about 9.9 min of pod time, about $0.15 at $0.89/h (pod scopesim01, SIMULATED)
   load streamdiffusionv2 {} (video): 1 session(s) x 1 segment(s)
   load longlive {} (video): 1 session(s) x 1 segment(s)
   load krea-realtime-video {} (video): 1 session(s) x 1 segment(s)
@@ -309,7 +325,7 @@ plan = (await run_sweep(sweep, targets=[target], dry_run=True, progress=False)).
 print(plan.describe())
 """, """
 sweep 'vace': 10 trials in 4 loads (a load per trial would be 10), 4 sessions, 0 skipped
-  sim: about 5.0 min of pod time
+  sim: about 5.0 min of pod time, about $0.07 at $0.89/h (pod scopesim01, SIMULATED)
   load streamdiffusionv2 {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
   load longlive {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
   load streamdiffusionv2 {"vace_enabled": true} (video): 1 session(s) x 4 segment(s)
@@ -365,7 +381,7 @@ plan = (await run_sweep(sweep, targets=[target], dry_run=True, progress=False)).
 print(plan.describe())
 """, """
 sweep 'avatar': 2 trials in 2 loads (a load per trial would be 2), 2 sessions, 0 skipped
-  sim: about 2.3 min of pod time
+  sim: about 2.3 min of pod time, about $0.03 at $0.89/h (pod scopesim01, SIMULATED)
   load streamdiffusionv2 {"vace_enabled": true} (video): 1 session(s) x 1 segment(s)
   load streamdiffusionv2 {"vace_enabled": false} (video): 1 session(s) x 1 segment(s)
 """),

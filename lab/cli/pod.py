@@ -1,4 +1,5 @@
-"""``lab pod``: list, start, stop and create RunPod pods (:mod:`lab.pods`; the key comes from
+"""``lab pod``: list, start, stop and create RunPod pods, and time a cold start (``warmup``,
+:mod:`lab.cli.pod_warmup`) (:mod:`lab.pods`; the key comes from
 ``RUNPOD_API_KEY``, the API's address from ``RUNPOD_API_BASE_URL``, e.g. a simulator's
 ``http://127.0.0.1:8000/runpod``)."""
 
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from lab.cli.exit_codes import EXIT_OK
+from lab.cli.pod_warmup import add_warmup_command, run_warmup
 
 if TYPE_CHECKING:
     from lab.pods import PodFacts
@@ -40,12 +42,15 @@ def add_pod_command(commands: argparse._SubParsersAction) -> None:  # type: igno
     create.add_argument("--name", default="scope", help="pod name")
     for sub in (listing, start, stop, create):
         sub.add_argument("--json", action="store_true", help="print JSON")
+    add_warmup_command(actions)
     pod.set_defaults(handler=lambda args: asyncio.run(_run(args)))
 
 
 async def _run(args: argparse.Namespace) -> int:
     from lab import pods
 
+    if args.pod_command == "warmup":
+        return await run_warmup(args)
     api = pods.PodApi()
     if args.pod_command == "list":
         found = await pods.list_pods(api)

@@ -27,6 +27,8 @@ def add_sweep_command(commands: argparse._SubParsersAction) -> None:  # type: ig
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a spec key, value in YAML (e.g. duration_s=5, pipelines=[longlive])")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument("--stop-pod-when-done", action="store_true",
+                       help="stop each target's RunPod pod after the last trial, success or failure")
     sweep.set_defaults(handler=lambda args: asyncio.run(_sweep(args)))
 
 
@@ -99,11 +101,13 @@ async def _sweep(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, overrides_from_strings(args.set))
     say = (lambda text: print(f"  {text}", flush=True))
     outcome = await run_sweep(spec, targets=args.target, out_dir=args.out, resume=args.resume,
-                              dry_run=args.dry_run, progress=not args.no_progress, say=say)
+                              dry_run=args.dry_run, progress=not args.no_progress, say=say,
+                              stop_pod_when_done=args.stop_pod_when_done)
     print(outcome.plan.describe())
     if args.dry_run:
         return EXIT_OK
-    from lab.store import load_runs
+    from lab.report.cost import run_cost
+    from lab.store import load_runs, read_manifest
 
     runs = load_runs(args.out, [outcome.run_id])
     print()
@@ -111,5 +115,6 @@ async def _sweep(args: argparse.Namespace) -> int:
     for target, timing in outcome.timing.items():
         print(f"\n{target}: {timing.wall_s:.0f} s wall = {timing.load_s:.0f} s loading ({timing.loads} loads) + "
               f"{timing.measure_s:.0f} s measuring + {timing.other_s:.0f} s connecting, warming up and settling")
+    print(f"\npod cost: {run_cost(read_manifest(outcome.root))}")
     print(f"\nrun {outcome.run_id}: {outcome.rows_written} rows written now, {outcome.already_done} earlier -> {outcome.root}")
     return EXIT_OK

@@ -1,4 +1,5 @@
-"""Answers about performance: warm-up on a RunPod pod, real-time viability, and generation
+"""Answers about performance: warm-up on a RunPod pod (a measured cold start,
+:mod:`lab.logbook.cold_start`, where there is one), real-time viability, and generation
 quality at 512x512.
 
 Answers about generation (real-time viability, picture quality) are judged on pipelines
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from lab.logbook.answering import Asked, Question, cited
+from lab.logbook.cold_start import cold_start_answer
 from lab.logbook.generative import Generation, split_by_generation
 from lab.logbook.quality import condition_figure, plain_trials, show_figure, trial_resolution
 from lab.logbook.realtime import INPUT_KEEPUP, realtime_verdicts
@@ -27,6 +29,10 @@ CONTACT_SHEET = Path("plots") / "contact_sheet.png"  # in each run folder, writt
 
 
 def _runpod_warmup(server_runs: ServerRuns, _: Asked) -> str | None:
+    """A measured cold start's whole breakdown if there is one (lab pod warmup), else load to steady output."""
+    measured = cold_start_answer(server_runs)
+    if measured is not None:
+        return measured
     kind = (server_runs.server.api or {}).get("target_kind")
     if not (server_runs.simulated or kind == "runpod"):
         return None  # a local GPU box says nothing about RunPod

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["PodFacts", "SCOPE_PORT", "pod_facts"]
+from lab.target import SCOPE_PORT, runpod_ports
 
-SCOPE_PORT = 8000
+__all__ = ["PodFacts", "SCOPE_PORT", "pod_facts"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class PodFacts:
 
 def pod_facts(pod: Mapping[str, Any], *, scope_url: str | None, simulated: bool) -> PodFacts:
     """The facts of one API ``Pod`` object; ``scope_url`` is its port 8000's address, if exposed."""
-    http, tcp = _ports(str(pod.get("ports") or ""))
+    http, tcp = runpod_ports(str(pod.get("ports") or ""))
     machine = pod.get("machine") or {}
     return PodFacts(
         id=str(pod["id"]), name=str(pod.get("name") or ""), desired_status=str(pod.get("desiredStatus") or "UNKNOWN"),
@@ -73,13 +73,3 @@ def pod_facts(pod: Mapping[str, Any], *, scope_url: str | None, simulated: bool)
         container_up=pod.get("runtime") is not None,
         scope_url=scope_url if SCOPE_PORT in http else None, simulated=simulated,
     )
-
-
-def _ports(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """``"8000/http,22/tcp"`` as (HTTP ports, TCP ports)."""
-    http, tcp = [], []
-    for item in filter(None, text.replace(" ", "").split(",")):
-        port, _, kind = item.partition("/")
-        if port.isdigit():
-            (http if kind == "http" else tcp).append(int(port))
-    return tuple(http), tuple(tcp)

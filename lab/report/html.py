@@ -27,6 +27,7 @@ from lab.logbook.questions import QUESTIONS, answer_questions
 from lab.logbook.realtime import DEFAULT_REALTIME_FPS
 from lab.logbook.server_runs import ServerRuns
 from lab.logbook.tables import TITLES, log_tables
+from lab.report.cost import run_cost
 from lab.report.plots import PLOT_CAPTIONS, report_figures
 from lab.report.style import save_figure
 from lab.sweep.summary import sweep_table
@@ -129,6 +130,7 @@ def _run_summary(run_id: str, manifest: Mapping[str, Any]) -> dict[str, str]:
         "settings": f"{spec.get('duration_s', '?')} s x {spec.get('repeats', '?')} repeats, {spec.get('fps', '?')} fps in",
         "time": f"{manifest.get('started_at', '?')} → {manifest.get('ended_at', '?')} ({wall:.0f} s)",
         "status": str(manifest.get("status", "?")),
+        "pod cost": run_cost(manifest),
         "lab": f"{manifest.get('lab_version', '?')} @ {str(manifest.get('git_commit') or '?')[:12]}",
     }
 

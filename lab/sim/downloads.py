@@ -2,6 +2,8 @@
 
 Behind ``GET /api/v1/models/status`` and ``POST /api/v1/models/download``. A download's
 progress is computed from the time elapsed, so reads are cheap and always consistent.
+Every download since the last reset is kept in ``history`` (start and end on the event
+loop's clock, ``time.monotonic``): the truth a cold-start timeline is held to.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class ModelStore:
         self._jobs: dict[str, _Download] = {}
         self._mb_per_s = mb_per_s
         self._speed = speed
+        self.history: list[dict[str, Any]] = []  # {pipeline_id, started_s, finished_s}, in start order
 
     def is_downloaded(self, pipeline_id: str) -> bool:
         """Whether the pipeline's models are on disk; raises KeyError for an unknown id."""
@@ -135,7 +138,8 @@ class ModelStore:
         )
         self._downloaded[pipeline_id] = False
         self._jobs[pipeline_id] = job
-        job.task = asyncio.create_task(self._finish(pipeline_id, job))
+        self.history.append({"pipeline_id": pipeline_id, "started_s": job.started_at, "finished_s": None})
+        job.task = asyncio.create_task(self._finish(pipeline_id, job, self.history[-1]))
         logger.info("Downloading models of %s (%.0f MB, %.2f s)", pipeline_id, size_mb,
                     job.duration_s)
 
@@ -147,9 +151,10 @@ class ModelStore:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _finish(self, pipeline_id: str, job: _Download) -> None:
+    async def _finish(self, pipeline_id: str, job: _Download, record: dict[str, Any]) -> None:
         await asyncio.sleep(job.duration_s)
         if self._jobs.get(pipeline_id) is job:
             del self._jobs[pipeline_id]
             self._downloaded[pipeline_id] = True
+            record["finished_s"] = asyncio.get_running_loop().time()
             logger.info("Models of %s downloaded", pipeline_id)

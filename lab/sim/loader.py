@@ -102,6 +102,9 @@ class PipelineLoader:
         self._stage: str | None = None
         self._error: str | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Every load request: {pipeline_ids, requested_s, ended_s, status} on the event loop's clock
+        # (time.monotonic), the truth a cold-start timeline is held to.
+        self.history: list[dict[str, Any]] = []
 
     def start(self, entries: list[LoadEntry]) -> None:
         """Begin loading ``entries`` (a non-empty chain), replacing any load in progress."""
@@ -116,6 +119,9 @@ class PipelineLoader:
         kept = [e for e in entries if any(e.same_instance(old) for old in reusable)]
         self._loaded = kept
         todo = [entry for entry in entries if entry not in kept]
+        now = asyncio.get_running_loop().time()
+        self.history.append({"pipeline_ids": [e.pipeline_id for e in entries], "requested_s": now,
+                             "ended_s": None if todo else now, "status": "loading" if todo else "loaded"})
         if not todo:
             self._status = "loaded"
             return
@@ -191,6 +197,7 @@ class PipelineLoader:
         self._loaded = list(entries)
         self._stage = None
         self._status = "loaded"
+        self._ended("loaded")
         logger.info("Loaded %s", [entry.pipeline_id for entry in entries])
 
     async def _walk_stages(self, profile: PipelineProfile, fail_at: str | None) -> None:
@@ -239,6 +246,10 @@ class PipelineLoader:
         self._stage = None
         self._error = failure.message
         self._status = "error"
+        self._ended("error")
+
+    def _ended(self, status: LoadStatus) -> None:
+        self.history[-1] |= {"ended_s": asyncio.get_running_loop().time(), "status": status}
 
     async def _sleep(self, emulated_s: float) -> None:
         await asyncio.sleep(emulated_s / self._speed)

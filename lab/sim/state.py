@@ -123,6 +123,8 @@ class SimState:
             "hardware": {"vram_gb": self.vram_gb},
             "pipeline": self.loader.status(consume_error=False),
             "models": self.models.statuses(),
+            "downloads": self.models.history,  # start and end of each, time.monotonic
+            "loads": self.loader.history,
             "ice_servers": self.ice_servers,
             "assets_dir": str(self.assets.root),
             "media": self.media.snapshot(),

@@ -29,6 +29,7 @@ import pandas as pd
 
 from lab.client import ScopeClient
 from lab.models import PipelineSchema
+from lab.pods.cost import PodPrice, pod_price
 from lab.sweep.spec import TRANSITION_KEY, SweepSpec
 
 __all__ = ["PlannedTrial", "LoadGroup", "Plan", "ServerFacts", "plan_sweep", "gather_facts"]
@@ -49,17 +50,19 @@ class ServerFacts:
     models_present: Mapping[str, bool]
     simulated: bool = False
     version: str | None = None
+    price: PodPrice | None = None  # the pod's $/h, where the target is a pod (lab.pods.cost)
 
 
 async def gather_facts(client: ScopeClient) -> ServerFacts:
     """Ask the server what it has (one schemas call, one hardware call, one status per pipeline)."""
     health = await client.health()
+    price = await pod_price(client.target, simulated=health.is_simulator)  # first: the pod time starts here
     schemas = (await client.pipeline_schemas()).pipelines
     hardware = await client.hardware_info()
     present = {}
     for pipeline_id, schema in schemas.items():
         present[pipeline_id] = (await client.models_status(pipeline_id)).downloaded if schema.requires_models else True
-    return ServerFacts(schemas, hardware.vram_gb, present, health.is_simulator, health.version)
+    return ServerFacts(schemas, hardware.vram_gb, present, health.is_simulator, health.version, price)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class Plan:
     groups: list[LoadGroup]
     skipped: list[PlannedTrial]
     estimates_s: dict[str, float]
+    prices: dict[str, PodPrice | None] = field(default_factory=dict)  # by target
 
     @property
     def trials(self) -> list[PlannedTrial]:
@@ -141,7 +145,9 @@ class Plan:
                  f"(a load per trial would be {self.naive_loads}), "
                  f"{sum(len(g.sessions) for g in self.groups)} sessions, {len(self.skipped)} skipped"]
         for target, seconds in self.estimates_s.items():
-            lines.append(f"  {target}: about {seconds / 60:.1f} min of pod time")
+            price = self.prices.get(target)
+            lines.append(f"  {target}: about {seconds / 60:.1f} min of pod time"
+                         + (f", {price.describe(seconds)}" if price else ""))
         for group in self.groups:
             segments = len(group.sessions[0])
             lines.append(f"  load {group.pipeline_id} {_canonical(group.load)} ({group.mode}): "
@@ -178,7 +184,7 @@ def plan_sweep(spec: SweepSpec, facts: Mapping[str, ServerFacts]) -> Plan:
                 estimates[target] += _estimate_s(spec, schema, group)
     if spec.order == "random":
         rng.shuffle(groups)
-    return Plan(spec, groups, skipped, estimates)
+    return Plan(spec, groups, skipped, estimates, {target: server.price for target, server in facts.items()})
 
 
 def _applicable_loads(spec: SweepSpec, schema: PipelineSchema | None) -> list[dict[str, Any]]:

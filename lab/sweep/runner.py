@@ -5,21 +5,19 @@ Guarantees:
 - every trial row is appended and fsync'ed as soon as its segment ends, so Ctrl-C or a
   killed process loses at most the trial in flight; ``resume=RUN_ID`` replans from the
   run's own manifest (trial ids are deterministic) and runs only what has no row yet;
-- a failure is a row (error class, phase, message, and the server's log lines that explain it,
-  see :func:`lab.measure.result.error_record`) and the sweep goes on: a failed load
-  fails its group's trials, a stopped stream fails its segment and marks the rest of that
-  session ``not run``;
+- a failure is a row (error class, phase, message, and the server's log lines that explain it, see
+  :func:`lab.measure.result.error_record`) and the sweep goes on: a failed load fails its group's
+  trials, a stopped stream fails its segment and marks the rest of that session ``not run``;
 - several targets run concurrently, each strictly one trial at a time;
-- each trial's quality samples are stored (``quality/<trial>.npz``) and scored with the
-  spec's ``quality_model`` once its session has ended (never while anything of that target
-  streams), into ``quality.jsonl`` and ``quality/<trial>.parquet``; a sweep that sends
-  reference images copies them into the run's ``references/`` first, and every trial of it
-  (VACE off too, as the baseline) is compared with them;
-- the spec's VACE reference images (its ``references``, else the shipped
-  :func:`lab.resources.reference_images`) are uploaded once per run and target, and passed
-  by the absolute paths the server returns. The manifest records both sides: the local
-  files in ``spec.references`` (what quality scoring compares the output with) and the
-  server's paths per target in ``references``.
+- each trial's quality samples are stored (``quality/<trial>.npz``) and scored with the spec's
+  ``quality_model`` once its session has ended (never while anything of that target streams), into
+  ``quality.jsonl`` and ``quality/<trial>.parquet``; a sweep that sends reference images copies them
+  into the run's ``references/`` first, and every trial of it (VACE off too) is compared with them;
+- the spec's VACE reference images (its ``references``, else the shipped :func:`lab.resources.reference_images`)
+  are uploaded once per run and target, and passed by the absolute paths the server returns. The manifest records
+  both sides: the local files in ``spec.references`` (what quality scoring compares the output with) and the
+  server's paths per target in ``references``;
+- a pod target's $/h, pod time and dollars go into the manifest (``pods``, :mod:`lab.pods.cost`).
 """
 
 from __future__ import annotations
@@ -47,6 +45,7 @@ from lab.measure.run import run_session
 from lab.measure.spec import ControlChange, Segment, TrialSpec, load_params
 from lab.measure.transition import Transition, prompt_update
 from lab.models import PipelineSchema
+from lab.pods.cost import close_pod_bills
 from lab.quality.embed import load_embedder
 from lab.quality.samples import QualitySamples
 from lab.quality.stored import RunScorer
@@ -89,8 +88,8 @@ class SweepOutcome:
 
 async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_dir: Path | str = RESULTS_DIR,
                     resume: str | None = None, dry_run: bool = False, progress: bool = True,
-                    say: Callable[[str], None] | None = None) -> SweepOutcome:
-    """Plan ``spec`` against its targets (or ``targets``), then run it into ``out_dir``."""
+                    say: Callable[[str], None] | None = None, stop_pod_when_done: bool = False) -> SweepOutcome:
+    """Plan ``spec`` against its targets (or ``targets``), run it into ``out_dir``, then stop pods if asked."""
     say = say or (lambda text: log.info("%s", text))
     store = RunStore.resume(out_dir, resume) if resume else None
     if store is not None:
@@ -136,6 +135,7 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
             status = "interrupted" if outcome.interrupted else "complete"
             store.update_manifest(status=status, ended_at=_now(),
                                   timing={t: vars(v) | {"other_s": v.other_s} for t, v in outcome.timing.items()})
+            await close_pod_bills(store, plan.prices, stop_pod_when_done, say)
         return outcome
     finally:
         await asyncio.gather(*(client.aclose() for client in clients.values()))

@@ -24,6 +24,7 @@ from lab.sim.runpod.config import (
     RunpodFault,
     RunpodSimConfig,
 )
+from lab.target import runpod_ports
 
 __all__ = ["NO_CAPACITY_DEPLOY", "NO_CAPACITY_RESUME", "ApiRefusal", "EmulatedPod", "Phase", "PodBook"]
 
@@ -58,12 +59,7 @@ class EmulatedPod:
 
     def http_ports(self) -> set[int]:
         """The ports RunPod's proxy serves for this pod (``8000/http`` and the like)."""
-        found = set()
-        for item in filter(None, self.ports.replace(" ", "").split(",")):
-            port, _, kind = item.partition("/")
-            if kind == "http" and port.isdigit():
-                found.add(int(port))
-        return found
+        return set(runpod_ports(self.ports)[0])
 
 
 class PodBook:
@@ -198,12 +194,22 @@ class PodBook:
             "machine": {"gpuDisplayName": pod.gpu.display_name, "podHostId": f"{pod.id}-64410a"},
         }
 
+    def phase_times(self, pod: EmulatedPod) -> dict[str, float] | None:
+        """When the pod was last resumed, its container came up and its port began serving,
+        on the book's clock (None while stopped): the truth a cold-start timeline is held to."""
+        if pod.desired != "RUNNING" or pod.started_at is None:
+            return None
+        return {"resumed": pod.started_at, "container_up": pod.started_at + self.boot_s * self.config.starting_share,
+                "serving": pod.started_at + self.boot_s}
+
     def snapshot(self) -> dict[str, Any]:
-        """For ``/sim/runpod``: each pod's phase and facts, environment values hidden."""
+        """For ``/sim/runpod``: each pod's phase, phase times and facts, environment values hidden."""
         return {
             "faults": [fault.model_dump() for fault in self.faults], "boot_s": self.boot_s,
+            "clock": "time.monotonic: CLOCK_MONOTONIC on Linux, shared by the machine's processes",
             "pods": [{"id": pod.id, "mine": pod.mine, "phase": self.phase(pod), "desiredStatus": pod.desired,
-                      "env_keys": sorted(pod.env), "ports": pod.ports, "gpu": pod.gpu.display_name}
+                      "phase_times": self.phase_times(pod), "env_keys": sorted(pod.env), "ports": pod.ports,
+                      "gpu": pod.gpu.display_name}
                      for pod in self.pods.values()],
         }
 

@@ -23,12 +23,12 @@ from lab.sim.faults import SIM_PATH_PREFIX
 from lab.sim.middleware import drop_connection
 from lab.sim.runpod.config import HOME_POD_ID
 from lab.sim.runpod.pods import PodBook
+from lab.target import SCOPE_PORT
 
 __all__ = ["API_PATH", "PROXY_PREFIX", "PodProxyMiddleware", "proxy_page"]
 
 API_PATH = "/runpod/graphql"
 PROXY_PREFIX = "/runpod/proxy/"
-SCOPE_PORT = 8000
 # Paths of the simulator that are not the pod's Scope: its control API and Daydream's hosted
 # API (lab.sim.hosted: /v1/streams, /live/... WHIP and WHEP), another service entirely.
 _NOT_SCOPE = (SIM_PATH_PREFIX, "/v1/", "/live/")
