@@ -25,7 +25,7 @@ from lab.hosted.status import StreamStatus
 from lab.hosted_errors import HostedError, HostedKeyError, HostedModelError, HostedUnreachableError, StreamNotReadyError
 from lab.target import Target
 
-__all__ = ["API_KEY_ENV", "HostedClient", "api_key_from_env", "offered_models"]
+__all__ = ["API_KEY_ENV", "HostedClient", "api_key_from_env", "is_simulator", "offered_models"]
 
 API_KEY_ENV = "DAYDREAM_API_KEY"
 T = TypeVar("T")
@@ -45,6 +45,20 @@ def offered_models() -> list[str]:
     """The model ids the API offers, as the SDK's params union lists them (the API has no list route)."""
     union = get_args(_sdk().models.CreateStreamParamsRequest)[0]
     return [meta.tag for arm in get_args(union) for meta in get_args(arm)[1:] if hasattr(meta, "tag")]
+
+
+async def is_simulator(target: Target, url: str) -> bool:
+    """Whether the API at ``url`` is the simulator's emulation: it says so in ``/health``, asked
+    (without the key) only of a loopback server, never of the real API; ``daydream:sim`` always is."""
+    if target.url is None:
+        return True
+    if not target.is_loopback:
+        return False
+    try:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            return bool((await http.get(f"{url}/health")).json().get("simulator"))
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
 
 
 def api_key_from_env() -> str:
