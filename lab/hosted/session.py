@@ -74,7 +74,8 @@ def _span(start: int | None, end: int | None) -> float | None:
 
 
 class HostedSession:
-    """One hosted stream, measured; start it with :meth:`start` (or :meth:`open`), end it with :meth:`close`.
+    """One hosted stream, measured: :meth:`create` it, :meth:`connect` a source (both: :meth:`start`,
+    or :meth:`open`), end it with :meth:`close`.
 
     ``phase`` says how far the start got (for the error record of a failed trial);
     ``stream`` is the SDK's ``CreateStreamResponse`` once created.
@@ -110,27 +111,36 @@ class HostedSession:
             raise
         return session
 
-    async def start(self, source: MediaStreamTrack, *, ready_timeout_s: float = 300.0, poll_s: float = 0.5,
-                    connect_timeout_s: float = 20.0) -> None:
-        """Create the stream, publish ``source``, wait until it plays, and start receiving its output.
+    async def start(self, source: MediaStreamTrack, **options: Any) -> None:
+        """:meth:`create`, then :meth:`connect` ``source``."""
+        await self.create()
+        await self.connect(source, **options)
 
-        Raises a :mod:`lab.hosted_errors` error: refused params or key, a stream that is not
-        ready within ``ready_timeout_s``, a WHIP or WHEP exchange that fails. The caller
-        closes the session either way (:meth:`close` deletes the stream).
-        """
-        http = self.client.http
+    async def create(self) -> None:
+        """``POST /v1/streams``: refused params or key raise their :mod:`lab.hosted_errors` error."""
         self.times.create_sent_ns = time.perf_counter_ns()
         self.stream = await self._stack.enter_async_context(hosted_stream(self.client, self.params, name=self.name))
         self.times.created_ns = time.perf_counter_ns()
         self.session_id = self.stream.id
         self.phase = "connect"
+
+    async def connect(self, source: MediaStreamTrack, *, ready_timeout_s: float = 300.0, poll_s: float = 0.5,
+                      connect_timeout_s: float = 20.0) -> None:
+        """Publish ``source`` over WHIP, wait until the stream plays, and start receiving its output.
+
+        Raises a :mod:`lab.hosted_errors` error: a stream that is not ready within
+        ``ready_timeout_s``, a WHIP or WHEP exchange that fails. The caller closes the
+        session either way (:meth:`close` deletes the stream).
+        """
+        assert self.stream is not None, "create the stream first"
+        http = self.client.http
         self._ingest = await publish(self.stream.whip_url, source, http=http)
         self.timeline.offer_sent_ns, self.timeline.answer_received_ns = (self._ingest.offer_sent_ns,
                                                                           self._ingest.answered_ns)
         await self._wait_connected(self._ingest, connect_timeout_s)
         self.phase = "ready"
         self.times.poll_s = poll_s
-        await self.client.wait_ready(self.session_id, timeout_s=ready_timeout_s, poll_s=poll_s)
+        await self.client.wait_ready(self.stream.id, timeout_s=ready_timeout_s, poll_s=poll_s)
         self.times.ready_ns = time.perf_counter_ns()
         self.phase = "playback"
         self._output = await play(self._ingest.header(PLAYBACK_HEADER), http=http, wait_s=ready_timeout_s,

@@ -83,12 +83,9 @@ async def run_hosted_session(client: HostedClient, spec: TrialSpec, params: Mapp
     say = on_event or (lambda text: log.info("%s", text))
     results = [TrialResult(spec, client.url, simulated, None, time.time(), segment=segment, via=WHIP,
                            setup_steps=list(SETUP_STEPS)) for segment in segments]
-    source = trial_source(spec, hosted_schema(params))
     stamped = is_stamped(spec)
     inputs = InputKeeper() if stamped else None
-    if inputs is not None:
-        source.on_sent.append(inputs)
-    run = SessionRun(spec, results, source, FrameRecorder(read_stamps=stamped, inputs=inputs),
+    run = SessionRun(spec, results, None, FrameRecorder(read_stamps=stamped, inputs=inputs),
                      _with_status_figures(on_result or (lambda result: None)))
     session = HostedSession(client, {**params, **segments[0].parameters}, name=name)
     run.session = session
@@ -97,7 +94,11 @@ async def run_hosted_session(client: HostedClient, spec: TrialSpec, params: Mapp
     session.on_frame(run.recorder)
     try:
         say(f"creating a stream ({params.get('model_id')})")
-        await session.start(source, ready_timeout_s=ready_timeout_s, poll_s=poll_s)
+        await session.create()  # the API judges the params before anything is made of them
+        run.source = trial_source(spec, hosted_schema(session.params))
+        if inputs is not None:
+            run.source.on_sent.append(inputs)
+        await session.connect(run.source, ready_timeout_s=ready_timeout_s, poll_s=poll_s)
         results[0].load = _load_result(session)
         for result in results:
             result.server_state = {"stream_id": session.session_id, "params": session.params}
@@ -107,7 +108,8 @@ async def run_hosted_session(client: HostedClient, spec: TrialSpec, params: Mapp
         say(f"{session.phase} failed: {type(exc).__name__}")
     finally:
         await session.close()  # deletes the stream
-        source.stop()
+        if run.source is not None:
+            run.source.stop()
     run.emit_remaining()
     return results
 
