@@ -154,3 +154,27 @@ def test_a_killed_sweep_resumed_leaves_no_stream_and_keeps_its_rows(sim: SimCont
     assert len(trials) == trials["trial_id"].nunique() == 3 and set(trials["status"]) == {"ok"}
     assert set(kept["trial_id"]) <= set(trials["trial_id"])
     assert live(sim) == [] and len(streams(sim)) >= 4
+
+
+def test_the_nexus_spec_holds_the_logs_production_settings_and_the_api_takes_them() -> None:
+    from lab import resources
+    from lab.hosted.client import _sdk
+    from lab.sim.hosted.params import check_create
+
+    rows = {}
+    for line in resources.LOG_TEMPLATE.read_text().splitlines():
+        cells = [c.strip(" `") for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and "Nexus" in cells[2]:
+            rows.setdefault(cells[0], cells[1])
+    spec = load_spec("nexus")
+    assert spec.hosted is not None
+    params = spec.hosted.params
+    assert params["model_id"] == rows["Model"]
+    assert f"{params['width']}×{params['height']}" == rows["Resolution"]
+    assert (params["num_inference_steps"], params["guidance_scale"], params["delta"]) == (
+        int(rows["Steps"]), float(rows["Guidance"]), float(rows["Delta"]))
+    assert rows["ControlNets"] == "SD2.1 set"
+    assert all("-sd21-" in c["model_id"] for c in params["controlnets"]) and len(params["controlnets"]) == 5
+    body = {"pipeline": "streamdiffusion", "params": params}
+    _sdk().models.CreateStreamRequest.model_validate(body)  # the SDK's own models accept it
+    assert check_create(body) == []

@@ -249,14 +249,20 @@ def latest_runs(out_dir: Path | str = RESULTS_DIR) -> list[Path]:
     """The newest complete run of each sweep name, on the same server as the newest run.
 
     ``lab report`` with no run ids uses these: after ``make demo`` that is the pipelines
-    and the VACE sweep just run.
+    and the VACE sweep just run. A run of the hosted API alone joins whatever the server:
+    its trials are never the log's Scope numbers (:attr:`ServerRuns.ok`).
     """
     newest: dict[str, Path] = {}
     identity = None
     for root in reversed(list_runs(out_dir)):
         manifest = read_manifest(root)
         views = _server_views(manifest)
-        if manifest.get("kind") != "sweep" or not views or manifest.get("status") not in ("complete", None):
+        hosted_only = not views and bool(_server_views(manifest, HOSTED_KIND))  # its rows: the report's tables only
+        if manifest.get("kind") != "sweep" or not (views or hosted_only) \
+                or manifest.get("status") not in ("complete", None):
+            continue
+        if hosted_only:
+            newest.setdefault(str((manifest.get("spec") or {}).get("name", root.name)), root)
             continue
         identity = identity or views[0].identity()
         name = str((manifest.get("spec") or {}).get("name", root.name))
