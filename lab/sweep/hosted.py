@@ -82,24 +82,32 @@ async def open_hosted(spec: SweepSpec, targets: list[str]) -> dict[str, HostedTa
                         "has none. Add one, e.g. hosted: {params: {model_id: stabilityai/sd-turbo, prompt: ...}} "
                         "(see lab/data/sweeps/nexus.yaml).")
     opened: dict[str, HostedTarget] = {}
-    for target in targets:
-        assert spec.hosted is not None
-        client = HostedClient(target, url_for=target_url)
-        await client.__aenter__()
-        try:
-            await client.list_streams()
-            simulated = await is_simulator(client.target, client.url)
-        except BaseException:
-            await client.aclose()
-            raise
-        schema = hosted_schema(spec.hosted.params)
-        facts = ServerFacts({HOSTED_PIPELINE: schema}, None, {}, simulated, None)
-        opened[target] = HostedTarget(client, facts, {
-            "url": client.url, "kind": "daydream", "simulated": simulated, "version": None, "vram_gb": None,
-            "schemas": {HOSTED_PIPELINE: schema.model_dump()}, "models_present": {},
-            "api": {"kind": "daydream", "target_kind": "daydream", "models": offered_models()},
-        })
+    try:
+        for target in targets:
+            opened[target] = await _open_one(spec, target)
+    except BaseException:
+        for hosted in opened.values():
+            await hosted.client.aclose()
+        raise
     return opened
+
+
+async def _open_one(spec: SweepSpec, target: str) -> HostedTarget:
+    assert spec.hosted is not None
+    client = HostedClient(target, url_for=target_url)
+    await client.__aenter__()
+    try:
+        await client.list_streams()
+        simulated = await is_simulator(client.target, client.url)
+    except BaseException:
+        await client.aclose()
+        raise
+    schema = hosted_schema(spec.hosted.params)
+    return HostedTarget(client, ServerFacts({HOSTED_PIPELINE: schema}, None, {}, simulated, None), {
+        "url": client.url, "kind": "daydream", "simulated": simulated, "version": None, "vram_gb": None,
+        "schemas": {HOSTED_PIPELINE: schema.model_dump()}, "models_present": {},
+        "api": {"kind": "daydream", "target_kind": "daydream", "models": offered_models()},
+    })
 
 
 def add_hosted(plan: Plan, spec: SweepSpec, hosted: Mapping[str, HostedTarget]) -> None:
