@@ -19,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from lab import resources
 from lab.hosted_errors import HostedKeyError
 from lab.report.compare import compare_runs
 from lab.report.writer import write_report
@@ -91,6 +92,11 @@ async def test_refused_params_and_models_are_rows_and_leave_no_stream(sim: SimCo
     unknown = rows.loc["guidance_scale=-1.0 model_id=acme/not-a-model", "error"]
     assert unknown["class"] == "HostedModelError" and "stabilityai/sd-turbo" in unknown["message"]
     assert set(rows["status"]) == {"error"} and streams(sim) == []
+    # a run of the hosted API alone is reported, but never written into the log's Scope column
+    log = tmp_path / "research-log.md"
+    log.write_bytes(resources.LOG_TEMPLATE.read_bytes())
+    report = write_report([outcome.run_id], tmp_path, log=log, per_run=False)
+    assert log.read_bytes() == resources.LOG_TEMPLATE.read_bytes() and "not updated" in report.describe()
 
 
 async def test_a_missing_or_refused_key_stops_the_sweep_before_it_starts(sim: SimControl, tmp_path: Path,
@@ -157,7 +163,6 @@ def test_a_killed_sweep_resumed_leaves_no_stream_and_keeps_its_rows(sim: SimCont
 
 
 def test_the_nexus_spec_holds_the_logs_production_settings_and_the_api_takes_them() -> None:
-    from lab import resources
     from lab.hosted.client import _sdk
     from lab.sim.hosted.params import check_create
 

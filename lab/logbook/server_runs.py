@@ -161,6 +161,11 @@ class ServerRuns:
                           schemas, present, api, hardware, inputs, first.kind)
 
     @property
+    def measured_scope(self) -> bool:
+        """Whether any of the runs measured a Scope server (not only Daydream's hosted API)."""
+        return any(_server_views(manifest) for manifest in self.manifests.values())
+
+    @property
     def simulated(self) -> bool:
         return self.server.simulated
 

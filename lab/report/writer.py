@@ -48,6 +48,9 @@ class ReportOutcome:
             lines.append(f"research log {self.log}: {state}; tables {', '.join(update.tables) or 'none'}"
                          + (f" (not found: {', '.join(update.missing_tables)})" if update.missing_tables else "")
                          + f"; {len(set(update.answered))} questions answered")
+        elif self.log is not None:
+            lines.append(f"research log {self.log}: not updated (these runs measured Daydream's hosted API only; "
+                         "the log's Scope column takes Scope runs)")
         lines += [f"report {path}" for path in self.reports]
         folders = sorted({str(p.parent) for p in self.plots})
         lines += [f"plots  {folder}/ (PNG and SVG)" for folder in folders]
@@ -66,7 +69,8 @@ def write_report(run_ids: Iterable[str] | None = None, out_dir: Path | str = RES
     outcome = ReportOutcome(server_runs.run_ids, server_runs.simulated)
     if log is not None:
         outcome.log = Path(log)
-        outcome.log_update = update_log(log, server_runs, realtime_fps=realtime_fps)
+        if server_runs.measured_scope:
+            outcome.log_update = update_log(log, server_runs, realtime_fps=realtime_fps)
     if per_run:
         for root in server_runs.runs.roots.values():
             one = server_runs if len(server_runs.run_ids) == 1 else ServerRuns.load([str(root)], out_dir)
