@@ -6,7 +6,8 @@ Scope session's, and the figures are judged with the tolerances of ``test_accura
 (its helpers, on the truth's own records): ttff within 20 ms of the first frame on the
 wire plus the one-way baseline, steady fps within 2 % of the send times' rate, warm-up
 within 0.5 s, stalls counted exactly, control latency (a ``PATCH`` of the prompt) within
-one output interval of the first changed frame on the wire plus the one-way baseline.
+one output interval of the first changed frame on the wire plus the one-way baseline, step
+latency (our input's scene switch over WHIP) within one output interval of the truth.
 The shared simulator runs at speed 100: a stream's 20 s start-up takes 0.2 s.
 """
 
@@ -26,8 +27,8 @@ from lab.measure.result import TrialResult
 from lab.measure.spec import ControlChange, TrialSpec
 from lab.sim.hosted.config import SIM_API_KEY
 from tests.conftest import SimControl
-from tests.test_accuracy import FPS_TOLERANCE, assert_ttff_matches, assert_warmup_ends_with_the_truth, one_way_ms, \
-    true_rates, value
+from tests.test_accuracy import FPS_TOLERANCE, assert_steps_match, assert_ttff_matches, \
+    assert_warmup_ends_with_the_truth, one_way_ms, true_rates, value
 from tests.truth.accuracy import control_truth_index
 from tests.truth.sent_rates import stall_gaps_s
 
@@ -87,6 +88,15 @@ async def test_hosted_figures_match_the_truth(hosted: HostedClient, sim: SimCont
     assert value(result, "load_s") >= value(result, "create_s") > 0
     assert result.figure("server_fps_out").n >= 3 and value(result, "server_fps_in") > 0
     assert [s["deleted"] for s in streams(sim)] == [True]
+
+
+@pytest.mark.slow
+async def test_step_latency_over_whip_matches_the_truth(hosted: HostedClient, sim: SimControl) -> None:
+    # Our stamped scene steps go in over WHIP, as into a Scope session: the emulation's output
+    # keeps the stamp band, so the truth of a switch is the first output frame made from the new scene.
+    result = await measure(hosted, TrialSpec("streamdiffusion", duration_s=8, step_start_s=2.0))
+    assert result.error is None, result.error
+    assert_steps_match(result, pd.DataFrame(stream_truth(sim, result)["frames"]), at_least=2)
 
 
 @pytest.mark.slow
