@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,8 +46,6 @@ from lab.target import Target
 
 __all__ = ["STREAM_NAME", "HostedTarget", "add_hosted", "delete_left_streams", "is_hosted", "open_hosted",
            "run_hosted_target"]
-
-log = logging.getLogger(__name__)
 
 STREAM_NAME = "scope-lab"  # streams are named "scope-lab <run-id> <trial-id>"
 READY_ESTIMATE_S = 60.0  # a stream's start-up, for the plan's time estimate (real ones: seconds to minutes)
