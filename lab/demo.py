@@ -9,7 +9,10 @@
    as one would run them against a pod, each leaving a run folder in ``results/``;
 4. the integration sweep (the shipped ``integration`` spec): one pipeline read over WebRTC,
    headless ``output.ts`` and ``/session/frame`` polling, for "Simplest web UI integration path?";
-5. the research log: the shipped template copied to ``results/research-log.md`` once,
+5. Daydream's hosted API, as the simulator emulates it: the shipped ``nexus`` spec (the
+   research log's Nexus production settings) on ``daydream:<simulator>``, with the
+   simulator's own test key (set for that stage only; a real key is never used);
+6. the research log: the shipped template copied to ``results/research-log.md`` once,
    then its managed tables and answers filled from the runs; an HTML report.
 
 By default the sweeps are sized for a quick look (under 5 minutes on 2 cores); ``--full``
@@ -26,11 +29,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -53,6 +58,7 @@ NOTEBOOKS = ROOT / "notebooks"
 # (ipykernel warns on every start without them). "auto": when the kernelspec supports it.
 KERNEL_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
 INTEGRATION_SPEC = "integration"  # the shipped spec behind the research log's integration question
+HOSTED_SPEC = "nexus"  # the shipped spec of Daydream's hosted API at the log's Nexus settings
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class DemoSize:
     sweeps: Mapping[str, Mapping[str, Any]]
     run_reports: bool = False  # a report per run as well as the combined one
     integration: Mapping[str, Any] = field(default_factory=dict)
+    hosted: Mapping[str, Any] = field(default_factory=dict)  # the nexus spec's keys it overrides
 
     def describe(self, notebook: str) -> str:
         """``3 pipelines, 3 trials each of 3 s``: what one sweep measures, for its heading."""
@@ -94,6 +101,10 @@ class DemoSize:
         return (f"{pipelines} pipeline{'' if pipelines == 1 else 's'} read over {paths}, "
                 f"{spec.repeats} {trials} each of {spec.duration_s:g} s")
 
+    def hosted_spec(self) -> SweepSpec:
+        """The shipped ``nexus`` spec with this size's overrides."""
+        return load_spec(HOSTED_SPEC, self.hosted)
+
 
 # A quick look: a fast, a slow and a frame-preserving pipeline; VACE off against on with
 # two reference images on the fast one (its trials take half as long); the avatar sweep
@@ -107,10 +118,11 @@ QUICK = DemoSize("quick look", 3.0, {
                             "context_scales": [1.0]},
     "07-avatar-quality.ipynb": {"repeats": 1, "pipelines": ["streamdiffusionv2"], "duration_s": 6.0,
                                 "context_scales": [0.5, 1.0, 1.5]},
-}, integration={"pipelines": ["streamdiffusionv2"], "repeats": 1, "duration_s": 6.0})
+}, integration={"pipelines": ["streamdiffusionv2"], "repeats": 1, "duration_s": 6.0},
+    hosted={"repeats": 3, "duration_s": 5.0})
 # The long version: the research log's pipelines plus passthrough, 0, 1, 2 and 4 reference
 # images, the avatar sweep on two pipelines with 3 trials per condition, and the shipped
-# integration spec as it is (two pipelines, 3 trials of 8 s per path).
+# integration spec as it is (two pipelines, 3 trials of 8 s per path), and the nexus spec as it is.
 FULL = DemoSize("full", 3.0, {
     "02-pipeline-sweep.ipynb": {"repeats": 3, "pipelines": ["streamdiffusionv2", "longlive", "krea-realtime-video",
                                                             "reward-forcing", "memflow", "passthrough"]},
@@ -150,7 +162,7 @@ def demo_size(args: argparse.Namespace) -> DemoSize:
     if args.duration is None:
         return size
     sweeps = {name: {**parameters, "duration_s": args.duration} for name, parameters in size.sweeps.items()}
-    return DemoSize(size.name, args.duration, sweeps, size.run_reports, size.integration)
+    return DemoSize(size.name, args.duration, sweeps, size.run_reports, size.integration, size.hosted)
 
 
 def deploy_check(url: str) -> bool:
@@ -235,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     executed.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     stages: dict[str, float] = {}
-    steps = len(size.sweeps) + 3
+    steps = len(size.sweeps) + 4
 
     def heading(number: int, text: str) -> None:
         print(f"\n== [{number}/{steps}] {text} ==", flush=True)
@@ -253,10 +265,17 @@ def run(args: argparse.Namespace) -> int:
             stage_started = time.perf_counter()
             _run_notebook(name, size, sim.url, out)
             stages[name.split("-")[0]] = time.perf_counter() - stage_started
-        heading(steps - 1, f"integration sweep (lab sweep {INTEGRATION_SPEC}): {size.describe_integration()}")
+        heading(steps - 2, f"integration sweep (lab sweep {INTEGRATION_SPEC}): {size.describe_integration()}")
         stage_started = time.perf_counter()
         asyncio.run(run_sweep(size.integration_spec(), targets=[sim.url], out_dir=out))
         stages["integration"] = time.perf_counter() - stage_started
+        hosted = size.hosted_spec()
+        heading(steps - 1, f"Daydream's hosted API, emulated (lab sweep {HOSTED_SPEC} --target daydream:{sim.url}): "
+                           f"{hosted.repeats} streams of {hosted.duration_s:g} s at the log's Nexus settings")
+        stage_started = time.perf_counter()
+        with _simulated_key():
+            asyncio.run(run_sweep(hosted, targets=[f"daydream:{sim.url}"], out_dir=out))
+        stages["hosted"] = time.perf_counter() - stage_started
     log = ensure_log(out / "research-log.md")
     heading(steps, "research log and report: lab report")
     stage_started = time.perf_counter()
@@ -270,6 +289,24 @@ def run(args: argparse.Namespace) -> int:
     print("  .venv/bin/jupyter lab notebooks/   (add --allow-root as root) for 04 (warm-up, latency), "
           "05 (live panel), 06 (research log)")
     return code
+
+
+@contextlib.contextmanager
+def _simulated_key() -> Iterator[None]:
+    """``DAYDREAM_API_KEY`` set to the simulator's test key for one stage, then as it was: the demo
+    never sends whatever key the shell holds, and leaves the shell's own alone."""
+    from lab.hosted import API_KEY_ENV
+    from lab.sim.hosted.config import SIM_API_KEY
+
+    before = os.environ.get(API_KEY_ENV)
+    os.environ[API_KEY_ENV] = SIM_API_KEY
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(API_KEY_ENV, None)
+        else:
+            os.environ[API_KEY_ENV] = before
 
 
 def _run_notebook(name: str, size: DemoSize, url: str, out: Path) -> None:

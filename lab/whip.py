@@ -53,6 +53,8 @@ class WhipSession:
     pc: RTCPeerConnection
     headers: httpx.Headers
     resource_url: str | None
+    offer_sent_ns: int = 0  # perf_counter_ns when the (last) offer went out, and when its answer came
+    answered_ns: int = 0
     _track: asyncio.Future[MediaStreamTrack] = field(default_factory=asyncio.Future)
 
     def header(self, name: str) -> str:
@@ -134,8 +136,10 @@ async def _negotiate(url: str, pc: RTCPeerConnection, http: httpx.AsyncClient,
             restrict_to_loopback(pc)
         await pc.setLocalDescription(await pc.createOffer())
     try:
+        sent_ns = time.perf_counter_ns()
         answer = await http.post(url, content=pc.localDescription.sdp, timeout=timeout_s,
                                  headers={**(headers or {}), "Content-Type": SDP})
+        answered_ns = time.perf_counter_ns()
     except httpx.HTTPError as exc:
         raise WhipError(f"Could not reach {url}: {type(exc).__name__}: {exc}. Check the URL and "
                         "that the service is up.", url=url) from exc
@@ -154,4 +158,4 @@ async def _negotiate(url: str, pc: RTCPeerConnection, http: httpx.AsyncClient,
         raise WhipAnswerError(f"{url} answered an SDP that cannot be used: {exc}", url=url,
                               status_code=answer.status_code) from exc
     location = answer.headers.get("location")
-    return WhipSession(url, pc, answer.headers, urljoin(url, location) if location else None)
+    return WhipSession(url, pc, answer.headers, urljoin(url, location) if location else None, sent_ns, answered_ns)

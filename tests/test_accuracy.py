@@ -358,12 +358,18 @@ async def test_step_latency_matches_the_truth_within_one_frame(client: ScopeClie
     sim.put("/sim/models", {"streamdiffusionv2": True})
     result = await run_trial(client, TrialSpec("streamdiffusionv2", duration_s=14, step_start_s=2.0))
     assert result.error is None
-    truth = pd.DataFrame(last_truth(sim)["frames"])
+    assert_steps_match(result, pd.DataFrame(last_truth(sim)["frames"]), at_least=3)
+
+
+def assert_steps_match(result: TrialResult, truth: pd.DataFrame, *, at_least: int) -> None:
+    """Each detected step response within one output interval of the arrival of the truth's first
+    frame made from the new scene, and the step latency at p50 within one interval of the truth
+    (the input's send delay after the switch + its internal delay + the transport baseline)."""
     frames = result.frames
     baseline_ms = float(latency_minus_internal_ms(frames, truth).median())
     interval_ms = value(result, "interval_p50")
     detections = [d for d in result.step_detections if d.latency_s is not None]
-    assert len(detections) >= 3, [d.reason for d in result.step_detections]
+    assert len(detections) >= at_least, [d.reason for d in result.step_detections]
     arrivals = sent_frame_arrivals(frames, truth)
     errors_ms = []
     for detection in detections:

@@ -4,6 +4,7 @@ and a papermill kernel that does not warn about unencrypted TCP."""
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 from pathlib import Path
 
@@ -108,3 +109,22 @@ def test_the_notebook_kernel_does_not_warn_about_unencrypted_tcp(tmp_path: Path,
                                progress_bar=False, config=Config(KERNEL_CONFIG))
     assert "42" in (tmp_path / "out.ipynb").read_text()
     assert "without encryption" not in capfd.readouterr().err  # the kernel's stderr is this process's
+
+
+def test_the_hosted_stage_measures_nexus_briefly_with_the_simulators_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab.demo import _simulated_key
+    from lab.sim.hosted.config import SIM_API_KEY
+
+    for size in (QUICK, FULL):
+        spec = size.hosted_spec()
+        assert spec.name == "nexus" and spec.repeats >= 3 and spec.hosted is not None
+        assert all(control.at_s + 1.0 < spec.duration_s for control in spec.hosted.controls)  # its response fits
+    assert QUICK.hosted_spec().duration_s <= 6
+    monkeypatch.setenv("DAYDREAM_API_KEY", "sk_the_shells_own_key_000000")
+    with _simulated_key():
+        assert os.environ["DAYDREAM_API_KEY"] == SIM_API_KEY
+    assert os.environ["DAYDREAM_API_KEY"] == "sk_the_shells_own_key_000000"
+    monkeypatch.delenv("DAYDREAM_API_KEY")
+    with _simulated_key():
+        pass
+    assert "DAYDREAM_API_KEY" not in os.environ

@@ -96,7 +96,7 @@ def test_spec_errors_say_what_is_wrong() -> None:
         load_spec({"repeats": 0})
     with pytest.raises(SpecError, match="durations_s"):
         load_spec({"durations_s": 5})  # a typo is an error, not a silent default
-    with pytest.raises(SpecError, match="shipped specs: avatar, integration, pipelines, vace"):
+    with pytest.raises(SpecError, match="shipped specs: avatar, integration, nexus, pipelines, vace"):
         load_spec("no-such-spec")
     with pytest.raises(SpecError, match="KEY=VALUE"):
         overrides_from_strings(["duration_s"])

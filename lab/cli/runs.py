@@ -18,7 +18,7 @@ def add_sweep_command(commands: argparse._SubParsersAction) -> None:  # type: ig
         help="run a sweep spec (a YAML file or a shipped spec) into results/<run-id>/; resumable",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    sweep.add_argument("spec", help="a YAML file, or a shipped spec name: pipelines, vace, avatar, integration")
+    sweep.add_argument("spec", help="a YAML file, or a shipped spec name: pipelines, vace, avatar, integration, nexus")
     sweep.add_argument("--target", action="append", help="URL, RunPod pod id or 'sim' (repeatable; "
                        "default: the spec's targets)")
     sweep.add_argument("--resume", metavar="RUN_ID", help="continue this run; finished trials are not repeated")

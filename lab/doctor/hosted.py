@@ -19,8 +19,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
-
 from lab.doctor.report import Check, DoctorReport
 from lab.errors import LabError
 from lab.target import Target
@@ -33,12 +31,12 @@ _PROBE_MODEL = "stabilityai/sd-turbo"
 async def run_hosted_doctor(target: Target, *, stream: bool = True) -> DoctorReport:
     """Run the hosted API's checks against ``target`` (a ``daydream:`` target); never raises LabError."""
     from lab.connect import target_url
-    from lab.hosted import HostedClient, api_key_from_env, offered_models
+    from lab.hosted import HostedClient, api_key_from_env, is_simulator, offered_models
 
     report = DoctorReport(target.raw)
     try:
         report.url = target.url or await target_url(target)
-        report.simulated = await _is_simulator(target, report.url)
+        report.simulated = await is_simulator(target, report.url)
         kind = "the simulator's emulation" if report.simulated else "Daydream's hosted API"
         report.checks.append(Check("target", "pass", f"{kind} at {report.url}"))
         key = _timed(report, "api key", api_key_from_env, lambda _: "present (DAYDREAM_API_KEY)")
@@ -83,19 +81,6 @@ async def _whip_check(report: DoctorReport, client: Any) -> None:
         _fail(report, "whip", exc, started)
     finally:
         source.stop()
-
-
-async def _is_simulator(target: Target, url: str) -> bool:
-    """The simulator says so in ``/health``; only a loopback server is asked (never the real API)."""
-    if target.url is None:
-        return True
-    if not target.is_loopback:
-        return False
-    try:
-        async with httpx.AsyncClient(timeout=5.0) as http:
-            return bool((await http.get(f"{url}/health")).json().get("simulator"))
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return False
 
 
 def _timed(report: DoctorReport, name: str, get: Any, describe: Any) -> Any:

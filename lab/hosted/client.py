@@ -13,6 +13,8 @@ header: never logged, stored or put in a message. A 429 is waited out as its
 from __future__ import annotations
 
 import asyncio
+import gc
+import importlib
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, get_args
@@ -25,11 +27,15 @@ from lab.hosted.status import StreamStatus
 from lab.hosted_errors import HostedError, HostedKeyError, HostedModelError, HostedUnreachableError, StreamNotReadyError
 from lab.target import Target
 
-__all__ = ["API_KEY_ENV", "HostedClient", "api_key_from_env", "offered_models"]
+__all__ = ["API_KEY_ENV", "HostedClient", "api_key_from_env", "is_simulator", "offered_models"]
 
 API_KEY_ENV = "DAYDREAM_API_KEY"
 T = TypeVar("T")
 UrlFor = Callable[[Target], Awaitable[str]]
+
+
+# The SDK imports these on first use, building its pydantic models (about a second of CPU).
+_SDK_MODEL_MODULES = ("createstreamop", "updatestreamop", "getstreambyidop", "getallstreamsop", "deletestreamop")
 
 
 def _sdk() -> Any:
@@ -41,10 +47,37 @@ def _sdk() -> Any:
     return daydream
 
 
+def _load_sdk_models() -> None:
+    """Build the SDK's models now, when a client opens, and collect the garbage that leaves.
+
+    Built on first use mid-stream they block the event loop for about a second; and the
+    hundreds of thousands of objects they make start a full garbage collection soon after
+    (0.3-0.8 s seen here), which, mid-stream, delays every frame arriving meanwhile. Both
+    happen here instead, before any stream is timed.
+    """
+    for name in _SDK_MODEL_MODULES:
+        importlib.import_module(f"daydream.models.{name}")
+    gc.collect()
+
+
 def offered_models() -> list[str]:
     """The model ids the API offers, as the SDK's params union lists them (the API has no list route)."""
     union = get_args(_sdk().models.CreateStreamParamsRequest)[0]
     return [meta.tag for arm in get_args(union) for meta in get_args(arm)[1:] if hasattr(meta, "tag")]
+
+
+async def is_simulator(target: Target, url: str) -> bool:
+    """Whether the API at ``url`` is the simulator's emulation: it says so in ``/health``, asked
+    (without the key) only of a loopback server, never of the real API; ``daydream:sim`` always is."""
+    if target.url is None:
+        return True
+    if not target.is_loopback:
+        return False
+    try:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            return bool((await http.get(f"{url}/health")).json().get("simulator"))
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
 
 
 def api_key_from_env() -> str:
@@ -82,6 +115,7 @@ class HostedClient:
 
     async def __aenter__(self) -> HostedClient:
         sdk = _sdk()
+        _load_sdk_models()
         if not self.url:
             if self._url_for is None:
                 raise HostedError(f"{self.target.raw!r} needs a running simulator; open it with url_for.", url="")

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from lab.logbook.server_runs import hosted_target, figure_unit, trials_figure
+from lab.logbook.server_runs import figure_unit, hosted_target, measured_scope, trials_figure
 from lab.overview import SIMULATED_LABEL
 from lab.stats import Figure
 from lab.store import RESULTS_DIR, Runs, list_runs, load_runs, read_manifest
@@ -104,12 +104,20 @@ class HostedRuns:
 
 
 def split_hosted(run_ids: Iterable[str], out_dir: Path | str = RESULTS_DIR) -> tuple[list[str], list[str]]:
-    """``run_ids`` as (Scope runs, hosted runs), in their order, by what each manifest measured."""
+    """``run_ids`` as (Scope runs, hosted runs), in their order, by what each manifest measured.
+
+    A sweep that measured a Scope server beside the hosted API is in both: its Scope trials
+    fill Scope's column, its hosted trials the Nexus column.
+    """
     scope, hosted = [], []
     for run_id in run_ids:
         root = Path(run_id) if is_run(Path(run_id)) else Path(out_dir) / run_id
         manifest = read_manifest(root) if is_run(root) else {}
-        (hosted if hosted_target(manifest) is not None else scope).append(run_id)
+        is_hosted = hosted_target(manifest) is not None
+        if is_hosted:
+            hosted.append(run_id)
+        if not is_hosted or measured_scope(manifest):
+            scope.append(run_id)
     return scope, hosted
 
 

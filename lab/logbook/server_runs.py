@@ -7,6 +7,11 @@ run start, which run and date back each statement, and whether it is SIMULATED.
 Runs are combined only when they measured the same kind of server (simulated or real,
 Scope version, GPU VRAM): the log's "Scope (Measured)" column holds one server's numbers.
 Runs of different servers are compared (``lab compare``), never merged.
+
+A run may also have measured Daydream's hosted API (a ``daydream:`` target, ``kind:
+daydream`` in the manifest, its rows on path ``whip``): those trials are in ``trials``
+(the report's sweep tables show them beside Scope's, by target) but never in ``ok`` nor
+in the server checks, so the Scope column holds Scope's numbers only.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ BASELINE_CONDITION = "default"
 # Frame latency: exact (stamped input) where the pipeline keeps the picture, else the step test.
 LATENCY_FIGURES = ("latency_p50", "step_latency_p50")
 MIN_TRIALS_FOR_CI = 3
+HOSTED_KIND = "daydream"  # a manifest server's kind when it is Daydream's hosted API
+HOSTED_PATH = "whip"  # the via of a hosted trial's row (lab.measure.paths.WHIP)
 
 
 class LogbookError(LabError):
@@ -52,11 +59,14 @@ class ServerView:
     api: Mapping[str, Any] | None
     hardware: Mapping[str, Any] | None = None  # /hardware/info: VRAM and Spout/NDI/Syphon availability
     inputs: Mapping[str, Any] | None = None  # lab.inputs.PodInputs.as_dict(), in runs made since it exists
+    kind: str = "scope"  # or "daydream": the hosted API
 
     @property
     def label(self) -> str:
         """SIMULATED, or the real server's version: how every number from it is tagged."""
-        return SIMULATED_LABEL if self.simulated else f"Scope {self.version}"
+        if self.simulated:
+            return SIMULATED_LABEL
+        return "Daydream hosted API" if self.kind == HOSTED_KIND else f"Scope {self.version}"
 
     @property
     def simulator_speed(self) -> float | None:
@@ -112,15 +122,23 @@ def hosted_target(manifest: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _server_views(manifest: Mapping[str, Any]) -> list[ServerView]:
+def measured_scope(manifest: Mapping[str, Any]) -> bool:
+    """Whether a run measured a Scope server (a mixed sweep measured the hosted API beside it)."""
+    return bool(_server_views(manifest))
+
+
+def _server_views(manifest: Mapping[str, Any], kind: str = "scope") -> list[ServerView]:
+    """The manifest's servers of one kind: Scope's (the log's), or the hosted API's."""
     views = []
     for target, server in (manifest.get("servers") or {}).items():
+        if server.get("kind", "scope") != kind:
+            continue
         views.append(ServerView(
             target=target, url=server.get("url"), version=server.get("version"),
             simulated=bool(server.get("simulated", manifest.get("simulated", False))),
             vram_gb=server.get("vram_gb"), schemas=server.get("schemas") or {},
             models_present=server.get("models_present") or {}, api=server.get("api"),
-            hardware=server.get("hardware"), inputs=server.get("inputs")))
+            hardware=server.get("hardware"), inputs=server.get("inputs"), kind=kind))
     return views
 
 
@@ -175,7 +193,8 @@ class ServerRuns:
     @cached_property
     def server(self) -> ServerView:
         """The server of the runs (schemas, models, API, hardware and inputs facts merged over all runs)."""
-        views = [v for m in self.manifests.values() for v in _server_views(m)]
+        views = [v for m in self.manifests.values() for v in _server_views(m)] or \
+            [v for m in self.manifests.values() for v in _server_views(m, HOSTED_KIND)]  # hosted-only runs
         if not views:
             raise LogbookError(f"Run(s) {', '.join(self.manifests)} have no server block in their "
                                "manifest; they were not written by a sweep.")
@@ -190,7 +209,12 @@ class ServerRuns:
             inputs = view.inputs or inputs
         first = views[0]
         return ServerView(first.target, first.url, first.version, first.simulated, first.vram_gb,
-                          schemas, present, api, hardware, inputs)
+                          schemas, present, api, hardware, inputs, first.kind)
+
+    @property
+    def measured_scope(self) -> bool:
+        """Whether any of the runs measured a Scope server (not only Daydream's hosted API)."""
+        return any(measured_scope(manifest) for manifest in self.manifests.values())
 
     @property
     def simulated(self) -> bool:
@@ -219,8 +243,9 @@ class ServerRuns:
 
     @cached_property
     def ok(self) -> pd.DataFrame:
-        """Trials that ran and measured (status ok)."""
-        return self.trials[self.trials["status"].eq("ok")]
+        """Trials of Scope servers that ran and measured (status ok); hosted ones are not Scope's numbers."""
+        hosted = self.trials["via"].eq(HOSTED_PATH) if "via" in self.trials else False
+        return self.trials[self.trials["status"].eq("ok") & ~hosted]
 
     def pipelines(self) -> list[str]:
         """Pipelines with at least one measured trial, in the order they were run."""
@@ -268,15 +293,16 @@ def latest_runs(out_dir: Path | str = RESULTS_DIR) -> list[Path]:
     """The newest complete Scope run of each sweep name, on the same server as the newest run.
 
     ``lab report`` with no run ids uses these: after ``make demo`` that is the pipelines
-    and the VACE sweep just run.
+    and the VACE sweep just run. A run of the hosted API alone is not one of them
+    (:func:`lab.logbook.hosted_runs.latest_hosted_runs` finds it); a run that measured a Scope
+    server beside the hosted API is, for its Scope trials (:attr:`ServerRuns.ok`).
     """
     newest: dict[str, Path] = {}
     identity = None
     for root in reversed(list_runs(out_dir)):
         manifest = read_manifest(root)
         views = _server_views(manifest)
-        if manifest.get("kind") != "sweep" or not views or manifest.get("status") not in ("complete", None) \
-                or hosted_target(manifest) is not None:  # the hosted API's runs fill the Nexus column
+        if manifest.get("kind") != "sweep" or not views or manifest.get("status") not in ("complete", None):
             continue
         identity = identity or views[0].identity()
         name = str((manifest.get("spec") or {}).get("name", root.name))

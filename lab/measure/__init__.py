@@ -9,6 +9,8 @@ arrivals and steady fps (:mod:`~lab.measure.arrivals`), latency from frame stamp
 (:mod:`~lab.measure.latency`), visible changes after a control (:mod:`~lab.measure.change`),
 the server's own recording (:mod:`~lab.measure.server_recording`), repeats across trials
 (:mod:`~lab.measure.repeats`). How prompt changes are sent is :mod:`~lab.measure.transition`.
+A trial on Daydream's hosted API runs the same session code on a hosted stream
+(:mod:`~lab.measure.hosted`; what differs: :mod:`~lab.measure.paths`).
 Statistics live in :mod:`lab.stats` and the stamp codec in :mod:`lab.stamp`, below this layer,
 since sources and the simulator use them too.
 """

@@ -22,7 +22,7 @@ from lab.headless import HeadlessSession
 from lab.measure.arrivals import analyze_arrivals
 from lab.measure.change import TRUNCATED, ChangeDetection, detect_change, detect_freeze, detect_sequence
 from lab.measure.latency import join_stamped, latency_figures, stamp_accounting
-from lab.measure.paths import connection_notes, control_note, poll_figures
+from lab.measure.paths import CREATED_STAGE, connection_notes, control_note, poll_figures, server_note
 from lab.measure.recorder import Session, Window
 from lab.measure.result import TrialResult
 from lab.quality.samples import QualitySamples, prompt_text
@@ -94,9 +94,13 @@ def connection_figures(result: TrialResult, session: Session | None = None) -> l
     load = result.load
     notes = connection_notes(result.via)
     polls = session.polls if isinstance(session, HeadlessSession) else None
+    resolution = f"resolution {load.poll_interval_s:g} s (status polling)" if load else None
+    created = [stage.first_seen_s for stage in (load.stages if load else ()) if stage.stage == CREATED_STAGE]
     return [
         Figure("load_s", load.load_s if load else None, "s", 1,
-               note=f"resolution {load.poll_interval_s:g} s (status polling)" if load else None),
+               note="; ".join(n for n in (notes.get("load_s"), resolution) if n) or None),
+        *([Figure("create_s", created[0] if created else None, "s", 1, note=notes["create_s"])]
+          if "create_s" in notes else []),
         Figure("signalling_s", timeline.signalling_s, "s", 1, note=notes["signalling_s"]),
         Figure("connect_s", timeline.connect_s, "s", 1, note=notes["connect_s"]),
         Figure("first_frame_s", timeline.first_frame_s, "s", 1, note=notes["first_frame_s"]),
@@ -156,7 +160,7 @@ def _server_figures(result: TrialResult) -> list[Figure]:
     """The server's own output rate (its /session/metrics average since the stream started)."""
     rates = [s["fps_out"] for s in result.server_samples if isinstance(s.get("fps_out"), (int, float))]
     return [Figure("server_fps_out", float(rates[-1]) if rates else None, "fps", len(rates),
-                   note="reported by the server (/api/v1/session/metrics), averaged since its stream began")]
+                   note=server_note(result.via))]
 
 
 def _detection_figures(name: str, detections: list[ChangeDetection]) -> list[Figure]:

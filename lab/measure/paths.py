@@ -26,13 +26,41 @@ of :mod:`lab.measure.change` for control latency). What differs:
   paths as an integrator uses them; neither is comparable to ``latency_p50`` or
   ``step_latency_*``, which only WebRTC has. Both include Scope's wait for the next chunk
   and its prompt transition, whose settings the trial records (its parameters).
+
+**Daydream's hosted API** (``daydream:`` targets, path ``whip``; :mod:`lab.measure.hosted`)
+measures the same figures under the same names where they apply. What differs from Scope:
+
+- **No** ``/pipeline/load``: the "load" is stream creation plus readiness. ``create_s`` is
+  ``POST /v1/streams`` sent to its answer; ``load_s`` runs from that request to the first
+  status poll (``GET /v1/streams/{id}/status``) showing the output playing, so it is
+  accurate to the poll interval, and it includes the WHIP connection, because the service
+  starts a stream's pipeline when its input arrives.
+- **Start and ttff.** Two WebRTC connections instead of one: our input goes out over WHIP
+  and the output comes back over WHEP. ``signalling_s`` is the WHIP offer to its answer,
+  ``connect_s`` that answer to the ingest's ICE+DTLS connected, ``first_frame_s`` from there
+  to the first output frame over WHEP, and ``ttff_s`` the WHIP offer to that frame. Unlike
+  Scope's, ttff therefore includes the stream's start-up (Scope's happens in the load, before
+  the offer) and the WHEP set-up, whose "not published yet" 404s are retried every poll
+  interval.
+- **Arrival** is the last RTP packet of each WHEP output frame, as over Scope's WebRTC; the
+  input is ours (sent over WHIP), so stamped latency (``latency_p50``) and step latency
+  (``step_latency_*``, input scene switch to output) mean what they mean for Scope.
+- **Control latency** is a ``PATCH /v1/streams/{id}`` of the params (the prompt) sent to the
+  first visibly changed output frame, with the same change detector. It includes the REST
+  round trip and the service's own apply path; there is no data channel.
+- **The service's own figures** come from the status route, sampled once a second:
+  ``server_fps_out`` (``inference_status.fps``) beside ``server_fps_in``, ``server_restarts``
+  and the ingest's jitter, RTT and loss as the service measured them.
 """
 
 from __future__ import annotations
 
 from lab.stats import Figure
 
-__all__ = ["connection_notes", "control_note", "poll_figures", "NOT_COMPARABLE"]
+__all__ = ["WHIP", "CREATED_STAGE", "connection_notes", "control_note", "poll_figures", "server_note", "NOT_COMPARABLE"]
+
+WHIP = "whip"  # the path of a hosted stream: input over WHIP, output over WHEP, updates by PATCH
+CREATED_STAGE = "stream created"  # the hosted "load"'s one stage: POST /v1/streams answered
 
 NOT_COMPARABLE = ("not comparable with WebRTC latency_p50 or step latency (input to output): "
                   "the headless input is played on the server")
@@ -48,6 +76,11 @@ _NOTES: dict[str, dict[str, str]] = {
                        "connect_s": "answer to the first /session/frame answer",
                        "first_frame_s": "first poll answer to the first frame polled",
                        "ttff_s": "POST /session/start sent to the first frame polled"},
+    WHIP: {"signalling_s": "WHIP offer sent to its answer", "connect_s": "WHIP answer to the ingest's ICE+DTLS connected",
+           "first_frame_s": "ingest connected to the first output frame over WHEP (start-up included)",
+           "ttff_s": "WHIP offer sent to the first output frame over WHEP (start-up included)",
+           "create_s": "POST /v1/streams sent to its answer (the SDK checks the params first)",
+           "load_s": "POST /v1/streams sent to the first status poll showing the output playing"},
 }
 
 
@@ -60,7 +93,16 @@ def control_note(via: str) -> str:
     """What a control latency of this path measures."""
     if via == "webrtc":
         return "update sent on the data channel to the first changed frame"
+    if via == WHIP:
+        return "PATCH /v1/streams/{id} sent to the first changed frame over WHEP"
     return f"POST /session/parameters sent to the first changed frame at the {via} reader; " + NOT_COMPARABLE
+
+
+def server_note(via: str) -> str:
+    """Where ``server_fps_out`` comes from on this path."""
+    if via == WHIP:
+        return "reported by the service (GET /v1/streams/{id}/status, inference_status.fps)"
+    return "reported by the server (/api/v1/session/metrics), averaged since its stream began"
 
 
 def poll_figures(via: str, poll_hz: float, polls: int, empty: int, new_frames: int) -> list[Figure]:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from lab.headless import HeadlessSession
+from lab.hosted import HostedSession
 from lab.measure.change import ChangeDetection, thumbnail
 from lab.measure.spec import ControlChange
 from lab.quality.samples import InputKeeper, LumaChange, PairSampler
@@ -22,7 +23,7 @@ from lab.stamp import decode_stamp
 
 __all__ = ["FrameRecorder", "Session", "Window", "frame_table"]
 
-Session = RtcSession | HeadlessSession
+Session = RtcSession | HeadlessSession | HostedSession
 
 
 class FrameRecorder:

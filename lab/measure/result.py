@@ -8,7 +8,7 @@ its phase.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ class TrialResult:
     samples: list[np.ndarray] = field(default_factory=list, repr=False)
     quality: QualitySamples | None = field(default=None, repr=False)  # scored after streaming (lab.quality.score)
     server_recording: ServerRecording | None = None  # on the session's last segment (or the one that failed)
-    via: Via = "webrtc"
+    via: Via | Literal["whip"] = "webrtc"  # "whip": a hosted stream (lab.measure.paths)
     setup_steps: list[str] = field(default_factory=list)  # the HTTP calls the path took (lab.headless.setup_steps)
 
     def figure(self, name: str) -> Figure:
@@ -59,11 +59,16 @@ class TrialResult:
                 return figure
         raise KeyError(f"no figure {name!r}; this trial has {', '.join(f.name for f in self.figures)}")
 
+    @property
+    def server_label(self) -> str:
+        """What measured numbers are tagged with: the server (Scope's version, or the hosted API)."""
+        return "Daydream hosted API" if self.via == "whip" else f"Scope {self.server_version}"
+
     def summary(self) -> pd.DataFrame:
         """Figures as a table (value, unit, n, CI, warnings), labelled SIMULATED when so."""
         table = pd.DataFrame([f.as_dict() for f in self.figures])
         table["warnings"] = table["warnings"].map("; ".join)
-        table["source"] = "SIMULATED" if self.simulated else f"Scope {self.server_version}"
+        table["source"] = "SIMULATED" if self.simulated else self.server_label
         return table
 
 

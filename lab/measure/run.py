@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,7 @@ from lab.rtc import RtcSession
 from lab.sources import StepSource, VideoSource
 from lab.tasks import cancel_and_wait
 
-__all__ = ["run_trial", "run_session"]
+__all__ = ["run_trial", "run_session", "SessionRun", "stream_segments"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ FIRST_FRAME_TIMEOUT_S = 30.0
 SERVER_SAMPLE_S = 1.0
 SETTLE_BASELINE_S = 1.0  # quiet output before a parameter update, for the change detector's noise baseline
 SAMPLE_POINTS = (0.1, 0.5, 0.95)  # where in a segment's measured span output frames are kept as samples
+ServerSampler = Callable[[list[TrialResult], int], Awaitable[None]]
 
 
 async def run_trial(client: ScopeClient, spec: TrialSpec, *,
@@ -96,7 +97,7 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
     inputs = InputKeeper() if stamped else None
     if source is not None and inputs is not None:
         source.on_sent.append(inputs)
-    run = _SessionRun(spec, results, source, FrameRecorder(read_stamps=stamped, inputs=inputs),
+    run = SessionRun(spec, results, source, FrameRecorder(read_stamps=stamped, inputs=inputs),
                       on_result or (lambda result: None))
     log_offset = await client.log_offset()  # what the server logs if the session fails explains it
     phase = "connect"
@@ -109,7 +110,7 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
             run.recording_error = await start_recording(client, run.session.session_id)
             run.recording_pending = True
         phase = "stream"
-        await _stream_segments(run, client, say)
+        await stream_segments(run, say, lambda current, first_ns: _sample_server(client, current, first_ns), client)
     except LabError as exc:
         if isinstance(exc, ScopeError):
             exc.add_server_log(await client.log_excerpt(log_offset, spec.pipeline_id))
@@ -126,7 +127,7 @@ async def run_session(client: ScopeClient, spec: TrialSpec, segments: Sequence[S
     return results
 
 
-class _SessionRun:
+class SessionRun:
     """One session's segments: their windows, and each result handed out as soon as it is final."""
 
     def __init__(self, spec: TrialSpec, results: list[TrialResult], source: VideoSource | None,
@@ -186,8 +187,13 @@ async def _open(client: ScopeClient, spec: TrialSpec, source: VideoSource | None
                                       input_source=input_source, poll_hz=spec.poll_hz)
 
 
-async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[[str], None]) -> None:
-    """Receive each segment for ``duration_s`` (after its settle), firing its stimuli."""
+async def stream_segments(run: SessionRun, say: Callable[[str], None], sample: ServerSampler,
+                          client: ScopeClient | None = None) -> None:
+    """Receive each segment for ``duration_s`` (after its settle), firing its stimuli.
+
+    ``sample(current, first_ns)`` runs beside, keeping what the server says about the
+    stream in ``current[0]`` (the segment's result); ``client`` collects a server recording.
+    """
     session, spec = run.session, run.spec
     assert session is not None
     frames = session.frames(stall_timeout_s=FIRST_FRAME_TIMEOUT_S)
@@ -195,7 +201,7 @@ async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[
     await frames.aclose()
     first_ns = session.timeline.first_frame_ns or time.perf_counter_ns()
     current = [run.results[0]]
-    sampler = asyncio.create_task(_sample_server(client, current, first_ns))
+    sampler = asyncio.create_task(sample(current, first_ns))
     try:
         for k, result in enumerate(run.results):
             segment = result.segment
@@ -223,7 +229,7 @@ async def _stream_segments(run: _SessionRun, client: ScopeClient, say: Callable[
             say(f"streaming {spec.duration_s:g} s")
             await _receive_window(session, spec, segment, window, measure_from, run.source, run.recorder)
             window.end_ns = time.perf_counter_ns()
-            if run.recording_pending and k == len(run.results) - 1:
+            if run.recording_pending and client is not None and k == len(run.results) - 1:
                 await run.collect_recording(client, result)
             run.emit(k)
     finally:

@@ -93,7 +93,7 @@ class RunComparison:
             A=[_value(r["a"], r["unit"], r["n_a"], r["figure"]) for r in rows],
             B=[_value(r["b"], r["unit"], r["n_b"], r["figure"]) for r in rows],
             diff=[_difference(r) for r in rows],
-        )[["pipeline_id", "condition", "figure", "A", "B", "diff", "verdict"]]
+        )[["target", "pipeline_id", "condition", "figure", "A", "B", "diff", "verdict"]]
 
     def styled(self) -> Any:
         """:meth:`shown` for notebooks, regressions in red and improvements in green."""
@@ -159,9 +159,33 @@ def _judge(name: str, xa: pd.Series, xb: pd.Series, unit: str, min_effect: float
     return row
 
 
+def _same_targets(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Rows are matched by target too when both runs measured the same several targets (a Scope
+    server beside a hosted API, twice); otherwise by pipeline and condition (pod A against pod B)."""
+    targets = set(a["target"]) if "target" in a else set()
+    return len(targets) > 1 and "target" in b and targets == set(b["target"])
+
+
+def _targets(trials: pd.DataFrame, by_target: bool) -> pd.Series:
+    """Each trial's target when rows are matched by it; else every target of the run, joined (shown only)."""
+    if by_target:
+        return trials["target"]
+    joined = " + ".join(dict.fromkeys(trials["target"])) if "target" in trials else ""
+    return pd.Series(joined, index=trials.index)
+
+
+def _matching(trials: pd.DataFrame, target: str | None, pipeline_id: str, condition: str) -> pd.DataFrame:
+    """The trials of one row: its pipeline and condition (and target, when rows are matched by it)."""
+    mask = trials["pipeline_id"].eq(pipeline_id) & trials["condition"].eq(condition)
+    return trials[mask & trials["target"].eq(target)] if target is not None else trials[mask]
+
+
 def compare_runs(run_a: str, run_b: str, out_dir: Path | str = RESULTS_DIR, *,
                  min_effect: float = DEFAULT_MIN_EFFECT) -> RunComparison:
-    """B against A, per pipeline, condition and figure (trials as the unit).
+    """B against A, per target, pipeline, condition and figure (trials as the unit).
+
+    The target is a column: rows are matched by it when both runs measured the same
+    several targets (a Scope server beside a hosted API); otherwise it shows run A's.
 
     Examples
     --------
@@ -171,10 +195,13 @@ def compare_runs(run_a: str, run_b: str, out_dir: Path | str = RESULTS_DIR, *,
     a, b = ServerRuns.load([run_a], out_dir), ServerRuns.load([run_b], out_dir)
     rows = []
     notes = []
-    keys = list(dict.fromkeys(zip(a.trials["pipeline_id"], a.trials["condition"], strict=True)))
-    for pipeline_id, condition in keys:
-        ta = a.ok[a.ok["pipeline_id"].eq(pipeline_id) & a.ok["condition"].eq(condition)]
-        tb_all = b.trials[b.trials["pipeline_id"].eq(pipeline_id) & b.trials["condition"].eq(condition)]
+    by_target = _same_targets(a.trials, b.trials)
+    keys = list(dict.fromkeys(zip(_targets(a.trials, by_target), a.trials["pipeline_id"], a.trials["condition"],
+                                  strict=True)))
+    ok_a = a.trials[a.trials["status"].eq("ok")]  # hosted trials too: ServerRuns.ok is the log's Scope-only view
+    for target, pipeline_id, condition in keys:
+        ta = _matching(ok_a, target if by_target else None, pipeline_id, condition)
+        tb_all = _matching(b.trials, target if by_target else None, pipeline_id, condition)
         tb = tb_all[tb_all["status"].eq("ok")]
         if ta.empty:
             continue
@@ -183,7 +210,8 @@ def compare_runs(run_a: str, run_b: str, out_dir: Path | str = RESULTS_DIR, *,
             continue
         if tb.empty:
             status = ", ".join(sorted(set(tb_all["status"])))
-            rows.append({"pipeline_id": pipeline_id, "condition": condition, "figure": "status", "unit": "",
+            rows.append({"target": target, "pipeline_id": pipeline_id, "condition": condition, "figure": "status",
+                         "unit": "",
                          "a": None, "b": None, "n_a": len(ta), "n_b": 0, "difference": None, "ci_low": None,
                          "ci_high": None, "ratio": None, "p_value": None, "significant": True, "regression": True,
                          "improvement": False, "verdict": f"x measured in A, {status} in B"})
@@ -195,7 +223,8 @@ def compare_runs(run_a: str, run_b: str, out_dir: Path | str = RESULTS_DIR, *,
             xb = pd.to_numeric(tb[name], errors="coerce").dropna()
             if xa.empty or xb.empty:
                 continue
-            rows.append({"pipeline_id": pipeline_id, "condition": condition, "figure": name, "unit": a.unit(name),
+            rows.append({"target": target, "pipeline_id": pipeline_id, "condition": condition, "figure": name,
+                         "unit": a.unit(name),
                          **_judge(name, xa, xb, a.unit(name), min_effect)})
     table = pd.DataFrame(rows)
     return RunComparison(a.run_ids[0], b.run_ids[0], a.label, b.label, _server_changes(a, b), table,

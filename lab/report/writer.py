@@ -48,6 +48,9 @@ class ReportOutcome:
             lines.append(f"research log {self.log}: {state}; tables {', '.join(update.tables) or 'none'}"
                          + (f" (not found: {', '.join(update.missing_tables)})" if update.missing_tables else "")
                          + f"; {len(set(update.answered))} questions answered")
+        elif self.log is not None:
+            lines.append(f"research log {self.log}: not updated (these runs measured Daydream's hosted API only; "
+                         "the log's Scope column takes Scope runs)")
         lines += [f"report {path}" for path in self.reports]
         folders = sorted({str(p.parent) for p in self.plots})
         lines += [f"plots  {folder}/ (PNG and SVG)" for folder in folders]

@@ -27,8 +27,6 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,51 +37,25 @@ from lab.client import LoadResult, ScopeClient
 from lab.connect import connect
 from lab.errors import LabError
 from lab.inputs import pod_inputs
-from lab.headless import setup_steps
-from lab.measure.result import TrialResult, error_record
+from lab.measure.result import error_record
 from lab.measure.run import run_session
 from lab.measure.spec import ControlChange, Segment, TrialSpec, load_params
-from lab.measure.transition import Transition, prompt_update
+from lab.measure.transition import prompt_update
 from lab.models import PipelineSchema
 from lab.pods.cost import close_pod_bills
 from lab.quality.embed import load_embedder
-from lab.quality.samples import QualitySamples
 from lab.quality.stored import RunScorer
 from lab.store import RESULTS_DIR, RunStore, git_commit
+from lab.sweep.hosted import HostedTarget, add_hosted, is_hosted, open_hosted, run_hosted_target
 from lab.sweep.planner import LoadGroup, Plan, PlannedTrial, ServerFacts, gather_facts, plan_sweep
+from lab.sweep.recording import SweepOutcome, TargetTiming, record_session
+from lab.sweep.rows import transition_of, trial_row, utc_now
 from lab.sweep.spec import REF_KEY, TRANSITION_KEY, SweepSpec
 from lab.versions import LAB_VERSION
 
 __all__ = ["SweepOutcome", "run_sweep", "trial_row", "prompt_changes"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TargetTiming:
-    """Where one target's wall time went: loading, measuring, and the rest (connect, settle, warm-up)."""
-
-    wall_s: float = 0.0
-    load_s: float = 0.0
-    measure_s: float = 0.0
-    loads: int = 0
-
-    @property
-    def other_s(self) -> float:
-        return max(self.wall_s - self.load_s - self.measure_s, 0.0)
-
-
-@dataclass
-class SweepOutcome:
-    """What a sweep did: its run folder, the plan, rows written now, and timing per target."""
-
-    run_id: str
-    root: Path | None
-    plan: Plan
-    rows_written: int = 0
-    already_done: int = 0
-    interrupted: bool = False
-    timing: dict[str, TargetTiming] = field(default_factory=dict)
 
 
 async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_dir: Path | str = RESULTS_DIR,
@@ -97,15 +69,18 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
         spec = SweepSpec.model_validate(manifest["spec"])
         targets = list(manifest["targets"])
     targets = targets or list(spec.targets)
-    clients = {target: connect(target) for target in targets}
+    clients = {target: connect(target) for target in targets if not is_hosted(target)}
+    hosted: dict[str, HostedTarget] = {}
     try:
+        hosted = await open_hosted(spec, [target for target in targets if is_hosted(target)])
         facts = {target: await gather_facts(client) for target, client in clients.items()}
         plan = plan_sweep(spec, facts)
+        add_hosted(plan, spec, hosted)
         if dry_run:
             return SweepOutcome("(dry run)", None, plan)
         embedder = load_embedder(spec.quality_model)  # a model that cannot load stops the sweep before it starts
         if store is None:
-            store = RunStore.create(out_dir, await _manifest(spec, clients, facts, plan))
+            store = RunStore.create(out_dir, await _manifest(spec, clients, facts, plan, hosted))
         if any(t.runtime.get(REF_KEY) for t in plan.trials):
             store.copy_references(spec.reference_files())
         scorer = RunScorer(store, spec.quality_model, embedder)
@@ -117,14 +92,17 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
                 store.append_trial(trial_row(trial, store.run_id, facts[trial.target]))
                 outcome.rows_written += 1
         todo = [t for t in plan.trials if t.trial_id not in done]
-        store.update_manifest(status="running", resumed_at=_now() if resume else None)
+        store.update_manifest(status="running", resumed_at=utc_now() if resume else None)
         say(f"run {store.run_id}: {len(todo)} trials to run, {outcome.already_done} already recorded")
         bar = tqdm(total=len(todo), unit="trial", desc=spec.name, disable=not progress, dynamic_ncols=True)
         try:
             await asyncio.gather(*(
                 _run_target(target, spec, clients[target], plan.groups_for(target), done, scorer, outcome, bar,
                             facts[target], say)
-                for target in targets))
+                for target in clients), *(
+                run_hosted_target(target, spec, hosted[target], plan.groups_for(target), done, scorer, outcome, bar,
+                                  say)
+                for target in hosted))
         except (KeyboardInterrupt, asyncio.CancelledError):
             outcome.interrupted = True
             say(f"interrupted: the {outcome.rows_written + outcome.already_done} rows recorded are kept; "
@@ -133,17 +111,18 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
         finally:
             bar.close()
             status = "interrupted" if outcome.interrupted else "complete"
-            store.update_manifest(status=status, ended_at=_now(),
+            store.update_manifest(status=status, ended_at=utc_now(),
                                   timing={t: vars(v) | {"other_s": v.other_s} for t, v in outcome.timing.items()})
             await close_pod_bills(store, plan.prices, stop_pod_when_done, say)
         return outcome
     finally:
-        await asyncio.gather(*(client.aclose() for client in clients.values()))
+        await asyncio.gather(*(client.aclose() for client in clients.values()),
+                             *(target.client.aclose() for target in hosted.values()))
 
 
 async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: Mapping[str, ServerFacts],
-                    plan: Plan) -> dict[str, Any]:
-    servers = {}
+                    plan: Plan, hosted: Mapping[str, HostedTarget]) -> dict[str, Any]:
+    servers = {target: dict(opened.server) for target, opened in hosted.items()}  # kind daydream
     for target, client in clients.items():
         health = await client.health()
         servers[target] = {
@@ -158,10 +137,10 @@ async def _manifest(spec: SweepSpec, clients: Mapping[str, ScopeClient], facts: 
     sent = spec.references if spec.references is not None or REF_KEY not in spec.runtime else \
         [str(path) for path in spec.reference_files()]
     return {
-        "kind": "sweep", "spec": spec.model_dump() | {"references": sent}, "targets": list(clients),
+        "kind": "sweep", "spec": spec.model_dump() | {"references": sent}, "targets": [*clients, *hosted],
         "servers": servers,
         "simulated": any(s["simulated"] for s in servers.values()),
-        "lab_version": LAB_VERSION, "git_commit": git_commit(), "started_at": _now(),
+        "lab_version": LAB_VERSION, "git_commit": git_commit(), "started_at": utc_now(),
         "plan": {"trials": len(plan.trials), "skipped": len(plan.skipped), "loads": plan.loads,
                  "naive_loads": plan.naive_loads, "estimated_s": round(plan.estimated_s, 1)},
     }
@@ -214,31 +193,9 @@ async def _run_one_session(client: ScopeClient, sweep: SweepSpec, spec: TrialSpe
     segments = [Segment(_runtime_parameters(t.runtime, references), t.condition,
                         prompt_changes(sweep, t.runtime.get(TRANSITION_KEY))) for t in session]
     spec = dataclasses.replace(spec, via=session[0].via)
-    planned = iter(session)
-    timing = outcome.timing[session[0].target]
-    store = scorer.store
-    kept: list[tuple[str, QualitySamples]] = []
-
-    def record(result: TrialResult) -> None:
-        trial = next(planned)
-        store.append_trial(trial_row(trial, store.run_id, facts, result=result))
-        if not result.frames.empty:
-            store.write_frames(trial.trial_id, result.frames)
-        if result.samples:
-            store.write_samples(trial.trial_id, result.samples)
-        if result.server_recording is not None and result.server_recording.path is not None:
-            store.keep_recording(trial.trial_id, result.server_recording.path)
-        if result.error is None:
-            timing.measure_s += spec.duration_s
-            if result.quality is not None:
-                kept.append((trial.trial_id, result.quality))
-        outcome.rows_written += 1
-        bar.update()
-
-    bar.set_postfix_str(f"{session[0].pipeline_id}: {len(session)} segment(s)")
-    await run_session(client, spec, segments, load=load, on_result=record)
-    for trial_id, samples in kept:  # the session is over: scoring cannot slow its receive path
-        await asyncio.to_thread(scorer.keep_and_score, trial_id, samples)
+    await record_session(spec, session, lambda on_result: run_session(client, spec, segments, load=load,
+                                                                      on_result=on_result),
+                         scorer, outcome, bar, facts)
 
 
 def _trial_spec(sweep: SweepSpec, group: LoadGroup, schema: PipelineSchema) -> TrialSpec:
@@ -273,15 +230,11 @@ def prompt_changes(sweep: SweepSpec, steps: int | None) -> tuple[ControlChange, 
     """
     if steps is None:
         return ()
-    transition = _transition(steps)
+    transition = transition_of(steps)
     every_s = sweep.control_every_s
     targets = [[{"text": sweep.control_prompt, "weight": 1.0}], sweep.parameters["prompts"]]
     count = 2 * int(sweep.duration_s // (2 * every_s))
     return tuple(ControlChange(every_s * (k + 0.5), prompt_update(targets[k % 2], transition)) for k in range(count))
-
-
-def _transition(steps: int) -> Transition:
-    return Transition(enabled=steps > 0, num_steps=steps)
 
 
 def _runtime_parameters(runtime: Mapping[str, Any], references: list[str]) -> dict[str, Any]:
@@ -293,58 +246,3 @@ def _runtime_parameters(runtime: Mapping[str, Any], references: list[str]) -> di
             raise ValueError(f"{REF_KEY}: {count} asked for, but only {len(references)} reference images were uploaded")
         parameters[REF_KEY] = references[:count]
     return parameters
-
-
-def trial_row(trial: PlannedTrial, run_id: str, facts: ServerFacts, *, result: TrialResult | None = None,
-              error: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The stored row of one planned trial: its keys, settings, status and figures."""
-    status = "skipped" if trial.skip else "error" if (error or (result and result.error)) else "ok"
-    row: dict[str, Any] = {
-        "trial_id": trial.trial_id, "run_id": run_id, "target": trial.target, "pipeline_id": trial.pipeline_id,
-        "mode": trial.mode, "condition": trial.condition, "load_params": trial.load, "runtime": trial.runtime,
-        "vace_enabled": _vace_loaded(trial, facts), "vace_ref_count": int(trial.runtime.get(REF_KEY) or 0),
-        "vace_context_scale": trial.runtime.get("vace_context_scale"),
-        "transition": _transition_settings(trial.runtime),
-        "repeat": trial.repeat, "segment": trial.segment, "status": status, "skip_reason": trial.skip,
-        "via": trial.via, "setup_steps": result.setup_steps if result else setup_steps(trial.via, trial.mode),
-        "error": dict(error) if error else (result.error if result else None), "ended_at": _now(),
-        "simulated": facts.simulated, "server_version": facts.version,
-    }
-    if result is not None:
-        row |= {
-            "url": result.url,
-            "started_at": datetime.fromtimestamp(result.started_at, UTC).isoformat(),
-            "frames": len(result.frames), "vram_gb": result.server_state.get("vram_gb"),
-            "gpu_memory": result.server_gpu,  # {} = unknown: Scope 0.2.4 fills no GPU block (lab.models.gpu_memory_text)
-            "load": _load_summary(result.load),
-            "figures": {f.name: {k: v for k, v in f.as_dict().items() if k != "name"} for f in result.figures},
-        }
-    return row
-
-
-def _transition_settings(runtime: Mapping[str, Any]) -> dict[str, Any] | None:
-    """How this trial's prompt changes were sent (None: it changed no prompt), beside its control latency."""
-    if TRANSITION_KEY in runtime:
-        return _transition(int(runtime[TRANSITION_KEY])).settings()
-    if "prompts" in runtime:  # the segment itself sends new prompts, at once
-        return _transition(0).settings()
-    return None
-
-
-def _vace_loaded(trial: PlannedTrial, facts: ServerFacts) -> bool | None:
-    schema = facts.schemas.get(trial.pipeline_id)
-    if schema is None:
-        return None
-    return bool(schema.supports_vace and trial.load.get("vace_enabled", True))
-
-
-def _load_summary(load: LoadResult | None) -> dict[str, Any] | None:
-    if load is None:
-        return None
-    return {"load_s": load.load_s, "poll_interval_s": load.poll_interval_s,
-            "stages": [dataclasses.asdict(stage) for stage in load.stages],
-            "download_s": load.download.download_s if load.download else None}
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

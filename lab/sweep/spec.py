@@ -34,6 +34,9 @@ the data channel inside a session), plus trial length, repeats and order::
     controls:                      # parameter updates during each session (control latency)
       - {at_s: 3.0, parameters: {prompts: [{text: "a red fox", weight: 1.0}]}}
     record_server: false           # true: the server records each session too (recordings/)
+    hosted:                        # what daydream: targets stream, in the hosted API's names
+      params: {model_id: stabilityai/sd-turbo, prompt: "a watercolor fox"}
+      runtime: {delta: [0.5, 0.7]} # each a segment, sent as a PATCH (lab.sweep.hosted)
 
 ``transition_steps`` measures what a prompt change costs and what Scope's transition adds
 to it (Scope's frontend sends prompt changes as 4-step transitions by default). It is one
@@ -80,7 +83,7 @@ from lab import resources
 from lab.errors import LabError
 from lab.headless import DEFAULT_POLL_HZ, Via
 
-__all__ = ["SweepSpec", "SpecError", "ControlSpec", "load_spec", "grid", "overrides_from_strings",
+__all__ = ["SweepSpec", "SpecError", "ControlSpec", "HostedSpec", "load_spec", "grid", "overrides_from_strings",
            "resolve_references", "IMAGE_SUFFIXES", "ALL_REFERENCES", "TRANSITION_KEY"]
 
 REF_KEY = "vace_ref_images"
@@ -101,6 +104,31 @@ class ControlSpec(BaseModel):
     at_s: float = Field(ge=0)
     parameters: dict[str, Any] = Field(min_length=1)
     expect: Literal["change", "freeze"] = "change"
+
+
+class HostedSpec(BaseModel):
+    """What ``daydream:`` targets stream, in the hosted API's own names (see :mod:`lab.sweep.hosted`).
+
+    ``params`` are ``POST /v1/streams``'s (``model_id`` required); ``load`` a grid over them
+    (each combination its own streams); ``runtime`` a grid of segments, each sent as a
+    ``PATCH``; ``controls`` PATCHes at set times in every segment (control latency).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    params: dict[str, Any]
+    load: dict[str, list[Any]] = Field(default_factory=dict)
+    runtime: dict[str, list[Any]] = Field(default_factory=dict)
+    controls: list[ControlSpec] = Field(default_factory=list)
+    ready_timeout_s: float = Field(default=300.0, gt=0)  # start-up allowed (real streams: seconds to minutes)
+    poll_s: float = Field(default=0.5, gt=0)  # status and WHEP polls: load_s's resolution
+
+    @field_validator("params")
+    @classmethod
+    def _names_a_model(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value.get("model_id"):
+            raise ValueError("hosted.params needs a model_id, e.g. stabilityai/sd-turbo")
+        return value
 
 
 class SweepSpec(BaseModel):
@@ -136,6 +164,7 @@ class SweepSpec(BaseModel):
     via: list[Via] = Field(default_factory=lambda: ["webrtc"], min_length=1)
     poll_hz: float = Field(default=DEFAULT_POLL_HZ, gt=0, le=120)
     controls: list[ControlSpec] = Field(default_factory=list)
+    hosted: HostedSpec | None = None  # what daydream: targets stream (lab.sweep.hosted)
 
     @field_validator("references", mode="before")
     @classmethod

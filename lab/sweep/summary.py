@@ -1,4 +1,4 @@
-"""The sweep's result table: one row per pipeline and condition, medians over trials.
+"""The sweep's result table: one row per target, pipeline and condition, medians over trials.
 
 :func:`sweep_medians` gives the numbers; :func:`sweep_table` the same for a person to read,
 each figure rounded to its resolution with its unit (:mod:`lab.units`).
@@ -19,15 +19,18 @@ SUMMARY_FIGURES = {"load_s": "s", "ttff_s": "s", "warmup_s": "s", "fps_out": "fp
 
 
 def sweep_medians(trials: pd.DataFrame) -> pd.DataFrame:
-    """Per (pipeline, condition): trials ok / failed / skipped, and the median of each figure.
+    """Per (target, pipeline, condition): trials ok / failed / skipped, and the median of each figure.
+
+    The target is a column of its own, so that a run of several (a Scope server beside a
+    hosted API, two pods) shows them side by side.
 
     Trials are the unit (not frames): the median is over trials' values. ``note`` is the
     first skip reason or error, empty when there is none; ``source`` says SIMULATED when
     the numbers come from the simulator.
     """
     if trials.empty:
-        return pd.DataFrame(columns=["pipeline_id", "condition", "ok", "failed", "skipped"])
-    keys = ["pipeline_id", "condition"]
+        return pd.DataFrame(columns=["target", "pipeline_id", "condition", "ok", "failed", "skipped"])
+    keys = ["target", "pipeline_id", "condition"] if "target" in trials else ["pipeline_id", "condition"]
     counts = (trials.assign(ok=trials["status"].eq("ok"), failed=trials["status"].eq("error"),
                             skipped=trials["status"].eq("skipped"))
               .groupby(keys, sort=False)[["ok", "failed", "skipped"]].sum())

@@ -16,7 +16,7 @@ __all__ = ["SIM_API_KEY", "HostedConfig", "HostedFault", "HostedFaultKind"]
 # use ``daydream:sim``. It opens nothing but this simulator.
 SIM_API_KEY = "sk_sim_daydream_test_key_0000"
 
-HostedFaultKind = Literal["unauthorized", "rate_limited", "server_error", "never_ready", "late_whep"]
+HostedFaultKind = Literal["unauthorized", "rate_limited", "server_error", "never_ready", "late_whep", "stall"]
 
 
 class HostedFault(BaseModel):
@@ -29,6 +29,8 @@ class HostedFault(BaseModel):
     WHEP answers 404).
     ``late_whep``: the next created streams report ONLINE, but their WHEP endpoint answers
     404 for ``delay_s`` more seconds (the output arrives late).
+    ``stall``: the next created streams' output sends nothing for ``duration_s`` seconds,
+    ``after_s`` seconds after its first frame (as Scope's ``stall`` media fault; real seconds).
     ``count`` is how many requests (REST faults) or streams (stream faults) it affects.
     """
 
@@ -39,6 +41,8 @@ class HostedFault(BaseModel):
     status: int = Field(default=503, ge=500, le=599)
     retry_after_s: int = Field(default=1, ge=0)
     delay_s: float = Field(default=5.0, ge=0)
+    after_s: float = Field(default=1.0, ge=0)
+    duration_s: float = Field(default=2.0, gt=0)
 
 
 class HostedConfig(BaseModel):

@@ -24,6 +24,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
+from lab.sim.faults import Fault
 from lab.sim.hosted.config import HostedConfig, HostedFault
 from lab.sim.hosted.profile import PIPELINE, chain_for
 from lab.sim.media.quality import QualityKnobs
@@ -54,6 +55,7 @@ class HostedStream:
     startup_s: float
     never_ready: bool = False
     late_whep_s: float = 0.0
+    stall: Fault | None = None  # the stall fault its output acts out, if any
     stream_key: str = field(default_factory=lambda: _token(20))
     playback_id: str = field(default_factory=lambda: _token(16))
     created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"))
@@ -93,7 +95,8 @@ class HostedStream:
         initial = {"pipeline_ids": [PIPELINE], "input_mode": "video",
                    "prompts": scope_prompts(self.params.get("prompt", ""))}
         delay_ns = round(playback_delay_s * 1e9)
-        self.session = MediaSession(f"{self.id}-media", chain_for(self.params), initial, {},
+        faults = {"stall": self.stall} if self.stall is not None else {}
+        self.session = MediaSession(f"{self.id}-media", chain_for(self.params), initial, faults,
                                     extra_delay_ns=lambda: delay_ns, loopback=loopback, seed=seed,
                                     quality=QualityKnobs())
         self.ingest_ns = time.perf_counter_ns()
@@ -159,8 +162,11 @@ class HostedBook:
         """A new stream from an accepted body, with its share of the stream faults."""
         never = self._take(lambda kind: kind == "never_ready")
         late = self._take(lambda kind: kind == "late_whep")
+        stall = self._take(lambda kind: kind == "stall")
         stream = HostedStream(id=f"str_{_token(16)}", body=body, startup_s=self.config.startup_s / self._speed,
-                              never_ready=never is not None, late_whep_s=late.delay_s if late else 0.0)
+                              never_ready=never is not None, late_whep_s=late.delay_s if late else 0.0,
+                              stall=Fault(kind="stall", after_s=stall.after_s, duration_s=stall.duration_s)
+                              if stall else None)
         self.streams[stream.id] = stream
         return stream
 
