@@ -80,6 +80,17 @@ def test_hosted_runs_are_told_apart_from_scope_runs(results: Path) -> None:
     assert sorted(p.name for p in latest_runs(results)) == sorted([PIPELINES_RUN, VACE_RUN])
 
 
+def test_a_sweep_of_scope_beside_the_hosted_api_feeds_both_columns(tmp_path: Path) -> None:
+    store = RunStore.create(tmp_path, {
+        "kind": "sweep", "spec": {"name": "mixed"}, "targets": ["sim", "daydream:sim"], "simulated": True,
+        "servers": {"sim": {"kind": "scope", "version": "0.2.4"}, "daydream:sim": {"kind": "daydream"}},
+    }, "20261129T110000Z-b0b0b0")
+    store.update_manifest(status="complete")
+    hosted_only = store_hosted_run(tmp_path)  # no Scope server in its manifest
+    assert split_hosted(["20261129T110000Z-b0b0b0", hosted_only], tmp_path) == (
+        ["20261129T110000Z-b0b0b0"], ["20261129T110000Z-b0b0b0", hosted_only])
+
+
 def test_nexus_cells_show_quote_measured_interval_label_and_run(results: Path, hosted: HostedRuns) -> None:
     rows, caption = performance_table(ServerRuns.load(None, results), LOG_PERFORMANCE_ROWS, hosted)
     nexus = {row[0]: row[1] for row in rows}

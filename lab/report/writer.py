@@ -19,6 +19,7 @@ from pathlib import Path
 
 from lab.logbook import HostedRuns, ServerRuns, UpdateResult, latest_hosted_runs, split_hosted, update_log
 from lab.logbook.realtime import DEFAULT_REALTIME_FPS
+from lab.logbook.server_runs import latest_runs
 from lab.report.html import write_html_report
 from lab.store import RESULTS_DIR
 
@@ -64,19 +65,25 @@ def write_report(run_ids: Iterable[str] | None = None, out_dir: Path | str = RES
 
     ``run_ids`` None means the newest run of each sweep (:func:`lab.logbook.server_runs.latest_runs`)
     and the newest run on Daydream's hosted API (:func:`lab.logbook.latest_hosted_runs`); runs
-    named on a ``daydream:`` target fill the log's Nexus column instead of Scope's.
+    named on a ``daydream:`` target fill the log's Nexus column instead of Scope's. Hosted runs
+    alone are reported (their sweep tables) but leave the log as it is: its rows are Scope's,
+    with the Nexus figures beside them.
     Raises :class:`lab.logbook.LogbookError` when the runs measured different servers.
     """
     if run_ids is None:
         scope_ids, hosted_ids = None, latest_hosted_runs(out_dir)
+        if not latest_runs(out_dir):
+            scope_ids = hosted_ids
     else:
         scope_ids, hosted_ids = split_hosted(run_ids, out_dir)
+        scope_ids = scope_ids or hosted_ids
     server_runs = ServerRuns.load(scope_ids, out_dir)
     hosted = HostedRuns.load(hosted_ids, out_dir)
-    outcome = ReportOutcome(server_runs.run_ids + hosted_ids, server_runs.simulated)
+    outcome = ReportOutcome(list(dict.fromkeys(server_runs.run_ids + hosted_ids)), server_runs.simulated)
     if log is not None:
         outcome.log = Path(log)
-        outcome.log_update = update_log(log, server_runs, realtime_fps=realtime_fps, hosted=hosted)
+        if server_runs.measured_scope:
+            outcome.log_update = update_log(log, server_runs, realtime_fps=realtime_fps, hosted=hosted)
     if per_run:
         for root in server_runs.runs.roots.values():
             one = server_runs if len(server_runs.run_ids) == 1 else ServerRuns.load([str(root)], out_dir)
@@ -97,7 +104,6 @@ async def sweep_if_empty(out_dir: Path | str = RESULTS_DIR, target: str = "sim")
     Notebook 06 calls this so that it works on a fresh checkout: passthrough and gray, two
     repeats of 3 s on ``target`` (about half a minute on the simulator, results SIMULATED).
     """
-    from lab.logbook.server_runs import latest_runs
     from lab.sweep import load_spec, run_sweep
 
     if not latest_runs(out_dir):
