@@ -2,7 +2,8 @@
 
 Keys that name a secret (token, password, credential, API key, ...) lose their value; in
 any text, HuggingFace tokens, Daydream API keys (``sk_...``), RunPod API keys (``rpa_...``)
-and ``Bearer`` credentials are replaced. Kept apart from
+``Bearer`` credentials and the stream key in a hosted stream's WHIP URL
+(``.../live/video-to-video/<key>/whip``: whoever has it can publish to the stream) are replaced. Kept apart from
 :mod:`lab.store` so that the client can redact server log lines without loading pandas.
 """
 
@@ -15,9 +16,10 @@ from typing import Any
 __all__ = ["REDACTED", "redact"]
 
 REDACTED = "<redacted>"
-_SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|authorization|api[_-]?key|cookie", re.I)
-_SECRET_VALUE = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b|\bsk_[A-Za-z0-9_-]{16,}|\brpa_[A-Za-z0-9]{16,}\b|\bBearer\s+\S+",
-                           re.I)
+_SECRET_KEY = re.compile(r"token|secret|password|passwd|credential|authorization|api[_-]?key|stream[_-]?key|cookie",
+                         re.I)
+_SECRET_VALUE = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b|\bsk_[A-Za-z0-9_-]{16,}|\brpa_[A-Za-z0-9]{16,}\b|\bBearer\s+\S+"
+                           r"|(?<=/video-to-video/)[^/\s]+(?=/whip)", re.I)
 
 
 def redact(value: Any) -> Any:

@@ -54,6 +54,14 @@ def test_daydream_keys_are_redacted() -> None:
     assert redact({"api_key": "x", "note": f"Bearer {SIM_API_KEY}"}) == {"api_key": "<redacted>", "note": "<redacted>"}
 
 
+def test_a_whip_urls_stream_key_is_redacted() -> None:
+    # a WHIP failure names its URL, and the key in it lets anyone publish to the stream
+    url = "https://ai.livepeer.com/live/video-to-video/stk_Q3bz9XkLm2/whip"
+    assert redact(f"WHIP offer to {url} failed: 503") == \
+        "WHIP offer to https://ai.livepeer.com/live/video-to-video/<redacted>/whip failed: 503"
+    assert redact({"stream_key": "stk_Q3bz9XkLm2", "whip_url": url})["stream_key"] == "<redacted>"
+
+
 def test_the_sdk_makes_no_network_call_on_import() -> None:
     code = ("import socket\n"
             "def refuse(*a, **k): raise AssertionError('network call')\n"
