@@ -75,6 +75,8 @@ async def test_a_scope_and_a_hosted_target_in_one_run_and_table(sim: SimControl,
     html = (tmp_path / "report.html").read_text()
     assert report.simulated and hosted in html and "streamdiffusion" in html
     assert streams(sim) and live(sim) == []
+    plan = outcome.plan.describe()  # the Scope pod is priced; the hosted API has no pod
+    assert f"{hosted}: about" in plan and "min of streams (no pod: Daydream's hosted API bills" in plan
 
 
 def pd_value(value: Any) -> float | None:

@@ -115,3 +115,10 @@ async def test_the_pod_is_not_stopped_under_another_sweep_still_running_on_it(si
     manifest, said, _ = await swept(sim, tmp_path, stop_pod_when_done=True)
     assert home_phase(sim) == "serving" and manifest["pods"][sim.url]["after"].startswith("unknown: Not stopping")
     assert any("could not stop" in s and other.run_id in s for s in said), said
+
+
+def test_a_hosted_api_run_has_no_pod_to_price() -> None:
+    hosted = {"servers": {"daydream:sim": {"kind": "daydream"}}}
+    assert run_cost(hosted).startswith("no pod: Daydream's hosted API bills by its own plan")
+    mixed = {"servers": {"sim": {"version": "0.2.4"}, "daydream:sim": {"kind": "daydream"}}}
+    assert run_cost(mixed).startswith("not recorded")  # a Scope server's run without bills is an old one

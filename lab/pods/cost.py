@@ -25,7 +25,7 @@ from lab.pods.locate import pod_behind
 from lab.store import RESULTS_DIR, RunStore
 from lab.target import Target
 
-__all__ = ["PodPrice", "close_pod_bills", "dollars_text", "pod_bill", "pod_price", "settle_pods"]
+__all__ = ["HOSTED_UNPRICED", "PodPrice", "close_pod_bills", "dollars_text", "pod_bill", "pod_price", "settle_pods"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ async def pod_price(target: Target, *, simulated: bool) -> PodPrice:
     if facts.cost_per_h is None:
         return PodPrice(facts.id, None, facts.simulated, "RunPod's API gave no costPerHr for it", asked_at)
     return PodPrice(facts.id, float(facts.cost_per_h), facts.simulated, None, asked_at)
+
+
+HOSTED_UNPRICED = "Daydream's hosted API bills by its own plan, which the workbench does not price"
 
 
 def pod_bill(price: PodPrice | None, pod_s: float) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lab.pods.cost import dollars_text
+from lab.pods.cost import HOSTED_UNPRICED, dollars_text
 
 __all__ = ["run_cost"]
 
@@ -15,6 +15,9 @@ def run_cost(manifest: Mapping[str, Any]) -> str:
     """``$0.0042 SIMULATED, $0.0011 per trial (4 trials); sim: 17 s of pod time at $0.89/h, pod
     scopesim01 idle-billed after``, or why there is no figure."""
     bills = manifest.get("pods")
+    servers = manifest.get("servers") or {}
+    if not bills and servers and all(server.get("kind") == "daydream" for server in servers.values()):
+        return f"no pod: {HOSTED_UNPRICED}"
     if not bills:
         return "not recorded (a run from before pod costs were kept)"
     priced = {target: bill for target, bill in bills.items() if bill.get("dollars") is not None}

@@ -77,6 +77,7 @@ class Emulation(BaseModel):
     model_download_gb: float = Field(default=0.0, ge=0)
     artifacts: list[str] = Field(default_factory=list)
     chunk_frames: int = Field(ge=1)
+    input_queue_frames: int = Field(default=30, ge=1)  # Scope 0.2.4: lab.sim.media.queues.INPUT_QUEUE_FRAMES
     cuda_only: bool = False
     media: MediaKind = "passthrough"
     output_frames_per_chunk: int | None = Field(default=None, ge=1)

@@ -49,6 +49,9 @@ def _profile(model_id: str, timing: ModelTiming) -> PipelineProfile:
         "emulation": {
             "load_s": 0.0,
             "chunk_frames": 1,
+            # A real-time service works on fresh frames: it holds one input frame, not the 2 s
+            # of input a Scope-sized queue (30) keeps through start-up and then works off.
+            "input_queue_frames": 1,
             "output_frames_per_chunk": 1,
             "media": "generative",
             "chunk_compute_s": timing.frame_s,

@@ -28,7 +28,7 @@ from lab.sim.media.pacing import make_pacer
 from lab.sim.media.parameters import SessionParameters
 from lab.sim.media.processor import FrameProcessor
 from lab.sim.media.quality import QualityKnobs
-from lab.sim.media.queues import InputQueue, OutputBuffer
+from lab.sim.media.queues import INPUT_QUEUE_FRAMES, InputQueue, OutputBuffer
 from lab.sim.media.tracks import OutputTrack, read_input
 from lab.sim.media.truth import SessionTruth
 
@@ -88,7 +88,7 @@ class MediaSession:
         self.paused = False
         self.pc: RTCPeerConnection | None = None
         self.params = SessionParameters(initial)
-        self.inputs = InputQueue()
+        self.inputs = InputQueue(INPUT_QUEUE_FRAMES if chain is None else chain.main.emulation.input_queue_frames)
         self.truth = SessionTruth(self.inputs.ledger)
         self.outputs = OutputBuffer()
         self.pacer = make_pacer(timestamped=chain is None or not chain.generative)
