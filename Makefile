@@ -65,10 +65,11 @@ lock:
 demo: $(STAMP)
 	$(VENV)/bin/lab demo --out results
 
-# Two pytest workers (pytest-xdist): most tests wait on real-time streams, so two share two
-# cores well. Each test file stays on one worker (a notebook's cells run in order on one
-# kernel; a module's fixtures are made once). TEST_WORKERS=0 runs everything in one process.
-TEST_WORKERS ?= 2
+# Three pytest workers (pytest-xdist): most tests wait on real-time streams (the suite keeps
+# about one core busy), so three share two cores and keep the suite under 10 minutes. Each
+# test file stays on one worker (a notebook's cells run in order on one kernel; a module's
+# fixtures are made once). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 3
 PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 test: $(QSTAMP) /usr/bin/chromium

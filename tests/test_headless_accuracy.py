@@ -130,12 +130,16 @@ async def test_frame_polling_trial_matches_the_truth(client: ScopeClient, sim: S
     # one-way transport is WebRTC's and output.ts's.
     round_trip_ms = float((result.frames["complete_ns"] - result.frames["first_packet_ns"]).median()) / 1e6
     slack_ms = poll_ms + round_trip_ms + TTFF_TOLERANCE_MS
-    # The first frame can be served from its sent_ns: it is seen at most a poll and a round trip later.
+    # The first frame can be served from its sent_ns: it is seen at most a poll and the round trip
+    # of the poll that got it later (under load one poll can take far longer than the median: a bound
+    # with the median round trip failed by 16 ms).
+    first = result.frames.iloc[0]
+    first_round_trip_ms = float(first["complete_ns"] - first["first_packet_ns"]) / 1e6
     true_ttff_ms = (int(frames["sent_ns"].iloc[0]) - offer_ns) / 1e6
     ttff_ms = value(result, "ttff_s") * 1e3
-    assert true_ttff_ms <= ttff_ms <= true_ttff_ms + slack_ms, (
+    assert true_ttff_ms <= ttff_ms <= true_ttff_ms + poll_ms + first_round_trip_ms + TTFF_TOLERANCE_MS, (
         f"ttff {ttff_ms:.1f} ms, the first frame could be served from {true_ttff_ms:.1f} ms; poll every "
-        f"{poll_ms:g} ms, round trip {round_trip_ms:.1f} ms")
+        f"{poll_ms:g} ms, round trip of the poll that got it {first_round_trip_ms:.1f} ms")
     # Steady state (after the warm-up chunks): every frame made is polled once, within a poll.
     seen = result.frames["complete_ns"].to_numpy()
     made = frames.loc[frames["chunk_index"] >= 3, "sent_ns"].to_numpy()

@@ -83,7 +83,7 @@ async def test_a_cold_start_times_each_stage_within_a_poll_of_the_simulators_rec
     home = PodRef(PodApi(api_key=KEY, api_url=f"{sim.url}/runpod"), HOME_POD_ID)
     cold = await warm_up(home, "longlive", restart=True, poll_s=POLL_S, trial_s=8.0, out_dir=tmp_path)
     assert cold.error is None, cold.error
-    assert [s.name for s in cold.stages] == list(STAGES)
+    assert sorted(s.name for s in cold.stages) == sorted(STAGES)  # the first two may come in either order
     assert all(b.at_s >= a.at_s for a, b in zip(cold.stages, cold.stages[1:], strict=False))
     truth = truth_times(sim, cold.requested_at)
     assert cold.stage("pod_running").at_s > 0.3  # type: ignore[union-attr]  # its "starting" phase was polled
@@ -109,7 +109,7 @@ async def test_a_cold_start_times_each_stage_within_a_poll_of_the_simulators_rec
 
     manifest = json.loads((tmp_path / str(cold.run_id) / "manifest.json").read_text())
     assert manifest["kind"] == "pod-warmup" and manifest["status"] == "complete" and manifest["simulated"]
-    assert [s["name"] for s in manifest["stages"]] == list(STAGES)
+    assert sorted(s["name"] for s in manifest["stages"]) == sorted(STAGES)
     assert "SIMULATED" in set(cold.table()["source"]) and "SIMULATED" in cold.describe()
     assert_no_secret(tmp_path)
 
@@ -124,7 +124,9 @@ def assert_no_secret(folder: Path) -> None:
 async def test_a_failure_after_the_start_keeps_the_stages_seen_and_says_where(
         home: PodRef, tmp_path: Path) -> None:
     cold = await warm_up(home, "nosuchpipeline", restart=True, poll_s=POLL_S, out_dir=tmp_path)
-    assert [s.name for s in cold.stages] == ["pod_running", "proxy_answering", "scope_healthy"]
+    # (the API and the proxy are polled together, and either can be seen first: seen in one
+    # loaded run, the proxy's 502 in the poll whose API answer still said "starting")
+    assert sorted(s.name for s in cold.stages) == ["pod_running", "proxy_answering", "scope_healthy"]
     assert cold.error is not None and cold.error["class"] == "UnknownPipelineError"
     assert "stopped at models_present: UnknownPipelineError" in cold.describe()
     manifest = json.loads((tmp_path / str(cold.run_id) / "manifest.json").read_text())
