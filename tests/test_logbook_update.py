@@ -210,7 +210,8 @@ def test_vace_run_evidence_cites_the_vace_run(log: Path) -> None:
     assert line.startswith("- [x]") and VACE_RUN in line and "+568 ms" in line
 
 
-def _cold_start_run(out: Path, *, simulated: bool = True) -> str:
+def _cold_start_run(out: Path, *, simulated: bool = True, speed: float | None = None,
+                    run_id: str | None = None) -> str:
     """A pod-warmup run as lab.pods.timeline writes it (stages in seconds after the start request)."""
     from lab.store import RunStore
 
@@ -223,7 +224,8 @@ def _cold_start_run(out: Path, *, simulated: bool = True) -> str:
         before = at_s
     store = RunStore.create(out, {"kind": "pod-warmup", "pipeline_id": "longlive", "simulated": simulated,
                                   "status": "complete", "started_at": "2026-11-29T09:00:00+00:00", "stages": rows,
-                                  "pod": {"id": "scopesim01", "gpu": "RTX 5090", "cost_per_h": 0.89}})
+                                  "pod": {"id": "scopesim01", "gpu": "RTX 5090", "cost_per_h": 0.89},
+                                  "settings": {"simulator_speed": speed}}, run_id)
     return store.run_id
 
 
@@ -236,6 +238,10 @@ def test_a_measured_cold_start_answers_the_runpod_question_with_every_stage(tmp_
     assert ("pod boot 30.00 s (container up at 12.00 s, proxy past its starting page at 12.00 s, /health at "
             "30.00 s) + models 120.00 s (downloaded in 120 s) + load 30.00 s + first frame 2.50 s + warm-up 3.50 s") in line
     assert f"(run `{run_id}`, 2026-11-29, SIMULATED)" in line
+    _cold_start_run(out, speed=10.0, run_id="29991231T000000Z-c01d00")  # newer: its waits ran 10x faster
+    update_log(log, ServerRuns.load(None, out))
+    line = next(line for line in log.read_text().split("\n") if "RunPod warm-up time?" in line)
+    assert "SIMULATED; the simulator's boot, downloads and loads ran 10x faster than its real-time profile)" in line
 
 
 def test_a_cold_start_of_the_other_kind_of_server_does_not_answer(tmp_path: Path, log: Path) -> None:

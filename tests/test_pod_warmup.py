@@ -109,6 +109,7 @@ async def test_a_cold_start_times_each_stage_within_a_poll_of_the_simulators_rec
 
     manifest = json.loads((tmp_path / str(cold.run_id) / "manifest.json").read_text())
     assert manifest["kind"] == "pod-warmup" and manifest["status"] == "complete" and manifest["simulated"]
+    assert manifest["settings"]["simulator_speed"] == SIM_SPEED  # what the answer says the waits were divided by
     assert sorted(s["name"] for s in manifest["stages"]) == sorted(STAGES)
     assert "SIMULATED" in set(cold.table()["source"]) and "SIMULATED" in cold.describe()
     assert_no_secret(tmp_path)

@@ -5,6 +5,7 @@ The phases are read on a clock the tests move by hand, so nothing here waits."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -68,6 +69,22 @@ async def test_a_stopped_home_pod_answers_the_proxy_404_then_boots_through_start
     assert [s for s, _, _ in seen] == [503] * starting_s + [502] * (int(BOOT_S) - starting_s) + [200] * 2
     assert [up for _, up, _ in seen] == [False] * starting_s + [True] * (12 - starting_s)
     assert [u for _, _, u in seen] == list(range(12))
+
+
+async def test_stopping_the_home_pod_unloads_its_scope_and_keeps_the_models(sim) -> None:  # type: ignore[no-untyped-def]
+    client, clock = sim
+    assert (await client.post("/api/v1/pipeline/load", json={"pipeline_ids": ["passthrough"]})).status_code == 200
+    for _ in range(100):
+        if (await client.get("/api/v1/pipeline/status")).json()["status"] == "loaded":
+            break
+        await asyncio.sleep(0.05)
+    models_before = (await client.get("/sim/state")).json()["models"]
+    await gql(client, f'mutation {{ podStop(input: {{podId: "{HOME_POD_ID}"}}) {{ id }} }}')
+    await gql(client, f'mutation {{ podResume(input: {{podId: "{HOME_POD_ID}", gpuCount: 1}}) {{ id }} }}')
+    clock.now += BOOT_S  # serving again
+    status = (await client.get("/api/v1/pipeline/status")).json()
+    assert status["status"] == "not_loaded", status  # a stopped pod's process is gone
+    assert (await client.get("/sim/state")).json()["models"] == models_before  # its volume is not
 
 
 async def test_each_pod_port_is_proxied_at_its_path_and_an_unexposed_port_is_404(sim) -> None:  # type: ignore[no-untyped-def]

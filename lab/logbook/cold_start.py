@@ -40,6 +40,9 @@ def cold_start_answer(server_runs: ServerRuns) -> str | None:
     where = (f"pod {pod.get('id')} ({pod.get('gpu') or '?'}, ${pod.get('cost_per_h') or 0:.2f}/h), "
              f"{manifest.get('pipeline_id')}")
     label = SIMULATED_LABEL if manifest.get("simulated") else "RunPod"
+    speed = (manifest.get("settings") or {}).get("simulator_speed")
+    if speed and speed != 1:  # media is real time; the emulated waits are divided by the speed
+        label += f"; the simulator's boot, downloads and loads ran {speed:g}x faster than its real-time profile"
     date = str(manifest.get("started_at", "?"))[:10]
     return (f"**Start request to steady output: {format_value(stages['steady_output']['at_s'], 's')}** on {where}: "
             + " + ".join(parts) + f" (run `{run_id}`, {date}, {label})")

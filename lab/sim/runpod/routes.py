@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from lab.sim.deps import StateDep
-from lab.sim.runpod.config import RunpodFault
+from lab.sim.runpod.config import HOME_POD_ID, RunpodFault
 from lab.sim.runpod.schema import execute
 
 __all__ = ["api_router", "control_router"]
@@ -33,10 +33,17 @@ async def graphql(request: Request, state: StateDep) -> JSONResponse | dict[str,
     if book.take_fault("invalid_key") or given != book.config.api_key:
         return JSONResponse({"errors": [{"message": "Unauthorized"}]}, status_code=401)
     body = await request.json()
+    home = book.pods[HOME_POD_ID]
+    was_running = home.desired == "RUNNING"
     try:
-        return execute(book, str(body.get("query", "")))
+        answer = execute(book, str(body.get("query", "")))
     except ImportError:
         return JSONResponse({"errors": [{"message": _EXTRA_MISSING}]}, status_code=501)
+    if was_running and home.desired != "RUNNING":
+        # A stopped pod's container is gone: the Scope it fronts starts afresh, with no
+        # pipeline loaded and no session (its models stay on the volume).
+        await state.restart()
+    return answer
 
 
 @control_router.get("")

@@ -12,7 +12,10 @@
 5. Daydream's hosted API, as the simulator emulates it: the shipped ``nexus`` spec (the
    research log's Nexus production settings) on ``daydream:<simulator>``, with the
    simulator's own test key (set for that stage only; a real key is never used);
-6. the research log: the shipped template copied to ``results/research-log.md`` once,
+6. a cold start of the simulator's emulated RunPod pod (``lab pod warmup sim --restart``): the
+   pod stopped and started again, every stage timed up to steady streamdiffusionv2 output,
+   for "RunPod warm-up time?";
+7. the research log: the shipped template copied to ``results/research-log.md`` once,
    then its managed tables and answers filled from the runs; an HTML report.
 
 By default the sweeps are sized for a quick look (under 5 minutes on 2 cores); ``--full``
@@ -30,35 +33,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from tqdm import tqdm
-
+from lab.demo.progress import RunProgress
 from lab.doctor import EXIT_FAIL, EXIT_WARN, run_doctor
 from lab.errors import LabError
 from lab.logbook.integration import PATH_NAMES
+from lab.pods.warmup import cold_start
 from lab.sim import SimConfig, start_simulator
-from lab.store import MANIFEST, TRIALS, list_runs, read_rows
 from lab.sweep import SweepSpec, load_spec, run_sweep
 
 __all__ = ["add_arguments", "run", "DemoSize", "QUICK", "FULL", "demo_size", "deploy_check", "RunProgress"]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: lab/demo/__init__.py
 NOTEBOOKS = ROOT / "notebooks"
 # The kernel papermill starts talks to it over loopback TCP; CurveZMQ keys encrypt that
 # (ipykernel warns on every start without them). "auto": when the kernelspec supports it.
 KERNEL_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
 INTEGRATION_SPEC = "integration"  # the shipped spec behind the research log's integration question
 HOSTED_SPEC = "nexus"  # the shipped spec of Daydream's hosted API at the log's Nexus settings
+COLD_START_PIPELINE = "streamdiffusionv2"  # the log's first generative pipeline; its load is short
+COLD_START_TRIAL_S = 6.0  # long enough for its warm-up to end and steady output to show
 
 
 @dataclass(frozen=True)
@@ -179,64 +180,6 @@ def deploy_check(url: str) -> bool:
     return True
 
 
-class RunProgress:
-    """A terminal progress bar for a sweep that runs inside a notebook kernel.
-
-    The kernel's own bar is a widget, which a terminal never sees. The sweep appends (and
-    fsyncs) a row to its run's ``trials.jsonl`` as each trial ends, against a plan its
-    manifest states, so counting rows from outside is the sweep's own progress.
-    """
-
-    def __init__(self, out: Path, description: str, interval_s: float = 0.5) -> None:
-        self.out = out
-        self.interval_s = interval_s
-        self._before = set(list_runs(out))
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="demo-progress", daemon=True)
-        self._live = sys.stderr.isatty()  # redrawn each interval on a terminal; in a log, on a change only
-        self._shown = (0, "starting the kernel, planning")
-        self.bar = tqdm(total=None, desc=description, unit="trial", dynamic_ncols=True, postfix=self._shown[1],
-                        bar_format="{desc}: {n_fmt}/{total_fmt} trials |{bar}| {elapsed}{postfix}")
-
-    def __enter__(self) -> RunProgress:
-        self.update()
-        self._thread.start()
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.update()
-        self.bar.close()
-
-    def _watch(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.update()
-
-    def update(self) -> None:
-        """Read the new run folder (if there is one yet) and move the bar to its rows."""
-        runs = [root for root in list_runs(self.out) if root not in self._before]
-        if not runs:
-            status = "starting the kernel, planning"
-        else:
-            plan = json.loads((runs[-1] / MANIFEST).read_text()).get("plan") or {}
-            rows = read_rows(runs[-1] / TRIALS)
-            self.bar.total = int(plan.get("trials", 0)) + int(plan.get("skipped", 0))
-            self.bar.n = len(rows)
-            if self.bar.n >= self.bar.total:
-                status = "table and plot"
-            elif rows:
-                condition = "" if rows[-1]["condition"] == "default" else f" {rows[-1]['condition']}"
-                status = f"done: {rows[-1]['pipeline_id']}{condition}"
-            else:
-                status = "first load and trial"
-        if self._live or self._shown != (self.bar.n, status):
-            self._shown = (self.bar.n, status)
-            self.bar.set_postfix_str(status, refresh=False)
-            self.bar.refresh()  # on a terminal this also moves the elapsed time: a long trial still shows life
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the demo (see the module's docstring); 0, or 2 when the deploy check or the report failed."""
     from lab.logbook import ensure_log
@@ -247,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     executed.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     stages: dict[str, float] = {}
-    steps = len(size.sweeps) + 4
+    steps = len(size.sweeps) + 5
 
     def heading(number: int, text: str) -> None:
         print(f"\n== [{number}/{steps}] {text} ==", flush=True)
@@ -265,17 +208,23 @@ def run(args: argparse.Namespace) -> int:
             stage_started = time.perf_counter()
             _run_notebook(name, size, sim.url, out)
             stages[name.split("-")[0]] = time.perf_counter() - stage_started
-        heading(steps - 2, f"integration sweep (lab sweep {INTEGRATION_SPEC}): {size.describe_integration()}")
+        heading(steps - 3, f"integration sweep (lab sweep {INTEGRATION_SPEC}): {size.describe_integration()}")
         stage_started = time.perf_counter()
         asyncio.run(run_sweep(size.integration_spec(), targets=[sim.url], out_dir=out))
         stages["integration"] = time.perf_counter() - stage_started
         hosted = size.hosted_spec()
-        heading(steps - 1, f"Daydream's hosted API, emulated (lab sweep {HOSTED_SPEC} --target daydream:{sim.url}): "
+        heading(steps - 2, f"Daydream's hosted API, emulated (lab sweep {HOSTED_SPEC} --target daydream:{sim.url}): "
                            f"{hosted.repeats} streams of {hosted.duration_s:g} s at the log's Nexus settings")
         stage_started = time.perf_counter()
         with _simulated_key():
             asyncio.run(run_sweep(hosted, targets=[f"daydream:{sim.url}"], out_dir=out))
         stages["hosted"] = time.perf_counter() - stage_started
+        heading(steps - 1, f"cold start of the emulated RunPod pod (lab pod warmup sim --pipeline {COLD_START_PIPELINE} "
+                           "--restart): stopped, started, timed to steady output")
+        stage_started = time.perf_counter()
+        cold = asyncio.run(cold_start(sim.url, COLD_START_PIPELINE, out_dir=out, trial_s=COLD_START_TRIAL_S))
+        print(cold.describe(), flush=True)
+        stages["cold start"] = time.perf_counter() - stage_started
     log = ensure_log(out / "research-log.md")
     heading(steps, "research log and report: lab report")
     stage_started = time.perf_counter()
@@ -333,9 +282,3 @@ def _write_log_and_report(out: Path, log: Path, *, per_run: bool) -> int:
         return 2  # lab's exit code for a LabError
     print(outcome.describe())
     return 0
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m lab.demo", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    sys.exit(run(parser.parse_args()))
