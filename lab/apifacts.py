@@ -21,7 +21,7 @@ from lab.client import ScopeClient
 from lab.errors import LabError
 from lab.protocol import API_FACTS_VERSION, summarize_openapi
 
-__all__ = ["api_facts"]
+__all__ = ["api_facts", "simulator_speed_at"]
 
 _HTML_TITLE = re.compile(r"<title>(.*?)</title>", re.I | re.S)
 
@@ -60,10 +60,19 @@ async def _simulator_speed(client: ScopeClient) -> float | None:
     try:
         if not (await client.health()).is_simulator:
             return None
-        async with httpx.AsyncClient(base_url=client.url, timeout=5.0) as http:
+    except LabError:
+        return None
+    return await simulator_speed_at(client.url)
+
+
+async def simulator_speed_at(url: str) -> float | None:
+    """The time-scale factor of the simulator at ``url`` (its emulated loads, boots and start-ups
+    are divided by it; media is real time), from its ``/sim/state``; None when it cannot be read."""
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=5.0) as http:
             response = await http.get("/sim/state")
             response.raise_for_status()
             speed = response.json().get("config", {}).get("speed")
-    except (LabError, httpx.HTTPError, ValueError):
+    except (httpx.HTTPError, ValueError):
         return None
     return float(speed) if isinstance(speed, int | float) else None

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from lab.logbook import TEMPLATE, HostedRuns, ServerRuns, latest_hosted_runs, split_hosted, update_log
+from lab.logbook.nexus import quoted
 from lab.logbook.performance_rows import performance_table
 from lab.logbook.server_runs import latest_runs
 from lab.report.writer import write_report
@@ -31,12 +32,15 @@ def _figure(value: float | None, unit: str) -> dict:
     return {"value": value, "unit": unit, "n": 1, "ci_low": None, "ci_high": None, "warnings": []}
 
 
-def store_hosted_run(out: Path, *, simulated: bool = True, run_id: str = "20261129T100000Z-a05bed") -> str:
+def store_hosted_run(out: Path, *, simulated: bool = True, run_id: str = "20261129T100000Z-a05bed",
+                     speed: float | None = None) -> str:
     """A complete sweep on ``daydream:sim`` (or ``daydream:``): three ok trials of sd-turbo, one failed, and
     one on a Scope target of the same sweep (the Nexus column leaves both out)."""
     target = "daydream:sim" if simulated else "daydream:"
+    servers = {} if speed is None else {target: {"kind": "daydream", "api": {"simulator_speed": speed}}}
     store = RunStore.create(out, {"kind": "sweep", "spec": {"name": "hosted"}, "targets": [target],
-                                  "simulated": simulated, "started_at": "2026-11-29T10:00:00+00:00"}, run_id)
+                                  "simulated": simulated, "started_at": "2026-11-29T10:00:00+00:00",
+                                  **({"servers": servers} if servers else {})}, run_id)
     for repeat, (ttff, warmup, fps) in enumerate(zip(TTFF, WARMUP, FPS, strict=True)):
         store.append_trial({"trial_id": f"t{repeat}", "run_id": run_id, "target": target,
                             "pipeline_id": MODEL, "condition": "default", "status": "ok", "simulated": simulated,
@@ -106,6 +110,18 @@ def test_nexus_cells_show_quote_measured_interval_label_and_run(results: Path, h
     assert nexus["VACE latency"] == "N/A"
     assert nexus["Memory usage"] == "-"
     assert cite in caption
+
+
+def test_a_fast_simulators_start_up_is_said_where_it_counts(results: Path, tmp_path: Path) -> None:
+    run_id = store_hosted_run(tmp_path, run_id="20261129T100000Z-f00f00", speed=10.0)
+    fast = HostedRuns.load([run_id], tmp_path)
+    assert fast is not None and fast.simulator_speed == 10.0
+    rows, _ = performance_table(ServerRuns.load(None, results), LOG_PERFORMANCE_ROWS, fast)
+    nexus = {row[0]: row[1] for row in rows}
+    note = "the emulated start-up ran 10x faster than real time"
+    assert f"(first frame + to steady; {note}; SIMULATED, run `{run_id}`)" in nexus["Warm-up time"]
+    assert note in nexus["Time to first frame"] and note not in nexus["Steady FPS"]
+    assert quoted(nexus["Warm-up time"], "-") == "15-25s"  # a filled cell still gives its quote back
 
 
 def test_without_a_hosted_run_the_human_text_stays(results: Path) -> None:

@@ -97,6 +97,14 @@ class HostedRuns:
         total = values.sum(axis=1, min_count=1).rename(name)
         return trials_figure(name, total.to_frame(), figure_unit(self.runs, present[0]))
 
+    @property
+    def simulator_speed(self) -> float | None:
+        """How much faster than real time the emulating simulator ran its streams' start-up
+        (None for the real API, or when no run recorded it)."""
+        speeds = [(server.get("api") or {}).get("simulator_speed") for manifest in self.manifests.values()
+                  for server in (manifest.get("servers") or {}).values() if server.get("kind") == "daydream"]
+        return next((float(s) for s in speeds if isinstance(s, int | float)), None)
+
     def cite(self) -> str:
         """``SIMULATED, run `X```: the label first, as the Nexus cells show it."""
         runs = ", ".join(f"`{r}`" for r in self.run_ids)

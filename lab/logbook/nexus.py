@@ -36,6 +36,7 @@ class NexusFigure:
 
     what: str
     figure: Callable[[HostedRuns, str], Figure | None]
+    startup: bool = False  # holds the stream's start-up, which a fast simulator shortens
 
 
 def _first(*names: str) -> Callable[[HostedRuns, str], Figure | None]:
@@ -47,9 +48,9 @@ def _warmup(hosted: HostedRuns, model: str) -> Figure | None:
 
 
 NEXUS_FIGURES: dict[str, NexusFigure] = {
-    "warm-up time": NexusFigure("first frame + to steady", _warmup),
+    "warm-up time": NexusFigure("first frame + to steady", _warmup, startup=True),
     "inference latency": NexusFigure("frame latency p50, input sent → output received", _first(*LATENCY_FIGURES)),
-    "time to first frame": NexusFigure("", _first("ttff_s")),
+    "time to first frame": NexusFigure("", _first("ttff_s"), startup=True),
     "steady fps": NexusFigure("", _first("fps_out")),
     "p95 frame interval": NexusFigure("", _first("interval_p95")),
     "control latency": NexusFigure("prompt change → visible change, p50", _first("control_latency_p50")),
@@ -76,7 +77,11 @@ def _measured(hosted: HostedRuns, metric: NexusFigure) -> str | None:
             parts.append(f"{model} {format_figure(figure)}" if len(models) > 1 else format_figure(figure))
     if not parts:
         return None
-    what = f"{metric.what}; " if metric.what else ""
+    notes = [metric.what] if metric.what else []
+    speed = hosted.simulator_speed
+    if metric.startup and speed not in (None, 1.0):
+        notes.append(f"the emulated start-up ran {speed:g}x faster than real time")
+    what = "".join(f"{note}; " for note in notes)
     return f"measured {'; '.join(parts)} ({what}{hosted.cite()})"
 
 

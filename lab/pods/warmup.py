@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from lab.apifacts import simulator_speed_at
 from lab.client import DownloadProgressEvent, ScopeClient
 from lab.errors import LabError
 from lab.http import RetryPolicy
@@ -74,7 +75,8 @@ async def warm_up(pod: PodRef, pipeline_id: str = "longlive", *, restart: bool =
     started = await start_pod(api, pod_id)
     cold = ColdStart(started, pipeline_id, requested_at)
     cold.open_run(out_dir, {"poll_s": poll_s, "trial_s": trial_s, "restart": restart, "api": api.api_url,
-                            "simulator_speed": await _simulator_speed(api.api_url) if cold.simulated else None})
+                            "simulator_speed": await simulator_speed_at(api.api_url.removesuffix("/runpod"))
+                            if cold.simulated else None})
     say(f"start requested: {pod_id}")
     try:
         await _watch_boot(cold, pod, poll_s, boot_timeout_s, say)
@@ -123,19 +125,6 @@ async def _watch_boot(cold: ColdStart, pod: PodRef, poll_s: float, timeout_s: fl
                 _seen(cold, "scope_healthy", now, now - last_sent, say)
             last_sent = sent
             await asyncio.sleep(poll_s)
-
-
-async def _simulator_speed(api_url: str) -> float | None:
-    """The emulating simulator's time-scale factor (its boot, download and load times are divided
-    by it), from its ``/sim/state``; None when it cannot be read."""
-    try:
-        async with httpx.AsyncClient(timeout=5.0) as http:
-            response = await http.get(f"{api_url.removesuffix('/runpod')}/sim/state")
-            response.raise_for_status()
-            speed = response.json().get("config", {}).get("speed")
-    except (httpx.HTTPError, ValueError):
-        return None
-    return float(speed) if isinstance(speed, int | float) else None
 
 
 async def _container_up(cold: ColdStart, pod: PodRef) -> bool:

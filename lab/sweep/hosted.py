@@ -32,6 +32,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from lab.apifacts import simulator_speed_at
 from lab.connect import target_url
 from lab.hosted import HostedClient, is_simulator, offered_models
 from lab.measure.hosted import HOSTED_PIPELINE, hosted_schema, run_hosted_session
@@ -103,7 +104,8 @@ async def _open_one(spec: SweepSpec, target: str) -> HostedTarget:
     return HostedTarget(client, ServerFacts({HOSTED_PIPELINE: schema}, None, {}, simulated, None), {
         "url": client.url, "kind": "daydream", "simulated": simulated, "version": None, "vram_gb": None,
         "schemas": {HOSTED_PIPELINE: schema.model_dump()}, "models_present": {},
-        "api": {"kind": "daydream", "target_kind": "daydream", "models": offered_models()},
+        "api": {"kind": "daydream", "target_kind": "daydream", "models": offered_models(),
+                "simulator_speed": await simulator_speed_at(client.url) if simulated else None},
     })
 
 
