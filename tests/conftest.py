@@ -79,13 +79,18 @@ def sim_server() -> Iterator[RunningSimulator]:
         yield running
 
 
-@pytest.fixture
-def sim(sim_server: RunningSimulator) -> Iterator[SimControl]:
-    """The session simulator, reset to its startup state, with its control API."""
-    control = SimControl(sim_server.url)
+def reset_control(server: RunningSimulator) -> Iterator[SimControl]:
+    """A fixture's body: ``server`` reset to its startup state, with its control API."""
+    control = SimControl(server.url)
     control.reset()
     yield control
     control.close()
+
+
+@pytest.fixture
+def sim(sim_server: RunningSimulator) -> Iterator[SimControl]:
+    """The session simulator, reset to its startup state, with its control API."""
+    yield from reset_control(sim_server)
 
 
 @pytest.fixture

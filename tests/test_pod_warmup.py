@@ -23,7 +23,7 @@ from lab.pods.timeline import STAGES
 from lab.pods.warmup import warm_up
 from lab.sim.runpod.config import HOME_POD_ID, RunpodSimConfig
 from lab.sim import RunningSimulator, SimConfig, start_simulator
-from tests.conftest import SIM_SPEED, SimControl
+from tests.conftest import SIM_SPEED, SimControl, reset_control
 from tests.truth.sent_rates import TOLERANCE, SentUnits, warmup_end_s
 
 KEY = RunpodSimConfig().api_key
@@ -46,10 +46,7 @@ def slow_boot_server() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 def slow_boot(slow_boot_server: RunningSimulator) -> Iterator[SimControl]:
-    control = SimControl(slow_boot_server.url)
-    control.reset()
-    yield control
-    control.close()
+    yield from reset_control(slow_boot_server)
 
 
 @pytest.fixture
