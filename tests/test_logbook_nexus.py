@@ -155,9 +155,11 @@ def test_log_update_with_a_hosted_run_repeats_and_gives_the_quote_back(results: 
 def test_lab_report_takes_the_newest_hosted_run_or_the_named_one(results: Path, tmp_path: Path) -> None:
     log = tmp_path / "research-log.md"
     log.write_bytes(TEMPLATE.read_bytes())
-    outcome = write_report(None, results, log=log, per_run=False)
+    outcome = write_report(None, results, log=log, per_run=False, html=tmp_path / "report.html")
     assert outcome.run_ids[-1] == "20261129T100000Z-a05bed"
     assert "| Steady FPS | measured " in log.read_text()
+    page = (tmp_path / "report.html").read_text()  # the hosted run has its row and its sweep table
+    assert "<td>20261129T100000Z-a05bed</td>" in page and "<h3><code>20261129T100000Z-a05bed</code>: hosted</h3>" in page
     log.write_bytes(TEMPLATE.read_bytes())
     write_report([PIPELINES_RUN], results, log=log, per_run=False)  # named runs: no hosted one among them
     assert "quoted; measured" not in log.read_text() and "| Steady FPS | - | SIMULATED" in log.read_text()

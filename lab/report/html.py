@@ -123,7 +123,8 @@ def _run_summary(run_id: str, manifest: Mapping[str, Any]) -> dict[str, str]:
     return {
         "run_id": run_id, "sweep": f"{spec.get('name', '?')}: {spec.get('description', '')}".strip(": "),
         "server": f"{', '.join(servers)} {first.get('url', '')}".strip(),
-        "scope": f"{first.get('version', '?')}{' SIMULATED' if first.get('simulated') else ''}",
+        "scope": f"{'hosted API' if first.get('kind') == 'daydream' else first.get('version', '?')}"
+                 f"{' SIMULATED' if first.get('simulated') else ''}",
         "GPU": f"{vram:g} GB" if isinstance(vram, int | float) else "none reported",
         "trials": f"{plan.get('trials', '?')} run, {plan.get('skipped', 0)} skipped; "
                   f"{plan.get('loads', '?')} loads (naive {plan.get('naive_loads', '?')})",
@@ -147,10 +148,10 @@ def _problems(server_runs: ServerRuns) -> list[dict[str, str]]:
     return rows
 
 
-def _sweeps(server_runs: ServerRuns) -> list[dict[str, Any]]:
+def _sweeps(manifests: Mapping[str, Mapping[str, Any]], all_trials: pd.DataFrame) -> list[dict[str, Any]]:
     sweeps = []
-    for run_id, manifest in server_runs.manifests.items():
-        trials = server_runs.trials[server_runs.trials["run_id"].eq(run_id)]
+    for run_id, manifest in manifests.items():
+        trials = all_trials[all_trials["run_id"].eq(run_id)]
         table = sweep_table(trials)
         rendered = table.to_html(index=False, border=0)
         sweeps.append({"run_id": run_id, "name": (manifest.get("spec") or {}).get("name", "?"),
@@ -200,13 +201,19 @@ def write_html_report(server_runs: ServerRuns, path: Path | str, *, plots_dir: P
     tables = [{"title": title, "header": header, "caption": inline_markdown(caption.strip("*")),
                "rows": [[inline_markdown(cell) for cell in row] for row in rows]}
               for title, header, rows, caption in shown]
-    runs = [_run_summary(run_id, manifest) for run_id, manifest in server_runs.manifests.items()]
+    # the hosted API's runs (the Nexus column) beside Scope's, each once (a mixed sweep is both)
+    hosted_only = {} if hosted is None else {run_id: manifest for run_id, manifest in hosted.manifests.items()
+                                             if run_id not in server_runs.manifests}
+    runs = [_run_summary(run_id, manifest) for run_id, manifest in {**server_runs.manifests, **hosted_only}.items()]
+    sweeps = _sweeps(server_runs.manifests, server_runs.trials)
+    if hosted is not None and hosted_only:
+        sweeps += _sweeps(hosted_only, hosted.runs.trials)
     vram = server_runs.server.vram_gb
     page = _TEMPLATE.render(
         title=", ".join(server_runs.run_ids), simulated=server_runs.simulated,
         version=server_runs.server.version or "?",
         vram=f"{vram:g} GB" if vram else "no", lab_version=LAB_VERSION, runs=runs,
-        run_keys=list(runs[0]), log_tables=tables, plots=plots, sweeps=_sweeps(server_runs),
+        run_keys=list(runs[0]), log_tables=tables, plots=plots, sweeps=sweeps,
         answers=[{"question": q.text, "answer": inline_markdown(text)} for q, text in _distinct(answers)],
         unanswered=[q.text for q in QUESTIONS if q.key not in answered],
         problems=_problems(server_runs))
