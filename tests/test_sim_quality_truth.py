@@ -165,7 +165,11 @@ async def test_flicker_offsets_have_the_amplitude_and_move_the_received_brightne
     offsets = np.array(record["frames"]["flicker_offset"])
     assert np.abs(offsets).max() <= amplitude
     assert offsets.std() == pytest.approx(amplitude / np.sqrt(3), rel=0.2)  # uniform in [-a, a]
-    assert np.abs(np.diff(offsets)).mean() == pytest.approx(2 * amplitude / 3, rel=0.2)
+    # A new offset every frame, independent of the last: lag-1 autocorrelation within 4 standard
+    # errors of 0 (1/sqrt(n) each). (A mean |step| against 2a/3 at ±20 % failed once in a clean-
+    # clone CI run at 8.33 against 6.67, with the sample unknown; a quiet run gives 6.96 over 118.)
+    lag1 = np.corrcoef(offsets[:-1], offsets[1:])[0, 1]
+    assert abs(lag1) < 4 / np.sqrt(len(offsets)), f"lag-1 autocorrelation {lag1:.2f} over {len(offsets)} frames"
     still = [(row, pixels) for row, pixels in matched(record, received)
              if record["frames"]["ref_share"][row] == 0.9]
     rows = np.array([row for row, _ in still])
