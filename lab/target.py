@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from lab.errors import TargetError
 
 __all__ = ["Target", "SCOPE_PORT", "DAYDREAM_API_URL", "RUNPOD_PROXY_SUFFIX", "runpod_url", "runpod_ports",
-           "is_loopback_host"]
+           "is_loopback_host", "is_hosted_target"]
 
 SCOPE_PORT = 8000
 RUNPOD_PROXY_SUFFIX = ".proxy.runpod.net"
@@ -39,6 +39,15 @@ _RUNPOD_FORM = re.compile(r"^runpod:(?P<id>[a-z0-9]{8,24})(?::(?P<port>\d{1,5}))
 _RUNPOD_PROXY_HOST = re.compile(r"^(?P<id>[a-z0-9]+)-(?P<port>\d{1,5})\.proxy\.runpod\.net$")
 
 TargetKind = Literal["sim", "url", "runpod", "daydream"]
+
+
+def is_hosted_target(text: str) -> bool:
+    """Whether ``text`` names Daydream's hosted API (``daydream:...``); False for what does not parse
+    (a stored run's target column may hold anything)."""
+    try:
+        return Target.parse(text).kind == DAYDREAM
+    except TargetError:
+        return False
 
 
 def runpod_url(pod_id: str, port: int = SCOPE_PORT) -> str:

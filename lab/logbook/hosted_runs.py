@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from lab.logbook.server_runs import figure_unit, hosted_target, measured_scope, trials_figure
+from lab.logbook.server_runs import HOSTED_KIND, figure_unit, hosted_rows, hosted_target, measured_scope, trials_figure
 from lab.overview import SIMULATED_LABEL
 from lab.stats import Figure
 from lab.store import RESULTS_DIR, Runs, list_runs, load_runs, read_manifest
@@ -70,8 +70,8 @@ class HostedRuns:
         if "status" not in trials:
             return trials.iloc[0:0]
         ok = trials[trials["status"].eq("ok")]
-        if "target" in ok:
-            ok = ok[ok["target"].map(lambda t: not isinstance(t, str) or hosted_target({"target": t}) is not None)]
+        if "target" in ok:  # rows that name no target are the run's own (a hosted-only run)
+            ok = ok[hosted_rows(ok) | ~ok["target"].map(lambda t: isinstance(t, str)).astype(bool)]
         return ok
 
     def models(self) -> list[str]:
@@ -102,7 +102,7 @@ class HostedRuns:
         """How much faster than real time the emulating simulator ran its streams' start-up
         (None for the real API, or when no run recorded it)."""
         speeds = [(server.get("api") or {}).get("simulator_speed") for manifest in self.manifests.values()
-                  for server in (manifest.get("servers") or {}).values() if server.get("kind") == "daydream"]
+                  for server in (manifest.get("servers") or {}).values() if server.get("kind") == HOSTED_KIND]
         return next((float(s) for s in speeds if isinstance(s, int | float)), None)
 
     def cite(self) -> str:

@@ -24,14 +24,14 @@ from typing import Any
 
 import pandas as pd
 
-from lab.errors import LabError, TargetError
+from lab.errors import LabError
 from lab.overview import SIMULATED_LABEL
 from lab.stats import Figure, percentile_figure
 from lab.store import RESULTS_DIR, Runs, list_runs, load_runs, read_manifest
-from lab.target import Target
+from lab.target import is_hosted_target
 
-__all__ = ["ServerRuns", "LogbookError", "ServerView", "latest_runs", "hosted_target", "trials_figure", "figure_unit",
-           "BASELINE_CONDITION", "LATENCY_FIGURES"]
+__all__ = ["ServerRuns", "LogbookError", "ServerView", "latest_runs", "hosted_target", "hosted_rows", "trials_figure",
+           "figure_unit", "BASELINE_CONDITION", "HOSTED_KIND", "LATENCY_FIGURES"]
 
 BASELINE_CONDITION = "default"
 # Frame latency: exact (stamped input) where the pipeline keeps the picture, else the step test.
@@ -112,14 +112,19 @@ def hosted_target(manifest: Mapping[str, Any]) -> str | None:
             return str(target.get("raw") or "daydream:")
         target = target.get("raw")
     for text in [*(manifest.get("targets") or []), target, *(manifest.get("servers") or {})]:
-        if not isinstance(text, str):
-            continue
-        try:
-            if Target.parse(text).kind == "daydream":
-                return text
-        except TargetError:
-            continue
+        if isinstance(text, str) and is_hosted_target(text):
+            return text
     return None
+
+
+def hosted_rows(trials: pd.DataFrame) -> pd.Series:
+    """Which trial rows measured the hosted API: path ``whip`` or a ``daydream:`` target."""
+    hosted = pd.Series(False, index=trials.index)
+    if "via" in trials:
+        hosted |= trials["via"].eq(HOSTED_PATH)
+    if "target" in trials:
+        hosted |= trials["target"].map(lambda t: isinstance(t, str) and is_hosted_target(t)).astype(bool)
+    return hosted
 
 
 def measured_scope(manifest: Mapping[str, Any]) -> bool:
@@ -244,8 +249,7 @@ class ServerRuns:
     @cached_property
     def ok(self) -> pd.DataFrame:
         """Trials of Scope servers that ran and measured (status ok); hosted ones are not Scope's numbers."""
-        hosted = self.trials["via"].eq(HOSTED_PATH) if "via" in self.trials else False
-        return self.trials[self.trials["status"].eq("ok") & ~hosted]
+        return self.trials[self.trials["status"].eq("ok") & ~hosted_rows(self.trials)]
 
     def pipelines(self) -> list[str]:
         """Pipelines with at least one measured trial, in the order they were run."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lab.logbook.server_runs import HOSTED_KIND
 from lab.pods.cost import HOSTED_UNPRICED, dollars_text
 
 __all__ = ["run_cost"]
@@ -16,7 +17,7 @@ def run_cost(manifest: Mapping[str, Any]) -> str:
     scopesim01 idle-billed after``, or why there is no figure."""
     bills = manifest.get("pods")
     servers = manifest.get("servers") or {}
-    if not bills and servers and all(server.get("kind") == "daydream" for server in servers.values()):
+    if not bills and servers and all(server.get("kind") == HOSTED_KIND for server in servers.values()):
         return f"no pod: {HOSTED_UNPRICED}"
     if not bills:
         return "not recorded (a run from before pod costs were kept)"

@@ -43,9 +43,8 @@ from lab.quality.stored import RunScorer
 from lab.sweep.planner import LoadGroup, Plan, PlannedTrial, ServerFacts, condition_label
 from lab.sweep.recording import Measure, SweepOutcome, TargetTiming, record_session
 from lab.sweep.spec import HostedSpec, SpecError, SweepSpec, grid
-from lab.target import Target
 
-__all__ = ["STREAM_NAME", "HostedTarget", "add_hosted", "delete_left_streams", "is_hosted", "open_hosted",
+__all__ = ["STREAM_NAME", "HostedTarget", "add_hosted", "delete_left_streams", "open_hosted",
            "run_hosted_target"]
 
 STREAM_NAME = "scope-lab"  # streams are named "scope-lab <run-id> <trial-id>"
@@ -53,11 +52,6 @@ READY_ESTIMATE_S = 60.0  # a stream's start-up, for the plan's time estimate (re
 SESSION_OVERHEAD_S = 5.0
 STEP_START_S = 3.0  # the input's first scene switch, after the first frame (TrialSpec's default)
 AFTER_CONTROL_S = 3.0  # with controls, switches start this long after the last: responses never mix
-
-
-def is_hosted(target: str) -> bool:
-    """Whether ``target`` is a hosted API (``daydream:...``)."""
-    return Target.parse(target).kind == "daydream"
 
 
 @dataclass

@@ -31,7 +31,7 @@ from lab.client import ScopeClient
 from lab.models import PipelineSchema
 from lab.pods.cost import HOSTED_UNPRICED, PodPrice, pod_price
 from lab.sweep.spec import TRANSITION_KEY, SweepSpec
-from lab.target import Target
+from lab.target import is_hosted_target
 
 __all__ = ["PlannedTrial", "LoadGroup", "Plan", "ServerFacts", "plan_sweep", "gather_facts"]
 
@@ -147,7 +147,7 @@ class Plan:
                  f"{sum(len(g.sessions) for g in self.groups)} sessions, {len(self.skipped)} skipped"]
         for target, seconds in self.estimates_s.items():
             price = self.prices.get(target)
-            if Target.parse(target).kind == "daydream":
+            if is_hosted_target(target):
                 lines.append(f"  {target}: about {seconds / 60:.1f} min of streams (no pod: {HOSTED_UNPRICED})")
                 continue
             lines.append(f"  {target}: about {seconds / 60:.1f} min of pod time"

@@ -46,11 +46,12 @@ from lab.pods.cost import close_pod_bills
 from lab.quality.embed import load_embedder
 from lab.quality.stored import RunScorer
 from lab.store import RESULTS_DIR, RunStore, git_commit
-from lab.sweep.hosted import HostedTarget, add_hosted, is_hosted, open_hosted, run_hosted_target
+from lab.sweep.hosted import HostedTarget, add_hosted, open_hosted, run_hosted_target
 from lab.sweep.planner import LoadGroup, Plan, PlannedTrial, ServerFacts, gather_facts, plan_sweep
 from lab.sweep.recording import SweepOutcome, TargetTiming, record_session
 from lab.sweep.rows import transition_of, trial_row, utc_now
 from lab.sweep.spec import REF_KEY, TRANSITION_KEY, SweepSpec
+from lab.target import is_hosted_target
 from lab.versions import LAB_VERSION
 
 __all__ = ["SweepOutcome", "run_sweep", "trial_row", "prompt_changes"]
@@ -69,10 +70,10 @@ async def run_sweep(spec: SweepSpec, *, targets: list[str] | None = None, out_di
         spec = SweepSpec.model_validate(manifest["spec"])
         targets = list(manifest["targets"])
     targets = targets or list(spec.targets)
-    clients = {target: connect(target) for target in targets if not is_hosted(target)}
+    clients = {target: connect(target) for target in targets if not is_hosted_target(target)}
     hosted: dict[str, HostedTarget] = {}
     try:
-        hosted = await open_hosted(spec, [target for target in targets if is_hosted(target)])
+        hosted = await open_hosted(spec, [target for target in targets if is_hosted_target(target)])
         facts = {target: await gather_facts(client) for target, client in clients.items()}
         plan = plan_sweep(spec, facts)
         add_hosted(plan, spec, hosted)
