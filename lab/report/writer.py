@@ -70,10 +70,9 @@ def write_report(run_ids: Iterable[str] | None = None, out_dir: Path | str = RES
     with the Nexus figures beside them.
     Raises :class:`lab.logbook.LogbookError` when the runs measured different servers.
     """
-    if run_ids is None:
-        scope_ids, hosted_ids = None, latest_hosted_runs(out_dir)
-        if not latest_runs(out_dir):
-            scope_ids = hosted_ids
+    if run_ids is None:  # the results folder is read once for each kind
+        hosted_ids = latest_hosted_runs(out_dir)
+        scope_ids = [root.name for root in latest_runs(out_dir)] or hosted_ids
     else:
         scope_ids, hosted_ids = split_hosted(run_ids, out_dir)
         scope_ids = scope_ids or hosted_ids
