@@ -38,7 +38,7 @@ from lab.hosted.status import StreamStatus
 from lab.hosted.stream import hosted_stream
 from lab.hosted_errors import WhipError
 from lab.rtc.receiver_hooks import PacketTimes
-from lab.rtc.receiving import SessionTimeline, receive_frames
+from lab.rtc.receiving import SessionTimeline, receive_frames, span_s
 from lab.tasks import cancel_and_wait
 from lab.whip import PLAYBACK_HEADER, WhipSession, play, publish
 
@@ -61,16 +61,12 @@ class StartTimes:
     @property
     def create_s(self) -> float | None:
         """``POST /v1/streams`` sent to its answer."""
-        return _span(self.create_sent_ns, self.created_ns)
+        return span_s(self.create_sent_ns, self.created_ns)
 
     @property
     def ready_s(self) -> float | None:
         """``POST /v1/streams`` sent to the first status poll that showed the output playing."""
-        return _span(self.create_sent_ns, self.ready_ns)
-
-
-def _span(start: int | None, end: int | None) -> float | None:
-    return None if start is None or end is None else (end - start) / 1e9
+        return span_s(self.create_sent_ns, self.ready_ns)
 
 
 class HostedSession:

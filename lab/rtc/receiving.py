@@ -24,7 +24,7 @@ from aiortc import MediaStreamTrack
 from lab.feed import FrameFeed, ReceivedFrame
 from lab.rtc.receiver_hooks import PacketTimes
 
-__all__ = ["SessionTimeline", "receive_frames"]
+__all__ = ["SessionTimeline", "receive_frames", "span_s"]
 
 
 @dataclass
@@ -39,25 +39,26 @@ class SessionTimeline:
     @property
     def signalling_s(self) -> float | None:
         """Offer sent to answer received."""
-        return _span(self.offer_sent_ns, self.answer_received_ns)
+        return span_s(self.offer_sent_ns, self.answer_received_ns)
 
     @property
     def connect_s(self) -> float | None:
         """Answer received to ICE+DTLS connected."""
-        return _span(self.answer_received_ns, self.connected_ns)
+        return span_s(self.answer_received_ns, self.connected_ns)
 
     @property
     def first_frame_s(self) -> float | None:
         """Connected to the first complete output frame."""
-        return _span(self.connected_ns, self.first_frame_ns)
+        return span_s(self.connected_ns, self.first_frame_ns)
 
     @property
     def ttff_s(self) -> float | None:
         """Offer sent to the first complete output frame (time to first frame)."""
-        return _span(self.offer_sent_ns, self.first_frame_ns)
+        return span_s(self.offer_sent_ns, self.first_frame_ns)
 
 
-def _span(start: int | None, end: int | None) -> float | None:
+def span_s(start: int | None, end: int | None) -> float | None:
+    """Seconds from ``start`` to ``end`` (perf_counter_ns stamps); None when either is missing."""
     return None if start is None or end is None else (end - start) / 1e9
 
 
