@@ -23,6 +23,7 @@ from lab.sim.config_schema import build_config_schema
 
 __all__ = [
     "DEFAULT_PROFILE_PATH",
+    "INPUT_QUEUE_FRAMES",
     "MAX_REF_SHARE",
     "ConfigSpec",
     "DriftPerSecond",
@@ -63,6 +64,9 @@ FlickerLevels = Annotated[float, Field(ge=0, le=100)]
 """Amplitude of the per-frame brightness offset, in levels of 0-255."""
 
 
+INPUT_QUEUE_FRAMES = 30  # Scope 0.2.4's bounded input queue (its rules: lab.sim.media.queues)
+
+
 class Emulation(BaseModel):
     """Simulator-only data about a pipeline; none of it is part of Scope's API.
 
@@ -77,7 +81,7 @@ class Emulation(BaseModel):
     model_download_gb: float = Field(default=0.0, ge=0)
     artifacts: list[str] = Field(default_factory=list)
     chunk_frames: int = Field(ge=1)
-    input_queue_frames: int = Field(default=30, ge=1)  # Scope 0.2.4: lab.sim.media.queues.INPUT_QUEUE_FRAMES
+    input_queue_frames: int = Field(default=INPUT_QUEUE_FRAMES, ge=1)
     cuda_only: bool = False
     media: MediaKind = "passthrough"
     output_frames_per_chunk: int | None = Field(default=None, ge=1)

@@ -28,6 +28,7 @@ import av
 
 from lab.sim.media.columns import Columns
 from lab.sim.media.quality import NOTHING_INJECTED, Injected
+from lab.sim.profiles import INPUT_QUEUE_FRAMES
 
 __all__ = [
     "INPUT_QUEUE_FRAMES",
@@ -40,7 +41,6 @@ __all__ = [
     "sample_indices",
 ]
 
-INPUT_QUEUE_FRAMES = 30
 OUTPUT_QUEUE_FRAMES = 8  # the output queue's starting size; large batches grow it
 
 InputFate = Literal["sampled", "skipped", "dropped"]
